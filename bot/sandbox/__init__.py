@@ -1,0 +1,1 @@
+"""A local Slack-compatible workspace and its driver."""

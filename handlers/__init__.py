@@ -1,0 +1,1 @@
+"""Slack listeners: thin adapters from Slack surfaces to bot use cases."""

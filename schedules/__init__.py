@@ -1,0 +1,1 @@
+"""Time: the on-call rotation engine, the scheduler and its jobs."""

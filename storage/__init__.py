@@ -1,0 +1,1 @@
+"""Persistence: engine, sessions, models, repositories, migrations."""
