@@ -1,0 +1,40 @@
+"""Environment settings, read once at start (a `.env` file is honoured)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """The process environment of SPEC.md, validated once."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: str | None = Field(default=None, pattern=r"^xoxb-")
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = Field(default=None, pattern=r"^xapp-")
+    slack_api_url: str = "https://slack.com/api/"
+    database_url: str = "sqlite:///escalations.db"
+    escalation_config: Path = Path("escalation.yaml")
+    port: int = Field(default=3000, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _secret_with_token(self) -> Settings:
+        if self.slack_bot_token and not self.slack_app_token and not self.slack_signing_secret:
+            raise ValueError("SLACK_SIGNING_SECRET is required with SLACK_BOT_TOKEN in HTTP mode")
+        if not self.slack_api_url.endswith("/"):
+            self.slack_api_url += "/"
+        return self
+
+    @property
+    def sandbox(self) -> bool:
+        """Return True when no Slack token is set: the bot runs the local sandbox."""
+        return not self.slack_bot_token
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

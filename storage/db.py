@@ -1,0 +1,146 @@
+"""Engine, sessions and the unit of work; schema upgrades through Alembic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.repositories import Repositories
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SchemaBehind(RuntimeError):
+    """The database schema is older than this code."""
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and write-serialising transactions."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # let the "begin" hook below open transactions
+            cursor = dbapi_conn.cursor()
+            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            # Take the write lock up front: two deferred transactions that both upgrade to
+            # writing would deadlock, and number allocation must be serialised anyway.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, **kwargs)
+
+
+class UnitOfWork:
+    """One transaction: `with uow:` … `uow.commit()`; anything not committed rolls back."""
+
+    session: Session
+    repos: Repositories
+
+    def __init__(self, session_factory: Callable[[], Session]):
+        self._session_factory = session_factory
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._session_factory()
+        self.repos = Repositories(self.session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def commit(self) -> None:
+        """Commit everything done in this unit of work."""
+        self.session.commit()
+
+    def flush(self) -> None:
+        """Send pending changes to the database without committing."""
+        self.session.flush()
+
+
+class Database:
+    """An engine and the factory of units of work over it."""
+
+    def __init__(self, url: str, **engine_kwargs: Any):
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def uow(self) -> UnitOfWork:
+        """Open a new unit of work (one per request or job)."""
+        return UnitOfWork(self._sessions)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Return True for the embedded SQLite database."""
+        return self.engine.dialect.name == "sqlite"
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration."""
+        with self.engine.begin() as conn:
+            cfg = alembic_config(self.url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def schema_revision(self) -> tuple[str | None, str | None]:
+        """Return (the database's revision, the code's head revision)."""
+        with self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        head = ScriptDirectory.from_config(alembic_config(self.url)).get_current_head()
+        return current, head
+
+    def prepare(self, *, auto_upgrade: bool | None = None) -> None:
+        """Upgrade embedded SQLite; elsewhere refuse to run on a schema that is behind."""
+        if auto_upgrade is None:
+            auto_upgrade = self.is_sqlite
+        current, head = self.schema_revision()
+        if current == head:
+            return
+        if auto_upgrade:
+            self.upgrade()
+            return
+        raise SchemaBehind(
+            f"the database schema is at {current or 'empty'}, this code needs {head}: "
+            "run `escbot db upgrade` first"
+        )
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def alembic_config(url: str) -> Config:
+    """Build an Alembic config pointing at the shipped migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg

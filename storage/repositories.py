@@ -1,0 +1,358 @@
+"""Repositories: the queries the use cases need, over one session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    Counter,
+    Decision,
+    Escalation,
+    Followup,
+    OutboxItem,
+    Override,
+    Participant,
+    ProcessedRequest,
+    SentNotification,
+    Signoff,
+    TimelineEvent,
+)
+
+
+class Repositories:
+    """Every repository, sharing one session (one unit of work)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.escalations = EscalationRepository(session)
+        self.decisions = DecisionRepository(session)
+        self.overrides = OverrideRepository(session)
+        self.ledger = LedgerRepository(session)
+        self.outbox = OutboxRepository(session)
+        self.requests = RequestRepository(session)
+
+
+def next_value(session: Session, name: str) -> int:
+    """Bump and return the named counter; concurrent callers never get the same value."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(Counter)
+        .values(name=name, value=1)
+        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
+        .returning(Counter.value)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+class EscalationRepository:
+    """Escalations and what hangs off them."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, escalation: Escalation) -> Escalation:
+        """Give the escalation the next ESC number and stage it."""
+        escalation.id = next_value(self.session, "escalation")
+        self.session.add(escalation)
+        self.session.flush()
+        return escalation
+
+    def get(self, number: int) -> Escalation | None:
+        """Return ESC-<number>, or None."""
+        return self.session.get(Escalation, number)
+
+    def by_channel(self, channel_id: str) -> Escalation | None:
+        """Return the escalation worked in this channel, or None."""
+        return self.session.scalars(
+            select(Escalation).where(Escalation.channel_id == channel_id)
+        ).one_or_none()
+
+    def by_request_key(self, key: str) -> Escalation | None:
+        """Return the escalation created by this request, or None."""
+        return self.session.scalars(
+            select(Escalation).where(Escalation.request_key == key)
+        ).one_or_none()
+
+    def list(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Escalation]:
+        """Return escalations, newest first, filtered by status and creation time."""
+        stmt = select(Escalation).order_by(Escalation.id.desc())
+        if statuses:
+            stmt = stmt.where(Escalation.status.in_(statuses))
+        if since is not None:
+            stmt = stmt.where(Escalation.created_at >= since)
+        if limit:
+            stmt = stmt.limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def add_participant(self, participant: Participant) -> None:
+        """Stage a participant."""
+        self.session.add(participant)
+
+    def add_event(
+        self, escalation_id: int, at: datetime, kind: str, actor: str | None = None, **detail: Any
+    ) -> TimelineEvent:
+        """Append a timeline event."""
+        event = TimelineEvent(
+            escalation_id=escalation_id, at=at, kind=kind, actor=actor, detail=detail
+        )
+        self.session.add(event)
+        return event
+
+    def timeline(self, escalation_id: int) -> list[TimelineEvent]:
+        """Return the escalation's timeline, oldest first."""
+        return list(
+            self.session.scalars(
+                select(TimelineEvent)
+                .where(TimelineEvent.escalation_id == escalation_id)
+                .order_by(TimelineEvent.at, TimelineEvent.id)
+            )
+        )
+
+    def signoffs(self, escalation_id: int) -> list[Signoff]:
+        """Return the escalation's sign-off requests, oldest first."""
+        return list(
+            self.session.scalars(
+                select(Signoff).where(Signoff.escalation_id == escalation_id).order_by(Signoff.id)
+            )
+        )
+
+    def followups(
+        self, escalation_id: int | None = None, *, status: str | None = None
+    ) -> list[Followup]:
+        """Return follow-ups of one escalation (or all), oldest first."""
+        stmt = select(Followup).order_by(Followup.id)
+        if escalation_id is not None:
+            stmt = stmt.where(Followup.escalation_id == escalation_id)
+        if status is not None:
+            stmt = stmt.where(Followup.status == status)
+        return list(self.session.scalars(stmt))
+
+
+class DecisionRepository:
+    """The append-only decision log."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def last(self, escalation_id: int) -> Decision | None:
+        """Return the newest entry of an escalation's chain."""
+        return self.session.scalars(
+            select(Decision)
+            .where(Decision.escalation_id == escalation_id)
+            .order_by(Decision.seq.desc())
+            .limit(1)
+        ).first()
+
+    def add(self, decision: Decision) -> Decision:
+        """Stage a new entry (the caller computed its seq and hashes)."""
+        self.session.add(decision)
+        self.session.flush()
+        return decision
+
+    def chain(self, escalation_id: int) -> list[Decision]:
+        """Return an escalation's entries in order."""
+        return list(
+            self.session.scalars(
+                select(Decision)
+                .where(Decision.escalation_id == escalation_id)
+                .order_by(Decision.seq)
+            )
+        )
+
+    def chains(self) -> list[int]:
+        """Return the IDs of escalations that have decisions."""
+        return list(
+            self.session.scalars(
+                select(Decision.escalation_id).distinct().order_by(Decision.escalation_id)
+            )
+        )
+
+    def count(self, escalation_id: int) -> int:
+        """Return how many entries an escalation has."""
+        return int(
+            self.session.scalar(
+                select(func.count())
+                .select_from(Decision)
+                .where(Decision.escalation_id == escalation_id)
+            )
+            or 0
+        )
+
+
+class OverrideRepository:
+    """On-call overrides."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, override: Override) -> Override:
+        """Stage an override."""
+        self.session.add(override)
+        self.session.flush()
+        return override
+
+    def get(self, override_id: int) -> Override | None:
+        """Return the override, or None."""
+        return self.session.get(Override, override_id)
+
+    def active(
+        self,
+        *,
+        rotation: str | None = None,
+        ending_after: datetime | None = None,
+        starting_before: datetime | None = None,
+    ) -> list[Override]:
+        """Return overrides not removed, in creation order, filtered by rotation and window."""
+        stmt = select(Override).where(Override.removed_at.is_(None)).order_by(Override.id)
+        if rotation is not None:
+            stmt = stmt.where(Override.rotation == rotation)
+        if ending_after is not None:
+            stmt = stmt.where(Override.end > ending_after)
+        if starting_before is not None:
+            stmt = stmt.where(Override.start < starting_before)
+        return list(self.session.scalars(stmt))
+
+
+class LedgerRepository:
+    """The sent-notifications ledger: a ping's key is claimed once, ever."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def claim(
+        self, key: str, kind: str, due_at: datetime, now: datetime, status: str = "sent"
+    ) -> bool:
+        """Record the ping's key; return False when it was already claimed."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(
+                    SentNotification(
+                        key=key, kind=kind, due_at=due_at, status=status, recorded_at=now
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def has(self, key: str) -> bool:
+        """Return True when the key was claimed."""
+        return (
+            self.session.scalar(select(SentNotification.id).where(SentNotification.key == key))
+            is not None
+        )
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Return the claimed keys starting with prefix."""
+        return list(
+            self.session.scalars(
+                select(SentNotification.key)
+                .where(SentNotification.key.startswith(prefix))
+                .order_by(SentNotification.id)
+            )
+        )
+
+
+class OutboxRepository:
+    """Slack side effects waiting to be done."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(
+        self,
+        key: str,
+        kind: str,
+        now: datetime,
+        *,
+        escalation_id: int | None = None,
+        **payload: Any,
+    ) -> bool:
+        """Stage a side effect under a unique key; return False when it exists already."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(
+                    OutboxItem(
+                        key=key,
+                        kind=kind,
+                        escalation_id=escalation_id,
+                        payload=payload,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def get(self, key: str) -> OutboxItem | None:
+        """Return the item with this key, or None."""
+        return self.session.scalars(select(OutboxItem).where(OutboxItem.key == key)).one_or_none()
+
+    def due(self, now: datetime, limit: int = 50) -> list[OutboxItem]:
+        """Return pending items whose time has come and that nobody holds, oldest first."""
+        stmt = (
+            select(OutboxItem)
+            .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)
+            .where((OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until <= now))
+            .order_by(OutboxItem.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self.session.scalars(stmt))
+
+    def pending(self, escalation_id: int) -> list[OutboxItem]:
+        """Return an escalation's side effects not yet done."""
+        return list(
+            self.session.scalars(
+                select(OutboxItem)
+                .where(OutboxItem.escalation_id == escalation_id, OutboxItem.status == "pending")
+                .order_by(OutboxItem.id)
+            )
+        )
+
+    def lock(self, item_id: int, until: datetime, now: datetime) -> bool:
+        """Take the item for a worker until `until`; return False when another holds it."""
+        result = self.session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == item_id, OutboxItem.status == "pending")
+            .where((OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until <= now))
+            .values(locked_until=until)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class RequestRepository:
+    """Keys of Slack requests already handled (retries and double clicks)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def claim(self, key: str, kind: str, now: datetime, **result: Any) -> bool:
+        """Record the request key; return False when it was seen before."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(
+                    ProcessedRequest(key=key, kind=kind, created_at=now, result=result)
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def get(self, key: str) -> ProcessedRequest | None:
+        """Return the processed request, or None."""
+        return self.session.get(ProcessedRequest, key)
