@@ -53,7 +53,9 @@ def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Dublin)") from None
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like Europe/Dublin)"
+        ) from None
     return value
 
 
@@ -118,10 +120,15 @@ class Severity(_Model):
 
 
 class PolicyStep(_Model):
-    notify: list[Annotated[str, _pattern(
-        re.compile(r"^(rotation|group):[a-z][a-z0-9_]*$|^user:[UW][A-Z0-9]{2,}$"),
-        "notify target (rotation:<id>, group:<id> or user:<Slack ID>)",
-    )]] = Field(min_length=1)
+    notify: list[
+        Annotated[
+            str,
+            _pattern(
+                re.compile(r"^(rotation|group):[a-z][a-z0-9_]*$|^user:[UW][A-Z0-9]{2,}$"),
+                "notify target (rotation:<id>, group:<id> or user:<Slack ID>)",
+            ),
+        ]
+    ] = Field(min_length=1)
 
 
 class EscalationPolicy(_Model):
@@ -157,7 +164,9 @@ class StakeholderGroup(_Model):
     def _one_source(self) -> StakeholderGroup:
         given = [k for k in ("members", "usergroup", "rotation") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("a stakeholder group needs exactly one of members, usergroup, rotation")
+            raise ValueError(
+                "a stakeholder group needs exactly one of members, usergroup, rotation"
+            )
         return self
 
 
@@ -240,8 +249,12 @@ def _join(path: tuple[Any, ...]) -> str:
     return out
 
 
-def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int],
-          problems: list[Problem]) -> None:
+def _walk(
+    node: yaml.Node,
+    path: tuple[Any, ...],
+    lines: dict[tuple[Any, ...], int],
+    problems: list[Problem],
+) -> None:
     """Record the line of every key path under a composed YAML node, and duplicate keys."""
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -249,8 +262,9 @@ def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], i
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key in seen:
-                problems.append(Problem(_join((*path, key)), key_node.start_mark.line + 1,
-                                        "duplicate key"))
+                problems.append(
+                    Problem(_join((*path, key)), key_node.start_mark.line + 1, "duplicate key")
+                )
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
             _walk(value_node, (*path, key), lines, problems)
@@ -273,8 +287,16 @@ def parse_config(text: str, source: str = "escalation.yaml") -> TeamConfig:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(source, [Problem("", mark.line + 1 if mark else None,
-                                           f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+        raise ConfigError(
+            source,
+            [
+                Problem(
+                    "",
+                    mark.line + 1 if mark else None,
+                    f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                )
+            ],
+        ) from None
     if root is None or not isinstance(root, yaml.MappingNode):
         raise ConfigError(source, [Problem("", 1, "the config must be a mapping of sections")])
     lines: dict[tuple[Any, ...], int] = {}
@@ -326,13 +348,18 @@ def _cross_check(config: TeamConfig) -> list[tuple[tuple[Any, ...], str]]:
             known = config.rotations if kind == "rotation" else config.stakeholders
             if kind != "user" and name not in known:
                 what = "rotation" if kind == "rotation" else "stakeholder group"
-                out.append((("escalation_policy", "steps", s, "notify", n), f"unknown {what} {name!r}"))
+                out.append(
+                    (("escalation_policy", "steps", s, "notify", n), f"unknown {what} {name!r}")
+                )
     for name, group in config.stakeholders.items():
         if group.rotation is not None and group.rotation not in config.rotations:
             out.append((("stakeholders", name, "rotation"), f"unknown rotation {group.rotation!r}"))
     allowed = {
-        "category": config.categories, "policy_area": config.policy_areas, "severity": ids,
-        "region": config.regions, "surface": config.surfaces,
+        "category": config.categories,
+        "policy_area": config.policy_areas,
+        "severity": ids,
+        "region": config.regions,
+        "surface": config.surfaces,
     }
     for r, rule in enumerate(config.routing):
         for key, values in rule.when.items():
@@ -341,9 +368,13 @@ def _cross_check(config: TeamConfig) -> list[tuple[tuple[Any, ...], str]]:
                     out.append((("routing", r, "when", key, v), f"unknown {key} {value!r}"))
         for g, group_name in enumerate(rule.invite):
             if group_name not in config.stakeholders:
-                out.append((("routing", r, "invite", g), f"unknown stakeholder group {group_name!r}"))
+                out.append(
+                    (("routing", r, "invite", g), f"unknown stakeholder group {group_name!r}")
+                )
     for name, rotation in config.rotations.items():
         for li, layer in enumerate(rotation.layers):
-            if layer.restrict is not None and len(set(layer.restrict.days)) != len(layer.restrict.days):
+            if layer.restrict is not None and len(set(layer.restrict.days)) != len(
+                layer.restrict.days
+            ):
                 out.append((("rotations", name, "layers", li, "restrict", "days"), "duplicate day"))
     return out

@@ -73,10 +73,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # close() rolls back anything uncommitted but, unlike rollback(), leaves loaded
+        # objects readable after the unit of work ends.
+        self.session.close()
 
     def commit(self) -> None:
         """Commit everything done in this unit of work."""

@@ -1,0 +1,5 @@
+"""`python -m bot` is `escbot`."""
+
+from bot.cli import main
+
+main()

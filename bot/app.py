@@ -1,0 +1,82 @@
+"""Composition: services from settings and config, and the Bolt app with every listener."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from bot import escalations
+from bot.clock import Clock, system_clock
+from bot.config import TeamConfig
+from bot.errors import UserError
+from bot.oncall import OnCall
+from bot.outbox import Outbox
+from bot.services import Services
+from bot.settings import Settings
+from bot.slack import SlackGateway, make_client
+from handlers import commands, views
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_services(
+    settings: Settings,
+    config: TeamConfig,
+    *,
+    clock: Clock = system_clock,
+    db: Database | None = None,
+    client: WebClient | None = None,
+) -> Services:
+    """Wire the database, Slack gateway, on-call engine and outbox once, at start."""
+    db = db or Database(settings.database_url)
+    client = client or make_client(settings.slack_bot_token or "", settings.slack_api_url)
+    svc = Services(
+        settings=settings,
+        config=config,
+        db=db,
+        slack=SlackGateway(client),
+        clock=clock,
+        oncall=OnCall(config),
+        outbox=Outbox(db, clock),
+    )
+    escalations.register_outbox(svc)
+    return svc
+
+
+def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse | None:
+    """Turn domain errors into a short ephemeral reply; log everything else with context."""
+    if isinstance(error, UserError):
+        message = str(error)
+    else:
+        log.exception(
+            "unhandled error for %s", body.get("type") or body.get("command"), exc_info=error
+        )
+        message = ":warning: Something went wrong on our side; nothing was lost. Try again."
+    try:
+        if respond is not None and respond.response_url:
+            respond(text=message, response_type="ephemeral", replace_original=False)
+    except Exception:
+        log.warning("could not tell the user about an error", exc_info=True)
+    return None
+
+
+def create_app(svc: Services) -> App:
+    """Build the Bolt app with signature verification on and every listener registered."""
+    app = App(
+        client=svc.slack.client,
+        signing_secret=svc.settings.slack_signing_secret or "",
+        token_verification_enabled=False,
+        request_verification_enabled=True,
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+        listener_executor=ThreadPoolExecutor(max_workers=32, thread_name_prefix="listener"),
+    )
+    app.error(_on_error)
+    commands.register(app, svc)
+    views.register(app, svc)
+    return app

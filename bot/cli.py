@@ -1,0 +1,119 @@
+"""The `escbot` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from bot.config import ConfigError, TeamConfig, load_config
+from bot.settings import Settings, load_settings
+from storage.db import Database, SchemaBehind
+
+log = logging.getLogger("escbot")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+            click.echo(f"error: {where}: {err['msg'].removeprefix('Value error, ')}", err=True)
+        sys.exit(2)
+
+
+def _config(path: Path) -> TeamConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
+def _database(settings: Settings, *, auto_upgrade: bool | None = None) -> Database:
+    db = Database(settings.database_url)
+    try:
+        db.prepare(auto_upgrade=auto_upgrade)
+    except SchemaBehind as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    return db
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+def main(verbose: bool) -> None:
+    """Escalation bot: raise escalations, page on-call, keep the decision log."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+def run() -> None:
+    """Serve Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN) and run the scheduler.
+
+    With no SLACK_BOT_TOKEN, start the local sandbox instead.
+    """
+    settings = _settings()
+    if settings.sandbox:
+        click.echo("No SLACK_BOT_TOKEN set: starting the local sandbox.", err=True)
+        from bot.sandbox.shell import run_sandbox
+
+        run_sandbox(settings)
+        return
+    from bot.runtime import run_production
+
+    config = _config(settings.escalation_config)
+    run_production(settings, config, _database(settings))
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Team config (default: ESCALATION_CONFIG, else the shipped example).")
+def sandbox(config_path: Path | None) -> None:
+    """Start a local Slack-compatible workspace with the bot wired to it, and a shell."""
+    from bot.sandbox.shell import run_sandbox
+
+    run_sandbox(_settings(), config_path)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema to the newest migration."""
+    settings = _settings()
+    database = Database(settings.database_url)
+    database.upgrade()
+    current, _ = database.schema_revision()
+    click.echo(f"database at revision {current}")
+
+
+@main.group()
+def config() -> None:
+    """Team config."""
+
+
+@config.command("check")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+def config_check(path: Path | None) -> None:
+    """Validate the team config (PATH, else ESCALATION_CONFIG) and print ok or the errors."""
+    target = path or _settings().escalation_config
+    _config(target)
+    click.echo("ok")
+
+
+@main.command()
+@click.option("--url", required=True, help="Public base URL the bot is served at.")
+def manifest(url: str) -> None:
+    """Print the Slack app manifest for a bot served at URL."""
+    from bot.manifest import render_manifest
+
+    click.echo(render_manifest(url), nl=False)

@@ -1,0 +1,324 @@
+"""Raising an escalation and staffing its channel."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+
+from bot import blocks
+from bot.errors import NotSaved
+from bot.outbox import Job
+from bot.parsing import EscalationDraft
+from bot.routing import Facets, routed_groups
+from bot.services import Services
+from bot.slack import SlackError
+from bot.text import slugify
+from storage.db import UnitOfWork
+from storage.models import Escalation, Participant
+
+log = logging.getLogger(__name__)
+
+STAFF = "escalation.staff"
+CARD_EVENT = "escalation_card"
+NAME_LIMIT = 80
+
+
+@dataclass
+class Raised:
+    """The outcome of raising: the escalation number and whether this call created it."""
+
+    number: int
+    created: bool
+    outbox_key: str = ""
+    paged: list[str] = field(default_factory=list)
+
+
+def channel_name(number: int, title: str, restricted: bool, attempt: int = 0) -> str:
+    """Return `esc-<n>-<slug>` (or `esc-<n>-restricted`), with `-<k>` after a name clash."""
+    base = f"esc-{number}"
+    suffix = f"-{attempt + 1}" if attempt else ""
+    slug = "restricted" if restricted else slugify(title, NAME_LIMIT)
+    room = NAME_LIMIT - len(base) - len(suffix) - 1
+    slug = slug[:room].rstrip("-_")
+    return f"{base}-{slug}{suffix}" if slug else f"{base}{suffix}"
+
+
+def _first_step_users(svc: Services, uow: UnitOfWork, now: Any) -> tuple[list[str], list[str]]:
+    users: list[str] = []
+    usergroups: list[str] = []
+    for spec in svc.config.escalation_policy.steps[0].notify:
+        target = svc.oncall.target(uow.repos.overrides, spec, now)
+        users.extend(target.users)
+        usergroups.extend(target.usergroups)
+    return users, usergroups
+
+
+def raise_escalation(
+    svc: Services,
+    draft: EscalationDraft,
+    reporter: str,
+    *,
+    request_key: str | None = None,
+    response_url: str | None = None,
+    origin_channel: str | None = None,
+) -> Raised:
+    """Record a new escalation and its staffing work; return at once, before any Slack call."""
+    now = svc.clock()
+    severity = svc.config.severity(draft.severity)
+    try:
+        with svc.db.uow() as uow:
+            if request_key:
+                existing = uow.repos.escalations.by_request_key(request_key)
+                if existing is not None:
+                    return Raised(existing.id, False, f"staff:{existing.id}")
+            paged, paged_groups = _first_step_users(svc, uow, now)
+            esc = uow.repos.escalations.add(
+                Escalation(
+                    title=draft.title,
+                    description=draft.description,
+                    category=draft.category,
+                    policy_area=draft.policy_area,
+                    severity=draft.severity,
+                    region=draft.region,
+                    surfaces=draft.surfaces,
+                    links=draft.links,
+                    reporter=reporter,
+                    owner=paged[0] if paged else reporter,
+                    status="open",
+                    restricted=draft.restricted,
+                    graphic=draft.graphic,
+                    created_at=now,
+                    ack_deadline=now + severity.ack_within,
+                    request_key=request_key,
+                )
+            )
+            people: dict[str, tuple[str, str | None]] = {reporter: ("reporter", None)}
+            for user in paged:
+                people.setdefault(user, ("oncall", None))
+            usergroups: dict[str, str] = dict.fromkeys(paged_groups, "oncall")
+            groups = routed_groups(
+                svc.config,
+                Facets(
+                    draft.category,
+                    draft.policy_area,
+                    draft.severity,
+                    draft.region,
+                    tuple(draft.surfaces),
+                ),
+            )
+            for group in groups:
+                target = svc.oncall.target(uow.repos.overrides, f"group:{group}", now)
+                for user in target.users:
+                    people.setdefault(user, ("stakeholder", group))
+                for usergroup in target.usergroups:
+                    usergroups.setdefault(usergroup, group)
+            for user, (role, group) in people.items():
+                uow.repos.escalations.add_participant(
+                    Participant(
+                        escalation_id=esc.id, user_id=user, role=role, group=group, added_at=now
+                    )
+                )
+            uow.repos.escalations.add_event(
+                esc.id,
+                now,
+                "created",
+                reporter,
+                severity=draft.severity,
+                category=draft.category,
+                groups=groups,
+                paged=paged,
+            )
+            key = f"staff:{esc.id}"
+            uow.repos.outbox.add(
+                key,
+                STAFF,
+                now,
+                escalation_id=esc.id,
+                usergroups=usergroups,
+                paged=paged,
+                response_url=response_url,
+                origin_channel=origin_channel,
+            )
+            uow.commit()
+            return Raised(esc.id, True, key, paged)
+    except OperationalError as exc:
+        log.error("could not record escalation: %s", exc)
+        raise NotSaved("Not saved: the database is unreachable. Please try again.") from None
+
+
+def _load(svc: Services, number: int) -> Escalation:
+    with svc.db.uow() as uow:
+        esc = uow.repos.escalations.get(number)
+        if esc is None:
+            raise LookupError(f"ESC-{number} does not exist")
+        _ = list(esc.participants)  # load before the session closes
+        return esc
+
+
+def _create_channel(svc: Services, esc: Escalation, job: Job) -> None:
+    bot = svc.slack.bot_user_id()
+    channel: dict[str, Any] | None = None
+    for attempt in range(20):
+        name = channel_name(esc.id, esc.title, esc.restricted, attempt)
+        try:
+            channel = svc.slack.create_channel(name, private=esc.restricted)
+            break
+        except SlackError as exc:
+            if exc.error != "name_taken":
+                raise
+            # An earlier attempt may have created it and died before saving the ID.
+            found = svc.slack.find_channel(name, private=esc.restricted) if job.retrying else None
+            if found and found.get("creator") == bot and not found.get("is_archived"):
+                channel = found
+                break
+    if channel is None:
+        raise SlackError("conversations.create", "name_taken")
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        row = uow.repos.escalations.get(esc.id)
+        assert row is not None
+        row.channel_id, row.channel_name = channel["id"], channel["name"]
+        uow.repos.escalations.add_event(
+            esc.id, now, "channel_created", None, channel=channel["id"], name=channel["name"]
+        )
+        uow.commit()
+    esc.channel_id, esc.channel_name = channel["id"], channel["name"]
+
+
+def _expand_usergroups(svc: Services, esc: Escalation, usergroups: dict[str, str]) -> None:
+    known = {p.user_id for p in esc.participants}
+    added: list[Participant] = []
+    now = svc.clock()
+    for usergroup, group in usergroups.items():
+        for user in svc.slack.usergroup_members(usergroup):
+            if user not in known:
+                known.add(user)
+                added.append(
+                    Participant(
+                        escalation_id=esc.id,
+                        user_id=user,
+                        role="oncall" if group == "oncall" else "stakeholder",
+                        group=None if group == "oncall" else group,
+                        added_at=now,
+                    )
+                )
+    if added:
+        with svc.db.uow() as uow:
+            for participant in added:
+                uow.repos.escalations.add_participant(participant)
+            uow.commit()
+        esc.participants.extend(added)
+
+
+def _invite(svc: Services, esc: Escalation) -> dict[str, str]:
+    assert esc.channel_id
+    waiting = [p.user_id for p in esc.participants if p.invited_at is None and not p.invite_error]
+    if not waiting:
+        return {p.user_id: p.invite_error for p in esc.participants if p.invite_error}
+    result = svc.slack.invite(esc.channel_id, waiting)
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        row = uow.repos.escalations.get(esc.id)
+        assert row is not None
+        for participant in row.participants:
+            if participant.user_id in result.failed:
+                participant.invite_error = result.failed[participant.user_id]
+            elif participant.user_id in waiting:
+                participant.invited_at = now
+        uow.repos.escalations.add_event(
+            esc.id, now, "invited", None, users=result.invited, failed=result.failed
+        )
+        uow.commit()
+        return {p.user_id: p.invite_error for p in row.participants if p.invite_error}
+
+
+def post_once(
+    svc: Services,
+    channel: str,
+    key: str,
+    text: str,
+    blocks_: list[dict[str, Any]] | None,
+    *,
+    retrying: bool,
+) -> str:
+    """Post a message tagged with `key`; on a retry, first look for the earlier post."""
+    if retrying:
+        found = svc.slack.find_message(channel, CARD_EVENT, key)
+        if found:
+            return found
+    return svc.slack.post(
+        channel,
+        text,
+        blocks=blocks_,
+        metadata={"event_type": CARD_EVENT, "event_payload": {"key": key}},
+    )
+
+
+def _save(svc: Services, number: int, **values: Any) -> None:
+    with svc.db.uow() as uow:
+        row = uow.repos.escalations.get(number)
+        assert row is not None
+        for name, value in values.items():
+            setattr(row, name, value)
+        uow.commit()
+
+
+def staff(svc: Services, job: Job) -> None:
+    """Do what a new escalation still needs in Slack; each step is saved as it is done."""
+    esc = _load(svc, int(job.escalation_id or 0))
+    if esc.channel_id is None:
+        _create_channel(svc, esc, job)
+    assert esc.channel_id
+    _expand_usergroups(svc, esc, job.payload.get("usergroups") or {})
+    skipped = _invite(svc, esc)
+    if esc.card_ts is None:
+        text, card = blocks.escalation_card(esc, svc.config)
+        esc.card_ts = post_once(
+            svc, esc.channel_id, f"card:{esc.id}", text, card, retrying=job.retrying
+        )
+        _save(svc, esc.id, card_ts=esc.card_ts)
+    if not esc.card_pinned:
+        svc.slack.pin(esc.channel_id, esc.card_ts)
+        _save(svc, esc.id, card_pinned=True)
+    if not esc.restricted and esc.announce_ts is None:
+        link = f"https://slack.com/app_redirect?channel={esc.channel_id}"
+        text, announce = blocks.announcement(esc, link)
+        ts = post_once(
+            svc,
+            svc.config.team.feed_channel,
+            f"announce:{esc.id}",
+            text,
+            announce,
+            retrying=job.retrying,
+        )
+        _save(svc, esc.id, announce_ts=ts)
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        row = uow.repos.escalations.get(esc.id)
+        assert row is not None
+        if row.staffed_at is None:
+            row.staffed_at = now
+            uow.repos.escalations.add_event(esc.id, now, "staffed", None, skipped=skipped)
+        uow.commit()
+    if skipped:
+        svc.slack.post(
+            esc.channel_id,
+            "Could not add: " + ", ".join(f"<@{u}> ({e})" for u, e in skipped.items()) + ".",
+        )
+    summary = blocks.staffed_summary(esc, [], skipped)
+    response_url = job.payload.get("response_url")
+    try:
+        if response_url:
+            svc.slack.respond(response_url, summary)
+        else:
+            svc.slack.ephemeral(esc.channel_id, esc.reporter, summary)
+    except SlackError as exc:  # the channel is staffed; a lost confirmation is not worth a retry
+        log.warning("could not confirm %s to its reporter: %s", esc.ref, exc)
+
+
+def register_outbox(svc: Services) -> None:
+    """Register the outbox handlers of this module."""
+    svc.outbox.register(STAFF, lambda job: staff(svc, job))

@@ -1,0 +1,75 @@
+"""The Slack app manifest: commands, scopes, events and endpoints the bot needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+BOT_SCOPES = [
+    "channels:manage",
+    "channels:read",
+    "channels:join",
+    "groups:write",
+    "groups:read",
+    "chat:write",
+    "chat:write.public",
+    "commands",
+    "pins:write",
+    "bookmarks:write",
+    "users:read",
+    "users:read.email",
+    "usergroups:read",
+    "im:write",
+    "channels:history",
+    "groups:history",
+]
+COMMANDS = [
+    ("/escalate", "Raise an escalation", "[SEV1-4] [#category] title"),
+    ("/esc", "Work the escalation of this channel", "ack | sev | owner | update | help …"),
+    ("/decision", "Log a decision in this escalation", "decision text"),
+    ("/oncall", "Who is on call, schedules and overrides", "[rotation] | schedule | me | override"),
+]
+
+
+def build_manifest(url: str, name: str = "Escalations") -> dict[str, Any]:
+    """Return the app manifest for a bot served at `url`."""
+    events = url.rstrip("/") + "/slack/events"
+    return {
+        "display_information": {
+            "name": name,
+            "description": "Raise escalations, page on-call, keep the decision log.",
+            "background_color": "#8b1a1a",
+        },
+        "features": {
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": True,
+            },
+            "bot_user": {"display_name": name, "always_online": True},
+            "slash_commands": [
+                {
+                    "command": c,
+                    "url": events,
+                    "description": d,
+                    "usage_hint": u,
+                    "should_escape": True,
+                }
+                for c, d, u in COMMANDS
+            ],
+        },
+        "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
+        "settings": {
+            "event_subscriptions": {"request_url": events, "bot_events": ["app_home_opened"]},
+            "interactivity": {"is_enabled": True, "request_url": events},
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": False,
+            "token_rotation_enabled": False,
+        },
+    }
+
+
+def render_manifest(url: str) -> str:
+    """Return the manifest as YAML text."""
+    return yaml.safe_dump(build_manifest(url), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,73 @@
+"""Running the bot: web server or Socket Mode, with the outbox worker (and scheduler)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+
+from slack_bolt import App
+
+from bot.app import build_services, create_app
+from bot.clock import Clock, system_clock
+from bot.config import TeamConfig
+from bot.services import Services
+from bot.settings import Settings
+from bot.web import Server, create_web, serve_forever
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Running:
+    """A bot serving HTTP on loopback in this process (tests, benchmarks, the sandbox)."""
+
+    services: Services
+    app: App
+    server: Server
+
+    @property
+    def events_url(self) -> str:
+        """Return the URL Slack posts to."""
+        return f"{self.server.url}/slack/events"
+
+    def stop(self) -> None:
+        """Stop serving and the background workers."""
+        self.server.stop()
+        self.services.outbox.stop()
+        self.services.db.dispose()
+
+
+def start_local(settings: Settings, config: TeamConfig, db: Database, *,
+                clock: Clock = system_clock, port: int = 0,
+                outbox_interval: float | None = 1.0) -> Running:
+    """Start the bot's HTTP server on loopback in background threads."""
+    svc = build_services(settings, config, clock=clock, db=db)
+    app = create_app(svc)
+    server = Server(create_web(app, svc), port=port).start()
+    if outbox_interval:
+        svc.outbox.start(outbox_interval)
+    return Running(svc, app, server)
+
+
+def run_production(settings: Settings, config: TeamConfig, db: Database) -> None:
+    """Serve Slack until stopped: Socket Mode with an app token, else HTTP on PORT."""
+    svc = build_services(settings, config, db=db)
+    app = create_app(svc)
+    svc.outbox.start()
+    if settings.slack_app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(app, settings.slack_app_token)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        handler.connect()
+        log.info("connected in Socket Mode")
+        stop.wait()
+        handler.close()
+    else:
+        log.info("serving Slack at :%d/slack/events", settings.port)
+        serve_forever(create_web(app, svc), settings.port)
+    svc.outbox.stop()

@@ -1,0 +1,26 @@
+"""The composition of what use cases need, built once at start and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.config import TeamConfig
+from bot.oncall import OnCall
+from bot.outbox import Outbox
+from bot.settings import Settings
+from bot.slack import SlackGateway
+from storage.db import Database
+
+
+@dataclass
+class Services:
+    """Settings, team config, database, Slack gateway, clock, on-call and outbox."""
+
+    settings: Settings
+    config: TeamConfig
+    db: Database
+    slack: SlackGateway
+    clock: Clock
+    oncall: OnCall
+    outbox: Outbox

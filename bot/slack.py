@@ -1,0 +1,328 @@
+"""The one gateway to the Slack Web API: every call, retries, batching, escaping."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
+
+from bot.text import escape, truncate
+
+log = logging.getLogger(__name__)
+
+INVITE_BATCH = 1000  # conversations.invite takes at most 1000 users a call
+TEXT_LIMIT = 3000  # a section block's text
+MESSAGE_LIMIT = 39000  # chat.postMessage text, with room for the truncation note
+
+
+class SlackError(Exception):
+    """A Web API call failed; `error` is Slack's error code."""
+
+    def __init__(self, method: str, error: str, response: dict[str, Any] | None = None):
+        self.method = method
+        self.error = error
+        self.response = response or {}
+        super().__init__(f"{method}: {error}")
+
+
+@dataclass
+class InviteResult:
+    """What one batched invite did: who is in now and who could not be added, and why."""
+
+    invited: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def make_client(token: str, base_url: str, *, retries: int = 5, timeout: int = 10) -> WebClient:
+    """Build a WebClient that retries rate limits, connection errors and 5xx."""
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=retries),
+            ConnectionErrorRetryHandler(max_retry_count=retries),
+            ServerErrorRetryHandler(max_retry_count=retries),
+        ],
+    )
+
+
+class SlackGateway:
+    """Verbs for what the bot does in Slack, over one WebClient."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        cache_ttl: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self.client = client
+        self._cache_ttl = cache_ttl
+        self._monotonic = monotonic
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+        self._bot_user_id: str | None = None
+
+    # -- plumbing ---------------------------------------------------------
+
+    def _call(self, method: str, **args: Any) -> dict[str, Any]:
+        try:
+            if method in _READ_METHODS:
+                response = self.client.api_call(method, http_verb="GET", params=args)
+            else:
+                response = self.client.api_call(method, json=args)
+        except SlackApiError as exc:
+            data = exc.response.data if isinstance(exc.response.data, dict) else {}
+            raise SlackError(
+                method, str(data.get("error") or exc.response.status_code), data
+            ) from None
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def _cached(self, kind: str, key: str, load: Callable[[], Any]) -> Any:
+        now = self._monotonic()
+        with self._lock:
+            hit = self._cache.get((kind, key))
+            if hit and hit[0] > now:
+                return hit[1]
+        value = load()
+        with self._lock:
+            self._cache[(kind, key)] = (now + self._cache_ttl, value)
+        return value
+
+    # -- identity and people ----------------------------------------------
+
+    def bot_user_id(self) -> str:
+        """Return the bot's own user ID (one auth.test per process)."""
+        if self._bot_user_id is None:
+            self._bot_user_id = str(self._call("auth.test")["user_id"])
+        return self._bot_user_id
+
+    def user_info(self, user_id: str) -> dict[str, Any]:
+        """Return the user's profile (cached): name, tz, deleted."""
+        return dict(
+            self._cached("user", user_id, lambda: self._call("users.info", user=user_id)["user"])
+        )
+
+    def user_timezone(self, user_id: str, default: str = "UTC") -> str:
+        """Return the user's IANA time zone, or `default` when Slack does not say."""
+        try:
+            return str(self.user_info(user_id).get("tz") or default)
+        except SlackError:
+            return default
+
+    def usergroup_members(self, usergroup_id: str) -> list[str]:
+        """Return the members of a Slack user group (cached)."""
+        return list(
+            self._cached(
+                "usergroup",
+                usergroup_id,
+                lambda: self._call("usergroups.users.list", usergroup=usergroup_id)["users"],
+            )
+        )
+
+    # -- channels ---------------------------------------------------------
+
+    def create_channel(self, name: str, *, private: bool = False) -> dict[str, Any]:
+        """Create a channel with exactly this name; raise SlackError (e.g. name_taken)."""
+        return dict(self._call("conversations.create", name=name, is_private=private)["channel"])
+
+    def find_channel(self, name: str, *, private: bool) -> dict[str, Any] | None:
+        """Return the bot's channel of this name, or None (walks conversations.list)."""
+        cursor = None
+        types = "private_channel" if private else "public_channel"
+        while True:
+            args: dict[str, Any] = {"types": types, "limit": 1000, "exclude_archived": False}
+            if cursor:
+                args["cursor"] = cursor
+            data = self._call("conversations.list", **args)
+            for channel in data.get("channels", []):
+                if channel.get("name") == name:
+                    return dict(channel)
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    def invite(self, channel: str, users: Iterable[str]) -> InviteResult:
+        """Invite everyone in one call (per 1000); skip who cannot join, and say why."""
+        bot = self.bot_user_id()
+        wanted = list(dict.fromkeys(u for u in users if u and u != bot))
+        result = InviteResult()
+        for start in range(0, len(wanted), INVITE_BATCH):
+            batch = wanted[start : start + INVITE_BATCH]
+            try:
+                data = self._call(
+                    "conversations.invite", channel=channel, users=",".join(batch), force=True
+                )
+                errors = data.get("errors") or []
+            except SlackError as exc:
+                if exc.error not in (
+                    "already_in_channel",
+                    "user_not_found",
+                    "cant_invite",
+                    "user_is_deactivated",
+                    "cant_invite_self",
+                ):
+                    raise
+                errors = exc.response.get("errors") or [
+                    {"user": u, "error": exc.error} for u in batch
+                ]
+            for item in errors:
+                if item.get("error") != "already_in_channel":
+                    result.failed[str(item.get("user"))] = str(item.get("error"))
+            result.invited.extend(u for u in batch if u not in result.failed)
+        return result
+
+    def set_topic(self, channel: str, topic: str) -> None:
+        """Set the channel topic (user text escaped)."""
+        self._call("conversations.setTopic", channel=channel, topic=truncate(topic, 250))
+
+    # -- messages ---------------------------------------------------------
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        *,
+        blocks: Sequence[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        """Post a message that never unfurls; return its ts. `text` must be escaped already."""
+        args: dict[str, Any] = {
+            "channel": channel,
+            "text": truncate(text, MESSAGE_LIMIT),
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if blocks:
+            args["blocks"] = list(blocks)
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        if metadata:
+            args["metadata"] = metadata
+        return str(self._call("chat.postMessage", **args)["ts"])
+
+    def find_message(self, channel: str, event_type: str, key: str, limit: int = 200) -> str | None:
+        """Return the ts of the bot's message tagged with this metadata key, or None."""
+        data = self._call(
+            "conversations.history", channel=channel, limit=limit, include_all_metadata=True
+        )
+        for message in data.get("messages", []):
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == event_type
+                and (meta.get("event_payload") or {}).get("key") == key
+            ):
+                return str(message["ts"])
+        return None
+
+    def update(
+        self, channel: str, ts: str, text: str, *, blocks: Sequence[dict[str, Any]] | None = None
+    ) -> None:
+        """Replace a message's text and blocks."""
+        args: dict[str, Any] = {"channel": channel, "ts": ts, "text": truncate(text, MESSAGE_LIMIT)}
+        if blocks is not None:
+            args["blocks"] = list(blocks)
+        self._call("chat.update", **args)
+
+    def pin(self, channel: str, ts: str) -> None:
+        """Pin a message; pinning twice is fine."""
+        try:
+            self._call("pins.add", channel=channel, timestamp=ts)
+        except SlackError as exc:
+            if exc.error != "already_pinned":
+                raise
+
+    def ephemeral(
+        self, channel: str, user: str, text: str, *, blocks: Sequence[dict[str, Any]] | None = None
+    ) -> None:
+        """Show a message to one user in a channel."""
+        args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if blocks:
+            args["blocks"] = list(blocks)
+        self._call("chat.postEphemeral", **args)
+
+    def dm(self, user: str, text: str, *, blocks: Sequence[dict[str, Any]] | None = None) -> str:
+        """Send a direct message (posting to a user ID opens the DM)."""
+        return self.post(user, text, blocks=blocks)
+
+    def permalink(self, channel: str, ts: str) -> str:
+        """Return a message's permalink."""
+        return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
+
+    def respond(
+        self,
+        response_url: str,
+        text: str,
+        *,
+        blocks: Sequence[dict[str, Any]] | None = None,
+        ephemeral: bool = True,
+    ) -> None:
+        """Answer through a response_url (valid 30 minutes, 5 times)."""
+        webhook = WebhookClient(
+            response_url,
+            timeout=10,
+            retry_handlers=[
+                ConnectionErrorRetryHandler(max_retry_count=3),
+                ServerErrorRetryHandler(3),
+                RateLimitErrorRetryHandler(3),
+            ],
+        )
+        response = webhook.send(
+            text=text,
+            blocks=list(blocks) if blocks else None,
+            response_type="ephemeral" if ephemeral else "in_channel",
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        if response.status_code >= 400:
+            raise SlackError("response_url", str(response.status_code))
+
+    # -- views ------------------------------------------------------------
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        """Open a modal."""
+        return dict(self._call("views.open", trigger_id=trigger_id, view=view)["view"])
+
+    def push_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        """Push a modal on top of the open one."""
+        return dict(self._call("views.push", trigger_id=trigger_id, view=view)["view"])
+
+    def update_view(self, view_id: str, view: dict[str, Any], *, hash: str | None = None) -> None:
+        """Replace an open modal."""
+        args: dict[str, Any] = {"view_id": view_id, "view": view}
+        if hash:
+            args["hash"] = hash
+        self._call("views.update", **args)
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        """Publish a user's App Home tab."""
+        self._call("views.publish", user_id=user, view=view)
+
+
+_READ_METHODS = {
+    "conversations.history",
+    "conversations.list",
+    "users.info",
+    "usergroups.users.list",
+    "conversations.info",
+    "conversations.members",
+    "chat.getPermalink",
+    "auth.test",
+}
+
+
+__all__ = ["InviteResult", "SlackError", "SlackGateway", "escape", "make_client"]

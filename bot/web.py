@@ -1,0 +1,124 @@
+"""HTTP: Slack requests at /slack/events, health, metrics and calendar feeds."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class Metrics:
+    """The Prometheus metrics of one web app (own registry, so tests can build many)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "escbot_slack_requests_total",
+            "Slack requests by status",
+            ["status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "escbot_slack_request_seconds",
+            "Time to answer Slack",
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 3),
+        )
+
+
+def create_web(bolt: App, svc: Services) -> Starlette:
+    """Build the ASGI app serving Slack and the operational endpoints."""
+    metrics = Metrics()
+
+    async def slack_events(request: Request) -> Response:
+        started = time.perf_counter()
+        body = await request.body()
+        # Bolt's dispatch blocks until the listener acks: keep it off the event loop.
+        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        metrics.requests.labels(str(response.status)).inc()
+        metrics.latency.observe(time.perf_counter() - started)
+        return to_starlette_response(response)
+
+    def _db_ok() -> bool:
+        try:
+            with svc.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def healthz(_: Request) -> Response:
+        ok = await run_in_threadpool(_db_ok)
+        return JSONResponse(
+            {"ok": ok, "database": "up" if ok else "down"}, status_code=200 if ok else 503
+        )
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    routes = [
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    return Starlette(routes=routes)
+
+
+class Server:
+    """Uvicorn in a background thread on an already-bound socket (port 0 picks one)."""
+
+    def __init__(self, asgi: Any, host: str = "127.0.0.1", port: int = 0):
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind((host, port))
+        self.port = self.socket.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                asgi, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30
+            )
+        )
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, name="web", daemon=True
+        )
+
+    def start(self) -> Server:
+        """Start serving and wait until the socket accepts requests."""
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the web server did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+def serve_forever(asgi: Any, port: int) -> None:
+    """Serve on all interfaces in the foreground (production)."""
+    uvicorn.run(
+        asgi, host="0.0.0.0", port=port, log_level="info", access_log=False, proxy_headers=True
+    )

@@ -1,0 +1,45 @@
+"""Slash-command listeners: ack, parse, one use case, reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import blocks, escalations
+from bot.errors import UsageError
+from bot.parsing import parse_escalate
+from bot.services import Services
+from bot.text import escape
+
+
+def handle_escalate_command(svc: Services, ack: Ack, command: dict[str, Any]) -> None:
+    """`/escalate`: the form with no text, else raise from the inline text."""
+    text = (command.get("text") or "").strip()
+    if not text:
+        ack()
+        svc.slack.open_view(
+            command["trigger_id"], blocks.escalate_modal(svc.config, command.get("channel_id", ""))
+        )
+        return
+    try:
+        draft = parse_escalate(text, svc.config)
+    except UsageError as exc:
+        ack(str(exc))
+        return
+    ack(f":hourglass_flowing_sand: Raising *{escape(draft.title)}*…")
+    raised = escalations.raise_escalation(
+        svc,
+        draft,
+        command["user_id"],
+        request_key=f"command:{command['trigger_id']}",
+        response_url=command.get("response_url"),
+        origin_channel=command.get("channel_id"),
+    )
+    if raised.created:
+        svc.outbox.submit(raised.outbox_key)
+
+
+def register(app: App, svc: Services) -> None:
+    """Register the slash-command listeners."""
+    app.command("/escalate")(lambda ack, command: handle_escalate_command(svc, ack, command))

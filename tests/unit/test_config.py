@@ -1,0 +1,151 @@
+"""Team config validation: every error names the key path and its line."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.config import ConfigError, load_config, parse_config
+from tests.conftest import EXAMPLE
+
+TEXT = EXAMPLE.read_text()
+
+
+def test_example_loads(config):
+    assert config.team.name == "High Priority Escalations"
+    assert config.team.remind_before == timedelta(minutes=15)
+    assert config.severity("SEV1").ack_within == timedelta(minutes=5)
+    assert config.default_severity == "SEV3"
+    assert config.escalation_policy.repeat == 1
+    assert [s.notify for s in config.escalation_policy.steps] == [
+        ["rotation:primary"], ["rotation:secondary"], ["group:leads"]]
+    weekend = config.rotations["primary"].layers[1]
+    assert weekend.shift == "1w" and weekend.restrict is not None
+    assert weekend.restrict.days == ["sat", "sun"]
+    assert weekend.restrict.from_ == time(0) and weekend.restrict.to == time(0)
+    assert config.stakeholders["public_policy"].usergroup == "S0PUBPOL01"
+    assert config.stakeholders["secondary"].rotation == "secondary"
+    assert config.routing[3].when == {"policy_area": ["commerce_policies"], "region": ["emea"]}
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+# (what to replace, replacement, expected key path, message fragment)
+BROKEN = [
+    ("ack_within: 15m", "ack_within: 15q", "severities[1].ack_within", "invalid duration"),
+    ("remind_before: 15m", "remind_before: soon", "team.remind_before", "invalid duration"),
+    ("shift: 1d}", "shift: 1x}", "rotations.primary.layers[0].shift", "invalid shift"),
+    ("timezone: Europe/Dublin", "timezone: Europe/Dubln", "rotations.secondary.timezone",
+     "unknown time zone"),
+    ("[U0LEG00001, U0LEG00002]", "[U0LEG00001, bob]", "stakeholders.legal.members[1]",
+     "not a Slack user ID"),
+    ("channel: C0TEAM0001", "channel: team-room", "team.channel", "not a Slack channel ID"),
+    ("usergroup: S0PUBPOL01", "usergroup: pubpol", "stakeholders.public_policy.usergroup",
+     "user group ID"),
+    ("start: \"2026-01-05 08:00\"", "start: \"next monday\"", "rotations.secondary.layers[0].start",
+     "invalid start"),
+    ("days: [sat, sun]", "days: [sat, sunday]", "rotations.primary.layers[1].restrict.days[1]",
+     "Input should be"),
+    ("  repeat: 1", "  repeat: 1\n  retry: 2", "escalation_policy.retry", "unknown key"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "path", "message"), BROKEN)
+def test_schema_errors_name_key_and_line(old, new, path, message):
+    assert old in TEXT
+    broken = TEXT.replace(old, new, 1)
+    with pytest.raises(ConfigError) as info:
+        parse_config(broken, "team.yaml")
+    problems = info.value.problems
+    assert [p.path for p in problems] == [path]
+    assert message in problems[0].message
+    assert problems[0].line == _line_of(broken, new.splitlines()[-1].strip())
+    assert f"team.yaml:{problems[0].line}: {path}:" in str(info.value)
+
+
+CROSS = [
+    ("invite: [legal]}", "invite: [legl]}", "routing[2].invite[0]",
+     "unknown stakeholder group 'legl'"),
+    ("rotation:secondary]", "rotation:tertiary]", "escalation_policy.steps[1].notify[0]",
+     "unknown rotation 'tertiary'"),
+    ("group:leads]", "group:chiefs]", "escalation_policy.steps[2].notify[0]",
+     "unknown stakeholder group 'chiefs'"),
+    ("rotation: secondary}", "rotation: night}", "stakeholders.secondary.rotation",
+     "unknown rotation 'night'"),
+    ("default_severity: SEV3", "default_severity: SEV5", "default_severity",
+     "unknown severity 'SEV5'"),
+    ("category: [ads]}", "category: [adz]}", "routing[1].when.category[0]",
+     "unknown category 'adz'"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "path", "message"), CROSS)
+def test_cross_reference_errors(old, new, path, message):
+    broken = TEXT.replace(old, new, 1)
+    assert broken != TEXT
+    with pytest.raises(ConfigError) as info:
+        parse_config(broken, "team.yaml")
+    [problem] = info.value.problems
+    assert problem.path == path
+    assert message in problem.message
+    assert problem.line == _line_of(broken, new)
+
+
+def test_duplicate_key_reported_with_line():
+    broken = TEXT.replace("default_severity: SEV3", "default_severity: SEV3\ndefault_severity: SEV1")
+    with pytest.raises(ConfigError) as info:
+        parse_config(broken)
+    assert any(p.message == "duplicate key" and p.path == "default_severity"
+               and p.line == _line_of(broken, "default_severity: SEV1")
+               for p in info.value.problems)
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("team: [unclosed", "not valid YAML"),
+    ("- just\n- a list\n", "must be a mapping"),
+    ("", "must be a mapping"),
+])
+def test_not_a_config(text, fragment):
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    assert fragment in str(info.value)
+
+
+def test_group_needs_exactly_one_source():
+    broken = TEXT.replace("{name: Legal, members: [U0LEG00001, U0LEG00002]}",
+                          "{name: Legal, members: [U0LEG00001], usergroup: S0LEGAL001}")
+    with pytest.raises(ConfigError) as info:
+        parse_config(broken)
+    assert info.value.problems[0].path == "stakeholders.legal"
+    assert "exactly one" in info.value.problems[0].message
+
+
+def test_unquoted_clock_times_read_as_times():
+    text = TEXT.replace('from: "00:00", to: "00:00"', "from: 20:00, to: 08:00")
+    config = parse_config(text)
+    restrict = config.rotations["primary"].layers[1].restrict
+    assert restrict is not None
+    assert (restrict.from_, restrict.to) == (time(20), time(8))
+
+
+def test_cli_config_check(tmp_path: Path):
+    runner = CliRunner()
+    ok = runner.invoke(main, ["config", "check", str(EXAMPLE)])
+    assert ok.exit_code == 0 and ok.output.strip() == "ok"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TEXT.replace("shift: 1w}", "shift: 1y}"))
+    result = runner.invoke(main, ["config", "check", str(bad)])
+    assert result.exit_code == 2
+    line = _line_of(bad.read_text(), "shift: 1y}")
+    assert f"{bad}:{line}: rotations.secondary.layers[0].shift: invalid shift" in result.output
+
+
+def test_missing_file_is_an_error(tmp_path: Path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
