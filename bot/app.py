@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -13,6 +12,7 @@ from bot import escalations
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.errors import UserError
+from bot.executors import TrackedPool
 from bot.oncall import OnCall
 from bot.outbox import Outbox
 from bot.services import Services
@@ -43,6 +43,7 @@ def build_services(
         clock=clock,
         oncall=OnCall(config),
         outbox=Outbox(db, clock),
+        listeners=TrackedPool(32, "listener"),
     )
     escalations.register_outbox(svc)
     return svc
@@ -74,7 +75,7 @@ def create_app(svc: Services) -> App:
         request_verification_enabled=True,
         process_before_response=False,
         raise_error_for_unhandled_request=False,
-        listener_executor=ThreadPoolExecutor(max_workers=32, thread_name_prefix="listener"),
+        listener_executor=svc.listeners,
     )
     app.error(_on_error)
     commands.register(app, svc)

@@ -48,8 +48,10 @@ def _database(settings: Settings, *, auto_upgrade: bool | None = None) -> Databa
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 def main(verbose: bool) -> None:
     """Escalation bot: raise escalations, page on-call, keep the decision log."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 @main.command()
@@ -72,8 +74,13 @@ def run() -> None:
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="Team config (default: ESCALATION_CONFIG, else the shipped example).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Team config (default: ESCALATION_CONFIG, else the shipped example).",
+)
 def sandbox(config_path: Path | None) -> None:
     """Start a local Slack-compatible workspace with the bot wired to it, and a shell."""
     from bot.sandbox.shell import run_sandbox

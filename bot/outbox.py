@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from bot.clock import Clock
+from bot.executors import TrackedPool
 from storage.db import Database
 from storage.models import OutboxItem
 
@@ -59,7 +59,7 @@ class Outbox:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="outbox")
+        self.pool = TrackedPool(8, "outbox")
 
     def register(self, kind: str, handler: Handler) -> None:
         """Say which function performs a kind of side effect."""
@@ -140,7 +140,7 @@ class Outbox:
 
     def submit(self, key: str) -> None:
         """Run the item with this key soon, off the caller's thread."""
-        self._pool.submit(self._run_logged, key)
+        self.pool.submit(self._run_logged, key)
 
     def _run_logged(self, key: str) -> None:
         try:
@@ -177,8 +177,7 @@ class Outbox:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-        self._pool.shutdown(wait=True, cancel_futures=False)
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="outbox")
+        self.pool.wait_idle()
 
 
 def _is_slack_error(exc: Exception) -> bool:

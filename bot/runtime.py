@@ -40,9 +40,15 @@ class Running:
         self.services.db.dispose()
 
 
-def start_local(settings: Settings, config: TeamConfig, db: Database, *,
-                clock: Clock = system_clock, port: int = 0,
-                outbox_interval: float | None = 1.0) -> Running:
+def start_local(
+    settings: Settings,
+    config: TeamConfig,
+    db: Database,
+    *,
+    clock: Clock = system_clock,
+    port: int = 0,
+    outbox_interval: float | None = 1.0,
+) -> Running:
     """Start the bot's HTTP server on loopback in background threads."""
     svc = build_services(settings, config, clock=clock, db=db)
     app = create_app(svc)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.config import TeamConfig
+from bot.executors import TrackedPool
 from bot.oncall import OnCall
 from bot.outbox import Outbox
 from bot.settings import Settings
@@ -24,3 +25,10 @@ class Services:
     clock: Clock
     oncall: OnCall
     outbox: Outbox
+    listeners: TrackedPool
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Block until every listener and the Slack work it handed on have finished."""
+        while self.listeners.busy() or self.outbox.pool.busy():
+            self.listeners.wait_idle(timeout)
+            self.outbox.pool.wait_idle(timeout)

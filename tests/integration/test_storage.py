@@ -15,9 +15,16 @@ T0 = datetime(2026, 3, 4, 17, 0, tzinfo=UTC)
 
 
 def _escalation(title: str = "Vote-buying ads", **kw) -> Escalation:
-    values = dict(title=title, category="election", policy_area="advertising_standards",
-                  severity="SEV1", region="latam", reporter="U0ANA00001", created_at=T0,
-                  ack_deadline=T0 + timedelta(minutes=5))
+    values = dict(
+        title=title,
+        category="election",
+        policy_area="advertising_standards",
+        severity="SEV1",
+        region="latam",
+        reporter="U0ANA00001",
+        created_at=T0,
+        ack_deadline=T0 + timedelta(minutes=5),
+    )
     values.update(kw)
     return Escalation(**values)
 
@@ -30,9 +37,19 @@ def test_upgrade_from_empty(empty_db: Database):
     current, head = empty_db.schema_revision()
     assert current == head is not None
     tables = set(inspect(empty_db.engine).get_table_names())
-    assert {"escalations", "participants", "timeline_events", "decisions", "signoffs",
-            "followups", "overrides", "sent_notifications", "outbox", "processed_requests",
-            "counters"} <= tables
+    assert {
+        "escalations",
+        "participants",
+        "timeline_events",
+        "decisions",
+        "signoffs",
+        "followups",
+        "overrides",
+        "sent_notifications",
+        "outbox",
+        "processed_requests",
+        "counters",
+    } <= tables
     empty_db.prepare(auto_upgrade=False)  # current: no error, no change
     empty_db.upgrade()  # idempotent
 
@@ -46,10 +63,18 @@ def test_embedded_sqlite_upgrades_itself(tmp_path):
 
 def test_escalation_round_trip(db: Database):
     with db.uow() as uow:
-        esc = uow.repos.escalations.add(_escalation(surfaces=["facebook"], links=["https://x.test"]))
-        uow.repos.escalations.add_participant(Participant(
-            escalation_id=esc.id, user_id="U0LEG00001", role="stakeholder", group="legal",
-            added_at=T0))
+        esc = uow.repos.escalations.add(
+            _escalation(surfaces=["facebook"], links=["https://x.test"])
+        )
+        uow.repos.escalations.add_participant(
+            Participant(
+                escalation_id=esc.id,
+                user_id="U0LEG00001",
+                role="stakeholder",
+                group="legal",
+                added_at=T0,
+            )
+        )
         uow.repos.escalations.add_event(esc.id, T0, "created", "U0ANA00001", severity="SEV1")
         uow.commit()
         number = esc.id
@@ -148,22 +173,40 @@ def test_decisions_and_overrides(db: Database):
     with db.uow() as uow:
         esc = uow.repos.escalations.add(_escalation())
         for seq in (1, 2):
-            uow.repos.decisions.add(Decision(
-                escalation_id=esc.id, seq=seq, text=f"d{seq}", decided_by="U0ANA00001",
-                created_at=T0, prev_hash="0" * 64, hash=str(seq) * 64))
+            uow.repos.decisions.add(
+                Decision(
+                    escalation_id=esc.id,
+                    seq=seq,
+                    text=f"d{seq}",
+                    decided_by="U0ANA00001",
+                    created_at=T0,
+                    prev_hash="0" * 64,
+                    hash=str(seq) * 64,
+                )
+            )
         from storage.models import Override
 
-        uow.repos.overrides.add(Override(rotation="primary", user_id="U0DAN00001", start=T0,
-                                         end=T0 + timedelta(hours=4), created_by="U0ANA00001",
-                                         created_at=T0))
+        uow.repos.overrides.add(
+            Override(
+                rotation="primary",
+                user_id="U0DAN00001",
+                start=T0,
+                end=T0 + timedelta(hours=4),
+                created_by="U0ANA00001",
+                created_at=T0,
+            )
+        )
         uow.commit()
         number = esc.id
     with db.uow() as uow:
         assert [d.text for d in uow.repos.decisions.chain(number)] == ["d1", "d2"]
         assert uow.repos.decisions.last(number).seq == 2  # type: ignore[union-attr]
         assert uow.repos.decisions.count(number) == 2
-        active = uow.repos.overrides.active(rotation="primary", ending_after=T0,
-                                            starting_before=T0 + timedelta(hours=1))
+        active = uow.repos.overrides.active(
+            rotation="primary", ending_after=T0, starting_before=T0 + timedelta(hours=1)
+        )
         assert [o.user_id for o in active] == ["U0DAN00001"]
-        assert uow.repos.overrides.active(rotation="primary",
-                                          ending_after=T0 + timedelta(hours=4)) == []
+        assert (
+            uow.repos.overrides.active(rotation="primary", ending_after=T0 + timedelta(hours=4))
+            == []
+        )

@@ -22,7 +22,10 @@ def test_example_loads(config):
     assert config.default_severity == "SEV3"
     assert config.escalation_policy.repeat == 1
     assert [s.notify for s in config.escalation_policy.steps] == [
-        ["rotation:primary"], ["rotation:secondary"], ["group:leads"]]
+        ["rotation:primary"],
+        ["rotation:secondary"],
+        ["group:leads"],
+    ]
     weekend = config.rotations["primary"].layers[1]
     assert weekend.shift == "1w" and weekend.restrict is not None
     assert weekend.restrict.days == ["sat", "sun"]
@@ -41,17 +44,37 @@ BROKEN = [
     ("ack_within: 15m", "ack_within: 15q", "severities[1].ack_within", "invalid duration"),
     ("remind_before: 15m", "remind_before: soon", "team.remind_before", "invalid duration"),
     ("shift: 1d}", "shift: 1x}", "rotations.primary.layers[0].shift", "invalid shift"),
-    ("timezone: Europe/Dublin", "timezone: Europe/Dubln", "rotations.secondary.timezone",
-     "unknown time zone"),
-    ("[U0LEG00001, U0LEG00002]", "[U0LEG00001, bob]", "stakeholders.legal.members[1]",
-     "not a Slack user ID"),
+    (
+        "timezone: Europe/Dublin",
+        "timezone: Europe/Dubln",
+        "rotations.secondary.timezone",
+        "unknown time zone",
+    ),
+    (
+        "[U0LEG00001, U0LEG00002]",
+        "[U0LEG00001, bob]",
+        "stakeholders.legal.members[1]",
+        "not a Slack user ID",
+    ),
     ("channel: C0TEAM0001", "channel: team-room", "team.channel", "not a Slack channel ID"),
-    ("usergroup: S0PUBPOL01", "usergroup: pubpol", "stakeholders.public_policy.usergroup",
-     "user group ID"),
-    ("start: \"2026-01-05 08:00\"", "start: \"next monday\"", "rotations.secondary.layers[0].start",
-     "invalid start"),
-    ("days: [sat, sun]", "days: [sat, sunday]", "rotations.primary.layers[1].restrict.days[1]",
-     "Input should be"),
+    (
+        "usergroup: S0PUBPOL01",
+        "usergroup: pubpol",
+        "stakeholders.public_policy.usergroup",
+        "user group ID",
+    ),
+    (
+        'start: "2026-01-05 08:00"',
+        'start: "next monday"',
+        "rotations.secondary.layers[0].start",
+        "invalid start",
+    ),
+    (
+        "days: [sat, sun]",
+        "days: [sat, sunday]",
+        "rotations.primary.layers[1].restrict.days[1]",
+        "Input should be",
+    ),
     ("  repeat: 1", "  repeat: 1\n  retry: 2", "escalation_policy.retry", "unknown key"),
 ]
 
@@ -70,18 +93,42 @@ def test_schema_errors_name_key_and_line(old, new, path, message):
 
 
 CROSS = [
-    ("invite: [legal]}", "invite: [legl]}", "routing[2].invite[0]",
-     "unknown stakeholder group 'legl'"),
-    ("rotation:secondary]", "rotation:tertiary]", "escalation_policy.steps[1].notify[0]",
-     "unknown rotation 'tertiary'"),
-    ("group:leads]", "group:chiefs]", "escalation_policy.steps[2].notify[0]",
-     "unknown stakeholder group 'chiefs'"),
-    ("rotation: secondary}", "rotation: night}", "stakeholders.secondary.rotation",
-     "unknown rotation 'night'"),
-    ("default_severity: SEV3", "default_severity: SEV5", "default_severity",
-     "unknown severity 'SEV5'"),
-    ("category: [ads]}", "category: [adz]}", "routing[1].when.category[0]",
-     "unknown category 'adz'"),
+    (
+        "invite: [legal]}",
+        "invite: [legl]}",
+        "routing[2].invite[0]",
+        "unknown stakeholder group 'legl'",
+    ),
+    (
+        "rotation:secondary]",
+        "rotation:tertiary]",
+        "escalation_policy.steps[1].notify[0]",
+        "unknown rotation 'tertiary'",
+    ),
+    (
+        "group:leads]",
+        "group:chiefs]",
+        "escalation_policy.steps[2].notify[0]",
+        "unknown stakeholder group 'chiefs'",
+    ),
+    (
+        "rotation: secondary}",
+        "rotation: night}",
+        "stakeholders.secondary.rotation",
+        "unknown rotation 'night'",
+    ),
+    (
+        "default_severity: SEV3",
+        "default_severity: SEV5",
+        "default_severity",
+        "unknown severity 'SEV5'",
+    ),
+    (
+        "category: [ads]}",
+        "category: [adz]}",
+        "routing[1].when.category[0]",
+        "unknown category 'adz'",
+    ),
 ]
 
 
@@ -98,19 +145,27 @@ def test_cross_reference_errors(old, new, path, message):
 
 
 def test_duplicate_key_reported_with_line():
-    broken = TEXT.replace("default_severity: SEV3", "default_severity: SEV3\ndefault_severity: SEV1")
+    broken = TEXT.replace(
+        "default_severity: SEV3", "default_severity: SEV3\ndefault_severity: SEV1"
+    )
     with pytest.raises(ConfigError) as info:
         parse_config(broken)
-    assert any(p.message == "duplicate key" and p.path == "default_severity"
-               and p.line == _line_of(broken, "default_severity: SEV1")
-               for p in info.value.problems)
+    assert any(
+        p.message == "duplicate key"
+        and p.path == "default_severity"
+        and p.line == _line_of(broken, "default_severity: SEV1")
+        for p in info.value.problems
+    )
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("team: [unclosed", "not valid YAML"),
-    ("- just\n- a list\n", "must be a mapping"),
-    ("", "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("team: [unclosed", "not valid YAML"),
+        ("- just\n- a list\n", "must be a mapping"),
+        ("", "must be a mapping"),
+    ],
+)
 def test_not_a_config(text, fragment):
     with pytest.raises(ConfigError) as info:
         parse_config(text)
@@ -118,8 +173,10 @@ def test_not_a_config(text, fragment):
 
 
 def test_group_needs_exactly_one_source():
-    broken = TEXT.replace("{name: Legal, members: [U0LEG00001, U0LEG00002]}",
-                          "{name: Legal, members: [U0LEG00001], usergroup: S0LEGAL001}")
+    broken = TEXT.replace(
+        "{name: Legal, members: [U0LEG00001, U0LEG00002]}",
+        "{name: Legal, members: [U0LEG00001], usergroup: S0LEGAL001}",
+    )
     with pytest.raises(ConfigError) as info:
         parse_config(broken)
     assert info.value.problems[0].path == "stakeholders.legal"

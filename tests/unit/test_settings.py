@@ -12,8 +12,15 @@ from bot.settings import Settings
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
-                 "DATABASE_URL", "ESCALATION_CONFIG", "PORT"):
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_API_URL",
+        "DATABASE_URL",
+        "ESCALATION_CONFIG",
+        "PORT",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -45,9 +52,14 @@ def test_token_needs_secret_in_http_mode(monkeypatch):
     assert Settings().slack_app_token == "xapp-1"
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("SLACK_BOT_TOKEN", "xoxp-user-token"), ("SLACK_APP_TOKEN", "xoxb-1"), ("PORT", "99999"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SLACK_BOT_TOKEN", "xoxp-user-token"),
+        ("SLACK_APP_TOKEN", "xoxb-1"),
+        ("PORT", "99999"),
+    ],
+)
 def test_bad_values(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
