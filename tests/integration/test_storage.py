@@ -210,3 +210,14 @@ def test_decisions_and_overrides(db: Database):
             uow.repos.overrides.active(rotation="primary", ending_after=T0 + timedelta(hours=4))
             == []
         )
+
+
+def test_migrations_match_the_models(db: Database):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from storage.models import Base
+
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
