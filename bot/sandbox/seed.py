@@ -35,13 +35,14 @@ def config_users(config: TeamConfig) -> list[str]:
 def handle_of(user_id: str) -> str:
     """Derive a readable handle from a sandbox ID: U0ANA00001 → ana."""
     core = user_id[2:].rstrip("0123456789") or user_id
-    return core.lower()
+    number = int(user_id[len(core) + 2 :] or 0)
+    return core.lower() + (str(number) if number > 1 else "")
 
 
 def usergroup_members(usergroup_id: str) -> list[str]:
     """Return the made-up members of a user group: U<group core><n>."""
     core = usergroup_id[2:7].upper()
-    return [f"U0{core}{n:04d}"[:11] for n in range(1, USERGROUP_SIZE + 1)]
+    return [f"U0{core}{n:0{9 - len(core)}d}" for n in range(1, USERGROUP_SIZE + 1)]
 
 
 def seed(emulator: Emulator, config: TeamConfig) -> dict[str, str]:
