@@ -204,6 +204,7 @@ class SentNotification(Base):
     """The ledger of pings: one row per natural key, claimed in the sending transaction."""
 
     __tablename__ = "sent_notifications"
+    __table_args__ = (Index("ix_sent_notifications_kind_due", "kind", "due_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)
     kind: Mapped[str] = mapped_column(String(40))

@@ -265,6 +265,46 @@ class LedgerRepository:
             )
         )
 
+    def claim_many(
+        self, pings: Sequence[tuple[str, str, datetime, str]], now: datetime
+    ) -> set[str]:
+        """Record many (key, kind, due_at, status) at once; return the keys this call won."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        won: set[str] = set()
+        # One order for every caller, so two processes claiming overlapping keys never deadlock.
+        ordered = sorted(dict((p[0], p) for p in pings).values())
+        for start in range(0, len(ordered), 1000):
+            rows = [
+                {"key": k, "kind": kind, "due_at": due, "status": status, "recorded_at": now}
+                for k, kind, due, status in ordered[start : start + 1000]
+            ]
+            stmt = (
+                insert(SentNotification)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(SentNotification.key)
+            )
+            won.update(self.session.execute(stmt).scalars())
+        return won
+
+    def set_status(self, key: str, status: str) -> None:
+        """Change the recorded status of a claimed key (e.g. nothing turned out to be due)."""
+        self.session.execute(
+            update(SentNotification).where(SentNotification.key == key).values(status=status)
+        )
+
+    def recent(self, kinds: Sequence[str], since: datetime) -> list[tuple[str, datetime]]:
+        """Return (key, due_at) of the pings of these kinds due since `since`."""
+        return [
+            (key, due_at)
+            for key, due_at in self.session.execute(
+                select(SentNotification.key, SentNotification.due_at).where(
+                    SentNotification.kind.in_(kinds), SentNotification.due_at >= since
+                )
+            )
+        ]
+
 
 class OutboxRepository:
     """Slack side effects waiting to be done."""

@@ -97,6 +97,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key"),
     )
+    with op.batch_alter_table("sent_notifications", schema=None) as batch_op:
+        batch_op.create_index("ix_sent_notifications_kind_due", ["kind", "due_at"], unique=False)
+
     op.create_table(
         "decisions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -269,6 +272,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_decisions_escalation_id"))
 
     op.drop_table("decisions")
+    with op.batch_alter_table("sent_notifications", schema=None) as batch_op:
+        batch_op.drop_index("ix_sent_notifications_kind_due")
+
     op.drop_table("sent_notifications")
     op.drop_table("processed_requests")
     with op.batch_alter_table("overrides", schema=None) as batch_op:
