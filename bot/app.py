@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
-from bot import escalations
+from bot import escalations, pings
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.errors import UserError
@@ -46,6 +46,7 @@ def build_services(
         listeners=TrackedPool(32, "listener"),
     )
     escalations.register_outbox(svc)
+    pings.register_outbox(svc)
     return svc
 
 

@@ -57,7 +57,12 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-def run() -> None:
+@click.option(
+    "--no-scheduler",
+    is_flag=True,
+    help="Do not run the scheduler here (when `escbot scheduler` runs elsewhere).",
+)
+def run(no_scheduler: bool) -> None:
     """Serve Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN) and run the scheduler.
 
     With no SLACK_BOT_TOKEN, start the local sandbox instead.
@@ -72,7 +77,22 @@ def run() -> None:
     from bot.runtime import run_production
 
     config = _config(settings.escalation_config)
-    run_production(settings, config, _database(settings))
+    run_production(settings, config, _database(settings), scheduler=not no_scheduler)
+
+
+@main.command()
+def scheduler() -> None:
+    """Run only the scheduler: shift reminders, handoffs, pages, reminders, gaps, digests.
+
+    Safe alongside `escbot run` and other schedulers: every ping is claimed once.
+    """
+    settings = _settings()
+    if settings.sandbox:
+        click.echo("error: SLACK_BOT_TOKEN is not set (the sandbox runs its own).", err=True)
+        sys.exit(2)
+    from bot.runtime import run_scheduler
+
+    run_scheduler(settings, _config(settings.escalation_config), _database(settings))
 
 
 @main.command()

@@ -15,6 +15,7 @@ from bot.config import TeamConfig
 from bot.services import Services
 from bot.settings import Settings
 from bot.web import Server, create_web, serve_forever
+from schedules.scheduler import Scheduler
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class Running:
     services: Services
     app: App
     server: Server
+    scheduler: Scheduler | None = None
 
     @property
     def events_url(self) -> str:
@@ -36,6 +38,8 @@ class Running:
     def stop(self) -> None:
         """Stop serving and the background workers."""
         self.server.stop()
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
         self.services.outbox.stop()
         self.services.db.dispose()
 
@@ -48,21 +52,31 @@ def start_local(
     clock: Clock = system_clock,
     port: int = 0,
     outbox_interval: float | None = 1.0,
+    scheduler: bool = True,
 ) -> Running:
-    """Start the bot's HTTP server on loopback in background threads."""
+    """Start the bot's HTTP server on loopback in background threads (and the scheduler)."""
     svc = build_services(settings, config, clock=clock, db=db)
     app = create_app(svc)
     server = Server(create_web(app, svc), port=port).start()
     if outbox_interval:
         svc.outbox.start(outbox_interval)
-    return Running(svc, app, server)
+    timer = None
+    if scheduler:
+        timer = Scheduler(svc)
+        timer.start()
+    return Running(svc, app, server, timer)
 
 
-def run_production(settings: Settings, config: TeamConfig, db: Database) -> None:
+def run_production(
+    settings: Settings, config: TeamConfig, db: Database, *, scheduler: bool = True
+) -> None:
     """Serve Slack until stopped: Socket Mode with an app token, else HTTP on PORT."""
     svc = build_services(settings, config, db=db)
     app = create_app(svc)
     svc.outbox.start()
+    timer = Scheduler(svc) if scheduler else None
+    if timer is not None:
+        timer.start()
     if settings.slack_app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -76,4 +90,21 @@ def run_production(settings: Settings, config: TeamConfig, db: Database) -> None
     else:
         log.info("serving Slack at :%d/slack/events", settings.port)
         serve_forever(create_web(app, svc), settings.port)
+    if timer is not None:
+        timer.shutdown()
+    svc.outbox.stop()
+
+
+def run_scheduler(settings: Settings, config: TeamConfig, db: Database) -> None:
+    """Run only the scheduler (and the outbox sending its pings) until SIGTERM or Ctrl-C."""
+    svc = build_services(settings, config, db=db)
+    svc.outbox.start()
+    timer = Scheduler(svc)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    timer.start()
+    log.info("scheduler running; Ctrl-C to stop")
+    stop.wait()
+    timer.shutdown()
     svc.outbox.stop()

@@ -44,6 +44,7 @@ def make_world(
     *,
     rate_limits: bool = False,
     db: Database | None = None,
+    scheduler: bool = False,
 ) -> World:
     """Start an emulator seeded from `config` and the bot wired to it."""
     emulator = Emulator(rate_limits=rate_limits)
@@ -59,7 +60,7 @@ def make_world(
         database_url=db.url,
         _env_file=None,
     )  # type: ignore[call-arg]
-    bot = start_local(settings, config, db, clock=clock, outbox_interval=None)
+    bot = start_local(settings, config, db, clock=clock, outbox_interval=None, scheduler=scheduler)
     driver = Driver(emulator, bot.events_url, SECRET)
     return World(emulator, bot, driver, db, config, clock, handles)
 

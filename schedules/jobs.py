@@ -1,0 +1,112 @@
+"""What a scheduler pass does: find every ping due, claim each once, hand it to the outbox."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot import pings
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+Finder = Callable[[Services, pings.Snapshot, pings.Known, datetime], pings.Found]
+
+
+def pages(svc: Services, snap: pings.Snapshot, known: pings.Known, now: datetime) -> pings.Found:
+    """Page the escalation policy's next step for unacknowledged escalations."""
+    return pings.due_pages(svc, snap, known, now)
+
+
+def update_reminders(
+    svc: Services, snap: pings.Snapshot, known: pings.Known, now: datetime
+) -> pings.Found:
+    """Remind owners of escalations without a recent status update."""
+    return pings.due_update_reminders(svc, snap, known, now)
+
+
+def signoff_reminders(
+    svc: Services, snap: pings.Snapshot, known: pings.Known, now: datetime
+) -> pings.Found:
+    """Re-ping groups whose sign-off is still pending."""
+    return pings.due_signoff_reminders(svc, snap, known, now)
+
+
+def rotation_pings(
+    svc: Services, snap: pings.Snapshot, known: pings.Known, now: datetime
+) -> pings.Found:
+    """Remind people before their shift and announce handoffs."""
+    return pings.due_rotation_pings(svc, snap, known, now)
+
+
+def gap_warnings(
+    svc: Services, snap: pings.Snapshot, known: pings.Known, now: datetime
+) -> pings.Found:
+    """Warn the team channel of coverage gaps, daily."""
+    return pings.due_gap_warning(svc, snap, known, now)
+
+
+def weekly_digest(
+    svc: Services, snap: pings.Snapshot, known: pings.Known, now: datetime
+) -> pings.Found:
+    """Post the weekly digest on Mondays."""
+    return pings.due_digest(svc, snap, known, now)
+
+
+JOBS: tuple[Finder, ...] = (
+    pages,
+    update_reminders,
+    signoff_reminders,
+    rotation_pings,
+    gap_warnings,
+    weekly_digest,
+)
+
+
+@dataclass
+class Tick:
+    """The outcome of one pass."""
+
+    now: datetime
+    sent: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    taken: list[str] = field(default_factory=list)
+    outbox: list[str] = field(default_factory=list)
+    next_at: datetime | None = None
+    seconds: float = 0.0
+
+
+def run_due(svc: Services, known: pings.Known, now: datetime, *, submit: bool = True) -> Tick:
+    """Claim and stage every ping due at `now`; submit the outbox items unless told not to."""
+    started = time.perf_counter()
+    snap = pings.load_snapshot(svc, now)
+    dues: list[pings.Due] = []
+    tick = Tick(now)
+    for job in JOBS:
+        found = job(svc, snap, known, now)
+        dues.extend(found.dues)
+        if found.next_at is not None and (tick.next_at is None or found.next_at < tick.next_at):
+            tick.next_at = found.next_at
+    fresh = [d for d in dues if d.key not in known.claimed]
+    claimed = pings.claim(svc, fresh, now) if fresh else pings.Claimed()
+    known.remember(dues, claimed.known)
+    tick.sent, tick.skipped, tick.empty = claimed.sent, claimed.skipped, claimed.empty
+    tick.taken, tick.outbox = claimed.taken, claimed.outbox
+    if submit:
+        for key in claimed.outbox:
+            svc.outbox.submit(key)
+    tick.seconds = time.perf_counter() - started
+    if claimed.sent or claimed.skipped:
+        log.info(
+            "pings at %s: sent %d, skipped %d, others had %d (%.0f ms)",
+            now.isoformat(),
+            len(claimed.sent),
+            len(claimed.skipped),
+            len(claimed.taken),
+            tick.seconds * 1000,
+        )
+    return tick

@@ -1,0 +1,210 @@
+"""APScheduler 3 wiring: date jobs at the next due moments, a periodic reconcile, pokes.
+
+APScheduler only keeps time. What is due comes from the database on every pass
+(schedules/jobs.py), and the sent-notifications ledger makes each ping go out once however
+many passes, processes or restarts see it due. A date job is (re)scheduled at the next due
+moment after every pass; an interval job reconciles every `reconcile_every` seconds to catch
+changes made by other processes; a commit in this process that can make something due (a
+new or staffed escalation, an acknowledgement, a sign-off, an override) pokes a pass at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from bot import pings
+from bot.clock import system_clock
+from bot.services import Services
+from schedules import jobs
+from storage.models import Escalation, Override, Signoff
+
+log = logging.getLogger(__name__)
+
+RECONCILE_EVERY = 30.0  # seconds
+NEXT_JOB = "next_due"
+RECONCILE_JOB = "reconcile"
+_FLAG = "escbot.poke"
+
+# Which changes can bring a ping's moment forward (or end a series early).
+WATCHED: dict[type, frozenset[str]] = {
+    Escalation: frozenset(
+        {"status", "staffed_at", "acknowledged_at", "severity", "ack_deadline", "last_update_at"}
+    ),
+    Signoff: frozenset({"status", "requested_at"}),
+    Override: frozenset({"start", "end", "removed_at", "user_id"}),
+}
+
+
+def _matters(obj: Any, new: bool) -> bool:
+    watched = WATCHED.get(type(obj))
+    if watched is None:
+        return False
+    if new:
+        return True
+    attrs = inspect(obj).attrs
+    return any(attrs[name].history.has_changes() for name in watched)
+
+
+class Scheduler:
+    """Sends every ping once: on start (what was missed), at each due moment, on pokes."""
+
+    def __init__(
+        self,
+        svc: Services,
+        *,
+        reconcile_every: float = RECONCILE_EVERY,
+        wall_clock: Callable[[], datetime] = system_clock,
+    ):
+        self.svc = svc
+        self.reconcile_every = reconcile_every
+        self.known = pings.Known()
+        self.last_tick: jobs.Tick | None = None
+        self._wall = wall_clock
+        self._pass = threading.Lock()  # one pass at a time in this process
+        self._loaded = False
+        self._poke_guard = threading.Lock()
+        self._poke_queued = False
+        self._aps: BackgroundScheduler | None = None
+        self._listeners: list[tuple[str, Callable[..., None]]] = []
+
+    # -- passes -----------------------------------------------------------------------------
+
+    def run_due(self, now: datetime | None = None, *, submit: bool = True) -> jobs.Tick:
+        """Claim and send every ping due at `now` (default: the clock's now); return the pass."""
+        with self._pass:
+            now = now or self.svc.clock()
+            if not self._loaded:
+                self.known.load(self.svc, now)
+                self._loaded = True
+            tick = jobs.run_due(self.svc, self.known, now, submit=submit)
+            self.last_tick = tick
+        self._schedule(tick.next_at)
+        return tick
+
+    def recover(self, now: datetime | None = None) -> jobs.Tick:
+        """Forget what this process remembers and pass from the ledger alone, as on start.
+
+        Pings missed while down that are still relevant go out once; stale ones are
+        recorded as skipped.
+        """
+        with self._pass:
+            self.known = pings.Known()
+            self._loaded = False
+        return self.run_due(now)
+
+    def reconcile(self) -> jobs.Tick | None:
+        """Run a pass now, logging rather than raising (the next pass retries)."""
+        try:
+            return self.run_due()
+        except Exception:
+            log.exception("scheduler pass failed; the next one retries")
+            return None
+
+    def poke(self) -> None:
+        """Run a pass soon, off the caller's thread: call it after commits that make pings due."""
+        with self._poke_guard:
+            if self._poke_queued:
+                return
+            self._poke_queued = True
+        # The outbox pool is tracked, so whoever waits for Slack work to settle waits for this.
+        self.svc.outbox.pool.submit(self._poked)
+
+    reschedule = poke
+
+    def _poked(self) -> None:
+        with self._poke_guard:
+            self._poke_queued = False
+        self.reconcile()
+
+    # -- APScheduler ------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Return True while the APScheduler timer runs."""
+        return self._aps is not None and self._aps.running
+
+    def _schedule(self, next_at: datetime | None) -> None:
+        aps = self._aps
+        if aps is None or not aps.running:
+            return
+        if next_at is None:
+            if aps.get_job(NEXT_JOB) is not None:
+                aps.remove_job(NEXT_JOB)
+            return
+        # Due moments are on the service clock; APScheduler sleeps on the wall clock.
+        run_at = self._wall() + (next_at - self.svc.clock())
+        aps.add_job(self.reconcile, "date", run_date=run_at, id=NEXT_JOB, replace_existing=True)
+
+    def start(self, *, watch: bool = True) -> None:
+        """Start the timer: a recovery pass at once, then date jobs and the periodic reconcile."""
+        if self._aps is not None:
+            return
+        if watch:
+            self.watch()
+        aps = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        aps.add_job(self.reconcile, "interval", seconds=self.reconcile_every, id=RECONCILE_JOB)
+        aps.add_job(self._recover_logged, id="recover")
+        self._aps = aps
+        aps.start()
+        log.info("scheduler started: reconcile every %.0f s", self.reconcile_every)
+
+    def _recover_logged(self) -> None:
+        try:
+            self.recover()
+        except Exception:
+            log.exception("scheduler recovery pass failed; the reconcile retries")
+
+    def shutdown(self) -> None:
+        """Stop the timer and the commit watch; a pass under way finishes first."""
+        self.unwatch()
+        aps, self._aps = self._aps, None
+        if aps is not None and aps.running:
+            aps.shutdown(wait=True)
+
+    # -- commit watch -----------------------------------------------------------------------
+
+    def watch(self) -> None:
+        """Poke a pass after each commit on this database that may make a ping due."""
+        if self._listeners:
+            return
+        engine = self.svc.db.engine
+
+        def after_flush(session: Session, _context: Any) -> None:
+            if session.bind is not engine or session.info.get(_FLAG):
+                return
+            if any(_matters(o, True) for o in session.new) or any(
+                _matters(o, False) for o in session.dirty
+            ):
+                session.info[_FLAG] = True
+
+        def after_commit(session: Session) -> None:
+            if session.info.pop(_FLAG, False):
+                self.poke()
+
+        def after_rollback(session: Session, *_: Any) -> None:
+            session.info.pop(_FLAG, None)
+
+        for name, fn in (
+            ("after_flush", after_flush),
+            ("after_commit", after_commit),
+            ("after_soft_rollback", after_rollback),
+        ):
+            event.listen(Session, name, fn)
+            self._listeners.append((name, fn))
+
+    def unwatch(self) -> None:
+        """Stop poking on commits."""
+        for name, fn in self._listeners:
+            event.remove(Session, name, fn)
+        self._listeners = []
