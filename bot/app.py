@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
-from bot import escalations, pings
+from bot import effects, escalations, pings
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.errors import UserError
@@ -18,7 +18,7 @@ from bot.outbox import Outbox
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import SlackGateway, make_client
-from handlers import commands, views
+from handlers import actions, commands, esc, home, views
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def build_services(
         listeners=TrackedPool(32, "listener"),
     )
     escalations.register_outbox(svc)
+    effects.register_outbox(svc)
     pings.register_outbox(svc)
     return svc
 
@@ -81,4 +82,7 @@ def create_app(svc: Services) -> App:
     app.error(_on_error)
     commands.register(app, svc)
     views.register(app, svc)
+    esc.register(app, svc)
+    actions.register(app, svc)
+    home.register(app, svc)
     return app

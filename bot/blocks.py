@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.config import TeamConfig
 from bot.text import escape, truncate
-from storage.models import Escalation, Signoff
+from storage.models import Decision, Escalation, Signoff
+
+if TYPE_CHECKING:
+    from bot.home import Home
+    from bot.lifecycle import Listing, Status, Timeline
+    from bot.reports import Stats
 
 GRAPHIC_WARNING = ":warning: *Content warning:* this escalation involves graphic material."
 
@@ -24,12 +30,18 @@ class Action(StrEnum):
     CHANGE_SEVERITY = "esc_change_severity"
     RESOLVE = "esc_resolve"
     TAKE_OWNERSHIP = "esc_take_ownership"
+    SIGNOFF_APPROVE = "signoff_approve"
+    SIGNOFF_REJECT = "signoff_reject"
 
 
 class Callback(StrEnum):
     """Callback IDs of modals."""
 
     ESCALATE = "escalate_modal"
+    DECISION = "decision_modal"
+    STAKEHOLDERS = "stakeholders_modal"
+    SEVERITY = "severity_modal"
+    RESOLVE = "resolve_modal"
 
 
 ESCALATE_USAGE = (
@@ -266,6 +278,400 @@ def escalate_modal(config: TeamConfig, channel_id: str = "") -> dict[str, Any]:
             },
         ],
     }
+
+
+# -- working an escalation ------------------------------------------------------------------
+
+
+@dataclass
+class CardFacts:
+    """What the live card shows beyond the escalation row."""
+
+    decisions: int = 0
+    open_followups: int = 0
+    pending_signoffs: list[str] = field(default_factory=list)
+
+
+def content_warning(
+    esc: Escalation, text: str, blocks: list[dict[str, Any]] | None
+) -> tuple[str, list[dict[str, Any]] | None]:
+    """Prefix a channel message of a graphic escalation with the content warning."""
+    if not esc.graphic:
+        return text, blocks
+    if text.startswith(GRAPHIC_WARNING):
+        return text, blocks
+    warned = [section(GRAPHIC_WARNING), *blocks] if blocks else None
+    return f"{GRAPHIC_WARNING}\n{text}", warned
+
+
+def live_card(
+    esc: Escalation, config: TeamConfig, facts: CardFacts
+) -> tuple[str, list[dict[str, Any]]]:
+    """Return the pinned card with what has happened since: ack, last update, log, sign-offs."""
+    text, card = escalation_card(esc, config)
+    notes = []
+    if esc.acknowledged_at is not None:
+        notes.append(
+            f"Acknowledged by {_mention(esc.acknowledged_by)} {_when(esc.acknowledged_at)}"
+        )
+    if esc.last_update_at is not None:
+        notes.append(f"Last update {_when(esc.last_update_at)}")
+    notes.append(f"Decisions: {facts.decisions}")
+    if facts.open_followups:
+        notes.append(f"Open follow-ups: {facts.open_followups}")
+    if facts.pending_signoffs:
+        notes.append("Awaiting sign-off: " + ", ".join(escape(g) for g in facts.pending_signoffs))
+    if esc.status == "resolved" and esc.resolved_at is not None:
+        notes.append(f"Resolved {_when(esc.resolved_at)}")
+    at = next((i for i, b in enumerate(card) if b.get("type") == "actions"), len(card))
+    card.insert(at, context(" · ".join(notes)))
+    return text, card
+
+
+def _decision_lines(decision: Decision) -> list[str]:
+    lines = [f"> {escape(decision.text)}".replace("\n", "\n> ")]
+    if decision.rationale:
+        lines.append(f"*Rationale:* {escape(decision.rationale)}")
+    if decision.policy:
+        lines.append(f"*Policy:* {escape(decision.policy)}")
+    who = f"*Decided by* {_mention(decision.decided_by)}"
+    if decision.consulted:
+        who += " · *Consulted:* " + ", ".join(_mention(u) for u in decision.consulted)
+    lines.append(who)
+    if decision.supersedes:
+        lines.append(f"_Supersedes #{decision.supersedes}_")
+    return lines
+
+
+def decision_entry(esc: Escalation, decision: Decision) -> tuple[str, list[dict[str, Any]]]:
+    """Return the channel message of a decision log entry: number and hash prefix."""
+    tag = f"`{decision.hash[:10]}`"
+    head = f":scroll: *Decision #{decision.seq}* in {esc.ref} · {tag}"
+    text = f"Decision #{decision.seq} ({decision.hash[:10]}): {escape(decision.text)}"
+    body = "\n".join(_decision_lines(decision))
+    return truncate(text, 3000), [section(head), section(body)]
+
+
+def signoff_message(
+    esc: Escalation, signoff: Signoff, group_name: str, audience: str
+) -> tuple[str, list[dict[str, Any]]]:
+    """Return a sign-off request: Approve / Reject while pending, the outcome after."""
+    name = escape(group_name)
+    question = f": {escape(signoff.question)}" if signoff.question else ""
+    if signoff.status == "pending":
+        text = f":ballot_box_with_check: Sign-off requested from *{name}*{question}"
+        out = [
+            section(f"{text}\n{audience}".rstrip()),
+            context(f"Asked by {_mention(signoff.requested_by)} {_when(signoff.requested_at)}"),
+            {
+                "type": "actions",
+                "block_id": f"signoff-{signoff.id}",
+                "elements": [
+                    button("Approve", Action.SIGNOFF_APPROVE, str(signoff.id), "primary"),
+                    button("Reject", Action.SIGNOFF_REJECT, str(signoff.id), "danger"),
+                ],
+            },
+        ]
+        return text, out
+    mark = ":white_check_mark:" if signoff.status == "approved" else ":x:"
+    text = f"{mark} *{name}* {signoff.status}{question}"
+    out = [
+        section(text),
+        context(
+            f"Asked by {_mention(signoff.requested_by)} {_when(signoff.requested_at)} · "
+            f"answered by {_mention(signoff.answered_by)} {_when(signoff.answered_at)}"
+        ),
+    ]
+    return text, out
+
+
+def invite_note(actor: str | None, invited: Sequence[str], failed: dict[str, str]) -> str:
+    """Return the channel note after an invite ('' when there is nothing to say)."""
+    parts = []
+    if invited:
+        by = f" by {_mention(actor)}" if actor else ""
+        parts.append(f":wave: Added{by}: " + ", ".join(_mention(u) for u in invited) + ".")
+    if failed:
+        parts.append("Could not add: " + ", ".join(f"<@{u}> ({e})" for u, e in failed.items()))
+    return " ".join(parts)
+
+
+def _modal(
+    callback: Callback, title: str, submit: str, metadata: str, blocks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": callback.value,
+        "private_metadata": metadata,
+        "title": {"type": "plain_text", "text": truncate(title, 24, "…")},
+        "submit": {"type": "plain_text", "text": submit},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
+
+
+def _users_input(block_id: str, label: str, *, optional: bool = True) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": {"type": "plain_text", "text": label},
+        "element": {"type": "multi_users_select", "action_id": block_id},
+    }
+
+
+def decision_modal(esc: Escalation) -> dict[str, Any]:
+    """Return the Log decision form of an escalation."""
+    return _modal(
+        Callback.DECISION,
+        f"Decision · {esc.ref}",
+        "Log decision",
+        str(esc.id),
+        [
+            context(f"*{esc.ref}* {escape(truncate(esc.title, 200))} — entries are permanent."),
+            _text_input("decision", "Decision", multiline=True),
+            _text_input("rationale", "Rationale", multiline=True, optional=True),
+            _text_input("policy", "Policy cited", optional=True, max_length=1000),
+            _users_input("consulted", "Consulted / approved by"),
+            _text_input("supersedes", "Corrects entry # (optional)", optional=True, max_length=6),
+        ],
+    )
+
+
+def stakeholders_modal(esc: Escalation, config: TeamConfig) -> dict[str, Any]:
+    """Return the Add stakeholders form: people and stakeholder groups."""
+    fields = [_users_input("users", "People")]
+    if config.stakeholders:
+        fields.append(
+            {
+                "type": "input",
+                "block_id": "groups",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Stakeholder groups"},
+                "element": {
+                    "type": "multi_static_select",
+                    "action_id": "groups",
+                    "options": [
+                        {"text": {"type": "plain_text", "text": truncate(g.name, 75)}, "value": gid}
+                        for gid, g in config.stakeholders.items()
+                    ],
+                },
+            }
+        )
+    return _modal(Callback.STAKEHOLDERS, f"Add people · {esc.ref}", "Invite", str(esc.id), fields)
+
+
+def severity_modal(esc: Escalation, config: TeamConfig) -> dict[str, Any]:
+    """Return the Change severity form."""
+    return _modal(
+        Callback.SEVERITY,
+        f"Severity · {esc.ref}",
+        "Change",
+        str(esc.id),
+        [_select("severity", "Severity", config.severity_ids, esc.severity)],
+    )
+
+
+def resolve_modal(esc: Escalation) -> dict[str, Any]:
+    """Return the Resolve form asking for a summary."""
+    return _modal(
+        Callback.RESOLVE,
+        f"Resolve · {esc.ref}",
+        "Resolve",
+        str(esc.id),
+        [_text_input("summary", "How was it resolved?", multiline=True)],
+    )
+
+
+def _sections(lines: Sequence[str], limit: int = 45) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    chunk = ""
+    for line in lines:
+        line = truncate(line, 2900)
+        if chunk and len(chunk) + len(line) + 1 > 2900:
+            out.append(section(chunk))
+            chunk = ""
+        chunk = f"{chunk}\n{line}" if chunk else line
+    if chunk:
+        out.append(section(chunk))
+    if len(out) > limit:
+        out = [*out[: limit - 1], context(f"… {len(out) - limit + 1} more sections not shown")]
+    return out
+
+
+def _reply(
+    esc: Escalation | None, head: str, lines: Sequence[str]
+) -> tuple[str, list[dict[str, Any]]]:
+    out = []
+    if esc is not None and esc.graphic:
+        out.append(section(GRAPHIC_WARNING))
+    out.append(section(head))
+    out.extend(_sections(lines))
+    return head, out
+
+
+def _seconds(value: int | None) -> str:
+    if value is None:
+        return "—"
+    hours, rest = divmod(int(value), 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def status_reply(status: Status) -> tuple[str, list[dict[str, Any]]]:
+    """Return `/esc status`: state, people, SLA, sign-offs, follow-ups."""
+    esc = status.esc
+    head = f"*{esc.ref}* [{esc.severity}] {escape(esc.title)} — *{esc.status}*"
+    breached = esc.acknowledged_at is None and status.now > esc.ack_deadline
+    late = " :red_circle: breached" if breached else ""
+    lines = [
+        f"*Owner:* {_mention(esc.owner)} · *Reporter:* {_mention(esc.reporter)}",
+        f"*Created:* {_when(esc.created_at)} · *Ack SLA:* {_when(esc.ack_deadline)}{late}",
+    ]
+    if esc.acknowledged_at:
+        lines.append(
+            f"*Acknowledged:* {_when(esc.acknowledged_at)} by {_mention(esc.acknowledged_by)}"
+        )
+    if esc.last_update_at:
+        lines.append(f"*Last update:* {_when(esc.last_update_at)}")
+    if esc.resolved_at:
+        lines.append(f"*Resolved:* {_when(esc.resolved_at)} — {escape(esc.resolution or '')}")
+    if esc.restricted:
+        lines.append(":lock: Restricted — need to know.")
+    lines.append(f"*Decisions:* {status.decisions} (`/esc decisions`)")
+    people = [p for p in status.participants if not p.invite_error]
+    if people:
+        lines.append("*People:* " + ", ".join(f"<@{p.user_id}> ({p.role})" for p in people))
+    if status.signoffs:
+        lines.append("*Sign-offs:*")
+        for s in status.signoffs:
+            by = f" by {_mention(s.answered_by)}" if s.answered_by else ""
+            question = f" — {escape(truncate(s.question, 200))}" if s.question else ""
+            lines.append(f"• {escape(s.group)}: {s.status}{by}{question}")
+    if status.followups:
+        lines.append("*Follow-ups:*")
+        for f in status.followups:
+            mark = ":white_check_mark:" if f.status == "done" else ":black_square_button:"
+            lines.append(
+                f"{mark} #{f.id} {f.kind}: {escape(truncate(f.text, 300))} — {_mention(f.owner)}"
+            )
+    else:
+        lines.append("*Follow-ups:* none")
+    return _reply(esc, head, lines)
+
+
+def _event_line(kind: str, detail: dict[str, Any]) -> str:
+    if kind == "update":
+        return "update: " + escape(truncate(str(detail.get("text", "")), 300))
+    if kind == "severity_changed":
+        return f"severity {detail.get('before')} → {detail.get('after')}"
+    if kind == "owner_changed":
+        return f"owner {_mention(detail.get('before'))} → {_mention(detail.get('after'))}"
+    if kind == "decision":
+        extra = f", supersedes #{detail['supersedes']}" if detail.get("supersedes") else ""
+        return f"decision #{detail.get('seq')} `{detail.get('hash')}`{extra}"
+    if kind == "resolved":
+        return "resolved: " + escape(truncate(str(detail.get("summary", "")), 300))
+    if kind == "invited":
+        users = detail.get("users") or []
+        failed = detail.get("failed") or {}
+        text = "invited " + (", ".join(_mention(u) for u in users) or "nobody new")
+        return text + (f" (could not add {len(failed)})" if failed else "")
+    if kind in ("signoff_requested", "signoff_answered"):
+        outcome = detail.get("outcome")
+        return f"sign-off {escape(str(detail.get('group')))}" + (
+            f" {outcome}" if outcome else " requested"
+        )
+    if kind in ("followup_added", "followup_done"):
+        what = "done" if kind == "followup_done" else f"added ({detail.get('followup_kind')})"
+        return f"follow-up #{detail.get('followup')} {what}"
+    return kind.replace("_", " ")
+
+
+def timeline_reply(timeline: Timeline) -> tuple[str, list[dict[str, Any]]]:
+    """Return `/esc timeline`: every event with its time and actor."""
+    esc = timeline.esc
+    lines = [
+        f"{_when(e.at)} · {_mention(e.actor) if e.actor else 'bot'} · "
+        + _event_line(e.kind, e.detail)
+        for e in timeline.events
+    ]
+    return _reply(esc, f"*Timeline of {esc.ref}* ({len(lines)} events)", lines)
+
+
+def decisions_reply(
+    esc: Escalation, decisions: Sequence[Decision]
+) -> tuple[str, list[dict[str, Any]]]:
+    """Return `/esc decisions`: the log in order, corrections marked."""
+    superseded = {d.supersedes: d.seq for d in decisions if d.supersedes}
+    lines = []
+    for d in decisions:
+        note = f" _(superseded by #{superseded[d.seq]})_" if d.seq in superseded else ""
+        lines.append(
+            f"*#{d.seq}* `{d.hash[:10]}` {_when(d.created_at)}{note}\n"
+            + "\n".join(_decision_lines(d))
+        )
+    if not lines:
+        lines = ["No decisions yet. Log one with `/decision <text>`."]
+    return _reply(esc, f"*Decision log of {esc.ref}* ({len(decisions)} entries)", lines)
+
+
+def _esc_line(esc: Escalation) -> str:
+    flags = (" :lock:" if esc.restricted else "") + (" :warning:" if esc.graphic else "")
+    where = f" <#{esc.channel_id}>" if esc.channel_id else ""
+    return (
+        f"*{esc.ref}* [{esc.severity}] {escape(truncate(esc.title, 120))} — {esc.status}, "
+        f"owner {_mention(esc.owner)}{flags}{where}"
+    )
+
+
+def listing_reply(listing: Listing) -> tuple[str, list[dict[str, Any]]]:
+    """Return `/esc list`."""
+    lines = [_esc_line(e) for e in listing.escalations] or ["Nothing here."]
+    return _reply(None, f"*Escalations ({listing.scope})*: {len(listing.escalations)}", lines)
+
+
+def stats_reply(stats: Stats) -> tuple[str, list[dict[str, Any]]]:
+    """Return `/esc stats`."""
+
+    def counts(values: dict[str, int]) -> str:
+        return ", ".join(f"{escape(k)} {v}" for k, v in values.items()) or "—"
+
+    lines = [
+        f"*Raised:* {stats.total} · *open:* {stats.open} · *resolved:* {stats.resolved}",
+        f"*By severity:* {counts(stats.by_severity)}",
+        f"*By category:* {counts(stats.by_category)}",
+        f"*Median time to ack:* {_seconds(stats.median_ack_s)} · "
+        f"*to resolve:* {_seconds(stats.median_resolve_s)}",
+        f"*Ack SLA breached:* {stats.sla_breached}",
+        f"*Decisions logged:* {stats.decisions}",
+        f"*Follow-ups:* {counts(stats.followups)}",
+    ]
+    return _reply(None, f"*Escalation trends, last {stats.days} days*", lines)
+
+
+def home_view(home: Home) -> dict[str, Any]:
+    """Return the App Home: on call now, my next shifts, my open escalations."""
+    out: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "On call now"}}
+    ]
+    oncall = [
+        f"*{escape(o.rotation)}*: {_mention(o.user)} until {_when(o.until)}"
+        if o.user
+        else f"*{escape(o.rotation)}*: :warning: nobody (gap)"
+        for o in home.oncall
+    ]
+    out.extend(_sections(oncall or ["No rotations configured."], limit=10))
+    out.append({"type": "header", "text": {"type": "plain_text", "text": "My next shifts"}})
+    shifts = [f"*{escape(s.rotation)}*: {_when(s.start)} → {_when(s.end)}" for s in home.shifts]
+    out.extend(_sections(shifts or ["No shifts in the next 14 days."], limit=10))
+    out.append({"type": "header", "text": {"type": "plain_text", "text": "My open escalations"}})
+    mine = [_esc_line(e) for e in home.escalations]
+    out.extend(_sections(mine or ["None."], limit=40))
+    out.append(context(f"Updated {_when(home.now)}"))
+    return {"type": "home", "blocks": out}
 
 
 # -- pings ------------------------------------------------------------------------------------

@@ -141,6 +141,30 @@ class EscalationRepository:
             stmt = stmt.where(Followup.status == status)
         return list(self.session.scalars(stmt))
 
+    def lock(self, number: int) -> Escalation | None:
+        """Return ESC-<number> locked for update until the unit of work ends, or None."""
+        return self.session.get(Escalation, number, with_for_update=True, populate_existing=True)
+
+    def signoff(self, signoff_id: int) -> Signoff | None:
+        """Return the sign-off request, or None."""
+        return self.session.get(Signoff, signoff_id)
+
+    def add_signoff(self, signoff: Signoff) -> Signoff:
+        """Stage a sign-off request and give it its ID."""
+        self.session.add(signoff)
+        self.session.flush()
+        return signoff
+
+    def followup(self, followup_id: int) -> Followup | None:
+        """Return the follow-up, or None."""
+        return self.session.get(Followup, followup_id)
+
+    def add_followup(self, followup: Followup) -> Followup:
+        """Stage a follow-up and give it its ID."""
+        self.session.add(followup)
+        self.session.flush()
+        return followup
+
 
 class DecisionRepository:
     """The append-only decision log."""
@@ -191,6 +215,16 @@ class DecisionRepository:
             )
             or 0
         )
+
+    def by_request_key(self, key: str) -> Decision | None:
+        """Return the entry recorded by this request, or None."""
+        return self.session.scalars(
+            select(Decision).where(Decision.request_key == key)
+        ).one_or_none()
+
+    def get(self, decision_id: int) -> Decision | None:
+        """Return the entry, or None."""
+        return self.session.get(Decision, decision_id)
 
 
 class OverrideRepository:

@@ -1,0 +1,274 @@
+"""Slack side effects of changes to an escalation, done through the outbox.
+
+A use case records its change, a timeline event and the outbox items below in one
+transaction, commits, then submits the keys. Each item renders from the database when it
+runs, so a retry or a late run always shows the newest state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from bot import blocks
+from bot.escalations import post_once
+from bot.outbox import Job
+from bot.services import Services
+from storage.db import UnitOfWork
+from storage.models import Decision, Escalation, Participant, Signoff, TimelineEvent
+
+CARD = "card.update"
+POST = "channel.post"
+DECISION = "decision.post"
+SIGNOFF = "signoff.sync"
+INVITE = "channel.invite"
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+class NotReady(Exception):
+    """The escalation's channel or card is not set up yet; the outbox retries later."""
+
+
+@contextmanager
+def _serial(name: str) -> Iterator[None]:
+    """Run one render-and-send per message at a time, so the last state always lands last."""
+    with _locks_guard:
+        lock = _locks.setdefault(name, threading.Lock())
+    with lock:
+        yield
+
+
+# -- recording (inside the caller's unit of work) ---------------------------------------------
+
+
+def queue_card(uow: UnitOfWork, esc: Escalation, event: TimelineEvent, now: datetime) -> str:
+    """Stage a re-render of the pinned card after `event`; return the outbox key."""
+    uow.flush()
+    key = f"card:{esc.id}:{event.id}"
+    uow.repos.outbox.add(key, CARD, now, escalation_id=esc.id)
+    return key
+
+
+def queue_post(uow: UnitOfWork, esc: Escalation, key: str, now: datetime, text: str) -> str:
+    """Stage a message (already escaped) for the escalation's channel; return the key."""
+    uow.repos.outbox.add(key, POST, now, escalation_id=esc.id, text=text)
+    return key
+
+
+def queue_decision(uow: UnitOfWork, decision: Decision, now: datetime) -> str:
+    """Stage posting a decision entry to the channel; return the key."""
+    key = f"decision:{decision.id}"
+    uow.repos.outbox.add(key, DECISION, now, escalation_id=decision.escalation_id, id=decision.id)
+    return key
+
+
+def queue_signoff(uow: UnitOfWork, signoff: Signoff, now: datetime, stage: str) -> str:
+    """Stage posting (or refreshing) a sign-off request message; return the key."""
+    uow.flush()
+    key = f"signoff:{signoff.id}:{stage}"
+    uow.repos.outbox.add(key, SIGNOFF, now, escalation_id=signoff.escalation_id, id=signoff.id)
+    return key
+
+
+def queue_invite(
+    uow: UnitOfWork,
+    esc: Escalation,
+    key: str,
+    now: datetime,
+    users: Sequence[str],
+    usergroups: dict[str, str | None],
+    *,
+    actor: str | None = None,
+) -> str:
+    """Stage one batched invite of users and user groups (ID → stakeholder group)."""
+    uow.repos.outbox.add(
+        key,
+        INVITE,
+        now,
+        escalation_id=esc.id,
+        users=list(users),
+        usergroups=usergroups,
+        actor=actor,
+    )
+    return key
+
+
+def submit(svc: Services, keys: Sequence[str]) -> None:
+    """Run committed outbox items soon, in order."""
+    for key in keys:
+        svc.outbox.submit(key)
+
+
+# -- doing (outbox handlers) -------------------------------------------------------------------
+
+
+def post_in_channel(
+    svc: Services,
+    esc: Escalation,
+    key: str,
+    text: str,
+    blocks_: list[dict[str, Any]] | None = None,
+    *,
+    retrying: bool = False,
+) -> str:
+    """Post to the escalation's channel, with the content warning when it is graphic."""
+    if esc.channel_id is None:
+        raise NotReady(f"{esc.ref} has no channel yet")
+    text, blocks_ = blocks.content_warning(esc, text, blocks_)
+    return post_once(svc, esc.channel_id, key, text, blocks_, retrying=retrying)
+
+
+def update_in_channel(
+    svc: Services, esc: Escalation, ts: str, text: str, blocks_: list[dict[str, Any]]
+) -> None:
+    """Replace a bot message in the escalation's channel, keeping the content warning."""
+    assert esc.channel_id
+    text, warned = blocks.content_warning(esc, text, blocks_)
+    svc.slack.update(esc.channel_id, ts, text, blocks=warned or [])
+
+
+def _escalation(uow: UnitOfWork, number: int | None) -> Escalation:
+    esc = uow.repos.escalations.get(int(number or 0))
+    if esc is None:
+        raise LookupError(f"ESC-{number} does not exist")
+    return esc
+
+
+def card_facts(uow: UnitOfWork, esc: Escalation) -> blocks.CardFacts:
+    """Collect what the live card shows beyond the escalation row."""
+    signoffs = uow.repos.escalations.signoffs(esc.id)
+    return blocks.CardFacts(
+        decisions=uow.repos.decisions.count(esc.id),
+        open_followups=len(uow.repos.escalations.followups(esc.id, status="open")),
+        pending_signoffs=[s.group for s in signoffs if s.status == "pending"],
+    )
+
+
+def _card(svc: Services, job: Job) -> None:
+    with _serial(f"card:{job.escalation_id}"):
+        with svc.db.uow() as uow:
+            esc = _escalation(uow, job.escalation_id)
+            facts = card_facts(uow, esc)
+        if esc.channel_id is None or esc.card_ts is None:
+            raise NotReady(f"{esc.ref} has no card yet")
+        text, card = blocks.live_card(esc, svc.config, facts)
+        svc.slack.update(esc.channel_id, esc.card_ts, text, blocks=card)
+
+
+def _post(svc: Services, job: Job) -> None:
+    with svc.db.uow() as uow:
+        esc = _escalation(uow, job.escalation_id)
+    text = str(job.payload["text"])
+    post_in_channel(svc, esc, job.key, text, [blocks.section(text)], retrying=job.retrying)
+
+
+def _decision(svc: Services, job: Job) -> None:
+    with svc.db.uow() as uow:
+        esc = _escalation(uow, job.escalation_id)
+        decision = uow.repos.decisions.get(int(job.payload["id"]))
+    if decision is None or decision.message_ts:
+        return
+    text, entry = blocks.decision_entry(esc, decision)
+    ts = post_in_channel(svc, esc, job.key, text, entry, retrying=job.retrying)
+    with svc.db.uow() as uow:
+        row = uow.repos.decisions.get(decision.id)
+        assert row is not None
+        row.message_ts = ts
+        uow.commit()
+
+
+def _signoff(svc: Services, job: Job) -> None:
+    signoff_id = int(job.payload["id"])
+    with _serial(f"signoff:{signoff_id}"):
+        with svc.db.uow() as uow:
+            esc = _escalation(uow, job.escalation_id)
+            signoff = uow.repos.escalations.signoff(signoff_id)
+        if signoff is None:
+            return
+        group = svc.config.stakeholders.get(signoff.group)
+        text, message = blocks.signoff_message(
+            esc, signoff, group.name if group else signoff.group, _audience(group)
+        )
+        if signoff.message_ts:
+            update_in_channel(svc, esc, signoff.message_ts, text, message)
+            return
+        ts = post_in_channel(
+            svc, esc, f"signoff:{signoff.id}", text, message, retrying=job.retrying
+        )
+        with svc.db.uow() as uow:
+            row = uow.repos.escalations.signoff(signoff.id)
+            assert row is not None
+            row.message_ts = ts
+            uow.commit()
+
+
+def _audience(group: Any) -> str:
+    if group is None:
+        return ""
+    if group.members is not None:
+        return " ".join(f"<@{u}>" for u in group.members)
+    if group.usergroup is not None:
+        return f"<!subteam^{group.usergroup}>"
+    return ""
+
+
+def _invite(svc: Services, job: Job) -> None:
+    with svc.db.uow() as uow:
+        esc = _escalation(uow, job.escalation_id)
+        known = {p.user_id for p in esc.participants}
+    if esc.channel_id is None:
+        raise NotReady(f"{esc.ref} has no channel yet")
+    wanted = list(dict.fromkeys(job.payload.get("users") or []))
+    expanded: dict[str, str | None] = {}
+    for usergroup, group in (job.payload.get("usergroups") or {}).items():
+        for user in svc.slack.usergroup_members(usergroup):
+            if user not in wanted:
+                wanted.append(user)
+                expanded.setdefault(user, group)
+    now = svc.clock()
+    result = svc.slack.invite(esc.channel_id, wanted)
+    with svc.db.uow() as uow:
+        row = _escalation(uow, esc.id)
+        for user, group in expanded.items():
+            if user not in known:
+                uow.repos.escalations.add_participant(
+                    Participant(
+                        escalation_id=esc.id,
+                        user_id=user,
+                        role="stakeholder" if group else "invitee",
+                        group=group,
+                        added_at=now,
+                    )
+                )
+        uow.flush()
+        for participant in row.participants:
+            if participant.user_id in result.failed:
+                participant.invite_error = result.failed[participant.user_id]
+            elif participant.user_id in wanted:
+                participant.invited_at, participant.invite_error = now, None
+        uow.repos.escalations.add_event(
+            esc.id,
+            now,
+            "invited",
+            job.payload.get("actor"),
+            users=result.invited,
+            failed=result.failed,
+        )
+        uow.commit()
+    text = blocks.invite_note(job.payload.get("actor"), result.invited, result.failed)
+    if text:
+        post_in_channel(svc, esc, f"{job.key}:note", text, retrying=job.retrying)
+
+
+def register_outbox(svc: Services) -> None:
+    """Register the outbox handlers of this module."""
+    svc.outbox.register(CARD, lambda job: _card(svc, job))
+    svc.outbox.register(POST, lambda job: _post(svc, job))
+    svc.outbox.register(DECISION, lambda job: _decision(svc, job))
+    svc.outbox.register(SIGNOFF, lambda job: _signoff(svc, job))
+    svc.outbox.register(INVITE, lambda job: _invite(svc, job))

@@ -1,0 +1,61 @@
+"""What a user's App Home shows: who is on call now, my next shifts, my open escalations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.lifecycle import OPEN_STATUSES, involves, visible_escalations
+from bot.services import Services
+from schedules import rotation as engine
+from storage.models import Escalation
+
+SHIFTS_AHEAD = timedelta(days=14)
+MAX_SHIFTS = 10
+
+
+@dataclass(frozen=True)
+class OnCallNow:
+    """Who covers a rotation now, and until when (None: nobody, a gap)."""
+
+    rotation: str
+    user: str | None
+    until: datetime | None
+
+
+@dataclass
+class Home:
+    """The App Home of one user at one instant."""
+
+    user: str
+    now: datetime
+    oncall: list[OnCallNow] = field(default_factory=list)
+    shifts: list[engine.Shift] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
+
+
+def home_data(svc: Services, user: str) -> Home:
+    """Collect the App Home of `user` (restricted escalations only for their insiders)."""
+    now = svc.clock()
+    home = Home(user, now)
+    with svc.db.uow() as uow:
+        repo = uow.repos.overrides
+        for rotation_id, rotation in svc.oncall.rotations.items():
+            shift = svc.oncall.now(repo, rotation_id, now)
+            home.oncall.append(
+                OnCallNow(rotation_id, shift.user if shift else None, shift.end if shift else None)
+            )
+            overrides = svc.oncall.overrides(repo, rotation_id, now, now + SHIFTS_AHEAD)
+            home.shifts.extend(
+                s
+                for s in engine.shifts(rotation, now, now + SHIFTS_AHEAD, overrides)
+                if s.user == user
+            )
+        home.shifts.sort(key=lambda s: (s.start, s.rotation))
+        del home.shifts[MAX_SHIFTS:]
+        home.escalations = [
+            esc
+            for esc in visible_escalations(uow, user, statuses=OPEN_STATUSES)
+            if involves(esc, user)
+        ]
+    return home

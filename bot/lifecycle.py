@@ -1,0 +1,482 @@
+"""Working an escalation: acknowledge, severity, owner, updates, invites, resolve, reopen,
+and what `/esc status`, `timeline` and `list` show.
+
+Every change locks the escalation row, records a timeline event and queues its Slack side
+effects in the same transaction; a change that would do nothing (a second click) is a reply,
+not a second event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot import effects
+from bot.config import TeamConfig
+from bot.errors import NotPermitted, UserError
+from bot.routing import Facets, routed_groups
+from bot.services import Services
+from bot.text import escape
+from storage.db import UnitOfWork
+from storage.models import Escalation, Followup, Participant, Signoff, TimelineEvent
+
+OPEN_STATUSES = ("open", "acknowledged", "reopened")
+LIST_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Where:
+    """Which escalation a request means: a named one, else the channel it came from."""
+
+    number: int | None = None
+    channel_id: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What a request did: the escalation after it, whether it changed, what to tell."""
+
+    esc: Escalation
+    changed: bool
+    message: str
+
+
+@dataclass
+class Status:
+    """Everything `/esc status` shows."""
+
+    esc: Escalation
+    decisions: int
+    followups: list[Followup]
+    signoffs: list[Signoff]
+    participants: list[Participant]
+    now: datetime
+
+
+@dataclass
+class Timeline:
+    """An escalation and its events, oldest first."""
+
+    esc: Escalation
+    events: list[TimelineEvent]
+
+
+@dataclass
+class Listing:
+    """Escalations a user may see, newest first."""
+
+    scope: str
+    escalations: list[Escalation] = field(default_factory=list)
+
+
+# -- who may see and do what ------------------------------------------------------------------
+
+
+def insiders(esc: Escalation) -> set[str]:
+    """Return who is in the escalation's channel as far as the bot knows."""
+    people = {p.user_id for p in esc.participants if not p.invite_error}
+    people.add(esc.reporter)
+    if esc.owner:
+        people.add(esc.owner)
+    return people
+
+
+def can_see(esc: Escalation, user: str, channel_id: str | None = None) -> bool:
+    """Return True unless the escalation is restricted and the user is outside its channel."""
+    if not esc.restricted:
+        return True
+    return (channel_id is not None and channel_id == esc.channel_id) or user in insiders(esc)
+
+
+def involves(esc: Escalation, user: str) -> bool:
+    """Return True when the user owns, reported or takes part in the escalation."""
+    return user in insiders(esc)
+
+
+def is_staff(config: TeamConfig, user: str) -> bool:
+    """Return True for team members and anyone in a rotation."""
+    if config.is_member(user):
+        return True
+    return any(
+        user in layer.members for rotation in config.rotations.values() for layer in rotation.layers
+    )
+
+
+def require_member(config: TeamConfig, user: str, doing: str) -> None:
+    """Raise NotPermitted unless the user is in `team.members`."""
+    if not config.is_member(user):
+        raise NotPermitted(
+            f":no_entry: Only members of {escape(config.team.name)} can {doing}. Nothing changed."
+        )
+
+
+def locate(
+    uow: UnitOfWork, where: Where, actor: str, *, lock: bool = False, staff: bool = False
+) -> Escalation:
+    """Return the escalation meant, if the actor may see it; lock its row when asked."""
+    if where.number is not None:
+        esc = uow.repos.escalations.get(where.number)
+        missing = f"ESC-{where.number} does not exist, or it is restricted to its channel."
+    elif where.channel_id:
+        esc = uow.repos.escalations.by_channel(where.channel_id)
+        missing = (
+            "This is not an escalation channel. Run it in one, or name one: `/esc ESC-12 status`."
+        )
+    else:
+        raise UserError("Name an escalation: `/esc ESC-12 status`.")
+    if esc is None or not (staff or can_see(esc, actor, where.channel_id)):
+        raise UserError(missing)
+    if lock:
+        locked = uow.repos.escalations.lock(esc.id)
+        assert locked is not None
+        esc = locked
+    return esc
+
+
+def add_participant(
+    uow: UnitOfWork, esc: Escalation, user: str, role: str, now: datetime, group: str | None = None
+) -> bool:
+    """Add the user to the escalation's people unless already there; return True if added."""
+    for participant in esc.participants:
+        if participant.user_id == user:
+            if participant.invite_error:
+                participant.invite_error = None  # asked again: try again
+                return True
+            return False
+    esc.participants.append(
+        Participant(escalation_id=esc.id, user_id=user, role=role, group=group, added_at=now)
+    )
+    return True
+
+
+def mark_response(esc: Escalation, actor: str, now: datetime) -> None:
+    """Record the first response from anyone but the reporter, once."""
+    if esc.first_response_at is None and actor != esc.reporter:
+        esc.first_response_at = now
+
+
+def _event(
+    uow: UnitOfWork, esc: Escalation, now: datetime, kind: str, actor: str, **detail: object
+) -> TimelineEvent:
+    event = uow.repos.escalations.add_event(esc.id, now, kind, actor, **detail)
+    uow.flush()
+    return event
+
+
+def _finish(svc: Services, uow: UnitOfWork, keys: Sequence[str]) -> None:
+    uow.commit()
+    effects.submit(svc, keys)
+
+
+# -- changes ----------------------------------------------------------------------------------
+
+
+def acknowledge(svc: Services, actor: str, where: Where) -> Outcome:
+    """Acknowledge: stops paging, starts the clock on the owner; a second ack is a no-op."""
+    require_member(svc.config, actor, "acknowledge escalations")
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        esc = locate(uow, where, actor, lock=True)
+        if esc.status == "acknowledged":
+            who = f" by <@{esc.acknowledged_by}>" if esc.acknowledged_by else ""
+            return Outcome(esc, False, f"{esc.ref} is already acknowledged{who}.")
+        if esc.status == "resolved":
+            return Outcome(esc, False, f"{esc.ref} is resolved; `/esc reopen` it first.")
+        esc.status = "acknowledged"
+        if esc.acknowledged_at is None:
+            esc.acknowledged_at, esc.acknowledged_by = now, actor
+        keys = []
+        took = esc.owner is None or esc.owner == esc.reporter
+        if took and esc.owner != actor:
+            esc.owner = actor
+        if add_participant(uow, esc, actor, "owner" if took else "responder", now):
+            keys.append(
+                effects.queue_invite(uow, esc, f"invite:{esc.id}:ack:{actor}", now, [actor], {})
+            )
+        event = _event(uow, esc, now, "acknowledged", actor, owner=esc.owner)
+        keys.insert(0, effects.queue_card(uow, esc, event, now))
+        note = f":white_check_mark: <@{actor}> acknowledged {esc.ref}."
+        if took:
+            note += f" Owner: <@{esc.owner}>."
+        keys.append(effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", now, note))
+        _finish(svc, uow, keys)
+        return Outcome(esc, True, f"Acknowledged {esc.ref}. Owner: <@{esc.owner}>.")
+
+
+def set_severity(svc: Services, actor: str, where: Where, severity: str) -> Outcome:
+    """Change severity; unacknowledged, the SLA follows; newly routed groups are invited."""
+    require_member(svc.config, actor, "change severity")
+    try:
+        level = svc.config.severity(severity)
+    except KeyError:
+        raise UserError(
+            f"Unknown severity `{escape(severity)}`: use one of "
+            f"{', '.join(svc.config.severity_ids)}."
+        ) from None
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        esc = locate(uow, where, actor, lock=True)
+        if esc.severity == severity:
+            return Outcome(esc, False, f"{esc.ref} is already {severity}.")
+        before = esc.severity
+        facets = Facets(esc.category, esc.policy_area, before, esc.region, tuple(esc.surfaces))
+        old_groups = set(routed_groups(svc.config, facets))
+        esc.severity = severity
+        if esc.acknowledged_at is None:
+            esc.ack_deadline = esc.created_at + level.ack_within
+        new_groups = [
+            g
+            for g in routed_groups(
+                svc.config,
+                Facets(esc.category, esc.policy_area, severity, esc.region, tuple(esc.surfaces)),
+            )
+            if g not in old_groups
+        ]
+        event = _event(
+            uow,
+            esc,
+            now,
+            "severity_changed",
+            actor,
+            before=before,
+            after=severity,
+            groups=new_groups,
+        )
+        keys = [effects.queue_card(uow, esc, event, now)]
+        if new_groups:
+            keys.append(_invite_groups(svc, uow, esc, new_groups, now, actor, f"sev:{event.id}"))
+        note = f":rotating_light: <@{actor}> changed severity {before} → *{severity}*."
+        keys.append(effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", now, note))
+        _finish(svc, uow, keys)
+        return Outcome(esc, True, f"{esc.ref} is now {severity}.")
+
+
+def _invite_groups(
+    svc: Services,
+    uow: UnitOfWork,
+    esc: Escalation,
+    groups: Sequence[str],
+    now: datetime,
+    actor: str,
+    tag: str,
+    users: Sequence[str] = (),
+    usergroups: Sequence[str] = (),
+) -> str:
+    direct = list(users)
+    for user in users:
+        add_participant(uow, esc, user, "invitee", now)
+    expand: dict[str, str | None] = dict.fromkeys(usergroups)
+    for group in groups:
+        target = svc.oncall.target(uow.repos.overrides, f"group:{group}", now)
+        for user in target.users:
+            add_participant(uow, esc, user, "stakeholder", now, group)
+            direct.append(user)
+        for usergroup in target.usergroups:
+            expand.setdefault(usergroup, group)
+    return effects.queue_invite(
+        uow, esc, f"invite:{esc.id}:{tag}", now, direct, expand, actor=actor
+    )
+
+
+def set_owner(
+    svc: Services, actor: str, where: Where, owner: str, *, take: bool = False
+) -> Outcome:
+    """Hand the escalation to `owner` (team members; on-call staff may take it themselves)."""
+    if take:
+        if not is_staff(svc.config, actor):
+            raise NotPermitted(":no_entry: Only on-call staff can take ownership. Nothing changed.")
+    else:
+        require_member(svc.config, actor, "change the owner")
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        esc = locate(uow, where, actor, lock=True, staff=take)
+        if esc.status == "resolved":
+            return Outcome(esc, False, f"{esc.ref} is resolved; `/esc reopen` it first.")
+        if esc.owner == owner:
+            return Outcome(esc, False, f"<@{owner}> already owns {esc.ref}.")
+        before = esc.owner
+        esc.owner = owner
+        event = _event(
+            uow, esc, now, "owner_changed", actor, before=before, after=owner, taken=take
+        )
+        keys = [effects.queue_card(uow, esc, event, now)]
+        if add_participant(uow, esc, owner, "owner", now):
+            keys.append(
+                effects.queue_invite(uow, esc, f"invite:{esc.id}:{event.id}", now, [owner], {})
+            )
+        note = (
+            f":raising_hand: <@{actor}> took ownership of {esc.ref}."
+            if take
+            else f":bust_in_silhouette: <@{actor}> made <@{owner}> the owner of {esc.ref}."
+        )
+        keys.append(effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", now, note))
+        _finish(svc, uow, keys)
+        return Outcome(esc, True, f"<@{owner}> now owns {esc.ref}.")
+
+
+def post_update(svc: Services, actor: str, where: Where, text: str, request_key: str) -> Outcome:
+    """Post and store a status update; the first from anyone but the reporter is a response."""
+    if not text.strip():
+        raise UserError("An update needs its text.")
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        esc = locate(uow, where, actor, lock=True)
+        if not uow.repos.requests.claim(request_key, "update", now, escalation=esc.id):
+            return Outcome(esc, False, "That update is already posted.")
+        esc.last_update_at = now
+        mark_response(esc, actor, now)
+        event = _event(uow, esc, now, "update", actor, text=text)
+        note = f":memo: *Update* from <@{actor}>: {escape(text)}"
+        keys = [
+            effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", now, note),
+            effects.queue_card(uow, esc, event, now),
+        ]
+        _finish(svc, uow, keys)
+        return Outcome(esc, True, f"Update posted in {esc.ref}.")
+
+
+def invite(
+    svc: Services,
+    actor: str,
+    where: Where,
+    *,
+    users: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    usergroups: Sequence[str] = (),
+    request_key: str,
+) -> Outcome:
+    """Invite people, stakeholder groups and Slack user groups, in one batched call."""
+    unknown = [g for g in groups if g not in svc.config.stakeholders]
+    if unknown:
+        raise UserError(f"Unknown group `{escape(unknown[0])}`.")
+    if not (users or groups or usergroups):
+        raise UserError("Name someone to invite.")
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        esc = locate(uow, where, actor, lock=True)
+        if not uow.repos.requests.claim(request_key, "invite", now, escalation=esc.id):
+            return Outcome(esc, False, "Those invites are already on their way.")
+        event = _event(
+            uow,
+            esc,
+            now,
+            "invite_requested",
+            actor,
+            users=list(users),
+            groups=list(groups),
+            usergroups=list(usergroups),
+        )
+        key = _invite_groups(
+            svc, uow, esc, groups, now, actor, str(event.id), users=users, usergroups=usergroups
+        )
+        _finish(svc, uow, [key])
+        names = [f"<@{u}>" for u in users]
+        names += [escape(svc.config.stakeholders[g].name) for g in groups]
+        names += [f"<!subteam^{g}>" for g in usergroups]
+        return Outcome(esc, True, f"Inviting {', '.join(names)} to {esc.ref}.")
+
+
+def resolve(svc: Services, actor: str, where: Where, summary: str) -> Outcome:
+    """Resolve with a summary; resolving twice is a no-op."""
+    require_member(svc.config, actor, "resolve escalations")
+    summary = summary.strip()
+    if not summary:
+        raise UserError("Say how it was resolved: `/esc resolve <summary>`.")
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        esc = locate(uow, where, actor, lock=True)
+        if esc.status == "resolved":
+            return Outcome(esc, False, f"{esc.ref} is already resolved.")
+        esc.status, esc.resolved_at, esc.resolution = "resolved", now, summary
+        event = _event(uow, esc, now, "resolved", actor, summary=summary)
+        note = f":white_check_mark: <@{actor}> resolved {esc.ref}: {escape(summary)}"
+        keys = [
+            effects.queue_card(uow, esc, event, now),
+            effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", now, note),
+        ]
+        _finish(svc, uow, keys)
+        return Outcome(esc, True, f"Resolved {esc.ref}.")
+
+
+def reopen(svc: Services, actor: str, where: Where) -> Outcome:
+    """Reopen a resolved escalation; anything else is a no-op."""
+    require_member(svc.config, actor, "reopen escalations")
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        esc = locate(uow, where, actor, lock=True)
+        if esc.status != "resolved":
+            return Outcome(esc, False, f"{esc.ref} is not resolved ({esc.status}).")
+        esc.status, esc.resolved_at, esc.resolution = "reopened", None, None
+        event = _event(uow, esc, now, "reopened", actor)
+        note = f":arrows_counterclockwise: <@{actor}> reopened {esc.ref}."
+        keys = [
+            effects.queue_card(uow, esc, event, now),
+            effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", now, note),
+        ]
+        _finish(svc, uow, keys)
+        return Outcome(esc, True, f"Reopened {esc.ref}.")
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def check_visible(
+    svc: Services, actor: str, where: Where, *, members_only: str | None = None
+) -> Escalation:
+    """Return the escalation meant, or raise UserError when it is not there for the actor.
+
+    With `members_only` (what the actor is about to do), refuse anyone outside the team.
+    """
+    if members_only:
+        require_member(svc.config, actor, members_only)
+    with svc.db.uow() as uow:
+        esc = locate(uow, where, actor)
+        _ = list(esc.participants)
+        return esc
+
+
+def status(svc: Services, actor: str, where: Where) -> Status:
+    """Return where the escalation stands."""
+    with svc.db.uow() as uow:
+        esc = locate(uow, where, actor)
+        return Status(
+            esc=esc,
+            decisions=uow.repos.decisions.count(esc.id),
+            followups=uow.repos.escalations.followups(esc.id),
+            signoffs=uow.repos.escalations.signoffs(esc.id),
+            participants=list(esc.participants),
+            now=svc.clock(),
+        )
+
+
+def timeline(svc: Services, actor: str, where: Where) -> Timeline:
+    """Return the escalation's timeline."""
+    with svc.db.uow() as uow:
+        esc = locate(uow, where, actor)
+        return Timeline(esc, uow.repos.escalations.timeline(esc.id))
+
+
+def visible_escalations(
+    uow: UnitOfWork,
+    viewer: str,
+    *,
+    statuses: Sequence[str] | None = None,
+    since: datetime | None = None,
+) -> list[Escalation]:
+    """Return the escalations the viewer may see, newest first."""
+    out = []
+    for esc in uow.repos.escalations.list(statuses=statuses, since=since):
+        if can_see(esc, viewer):
+            out.append(esc)
+    return out
+
+
+def list_escalations(svc: Services, viewer: str, scope: str) -> Listing:
+    """Return `open`, `mine` (open, and I own, reported or take part) or `all` escalations."""
+    with svc.db.uow() as uow:
+        statuses = None if scope == "all" else OPEN_STATUSES
+        found = visible_escalations(uow, viewer, statuses=statuses)
+        if scope == "mine":
+            found = [esc for esc in found if involves(esc, viewer)]
+        return Listing(scope, found[:LIST_LIMIT])

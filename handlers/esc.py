@@ -1,0 +1,164 @@
+"""`/esc` and `/decision` listeners: ack, parse, one use case, reply to the invoker alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import blocks, decisions, followups, lifecycle, reports, signoffs
+from bot.errors import UsageError
+from bot.esc_parsing import EscRequest, help_text, parse_decision, parse_esc
+from bot.lifecycle import Where
+from bot.services import Services
+from handlers.replying import Reply, answer
+
+Sub = Callable[[Services, str, Where, EscRequest, str], Reply]
+
+
+def _text(outcome: lifecycle.Outcome) -> Reply:
+    return outcome.message, None
+
+
+def _logged(recorded: decisions.Recorded) -> Reply:
+    d = recorded.decision
+    if recorded.created:
+        return f"Logged decision #{d.seq} in {recorded.esc.ref} (`{d.hash[:10]}`).", None
+    return f"Already logged as decision #{d.seq} in {recorded.esc.ref}.", None
+
+
+def _followup(svc: Services, actor: str, where: Where, req: EscRequest, key: str) -> Reply:
+    if req.kind == "done":
+        return _text(followups.complete_followup(svc, actor, where, req.item or 0))
+    return _text(
+        followups.add_followup(
+            svc, actor, where, req.kind or "", req.text, owner=req.user, request_key=key
+        )
+    )
+
+
+def _decisions(svc: Services, actor: str, where: Where) -> Reply:
+    esc, entries = decisions.decision_log(svc, actor, where)
+    return blocks.decisions_reply(esc, entries)
+
+
+SUBCOMMANDS: dict[str, Sub] = {
+    "ack": lambda svc, actor, where, req, key: _text(lifecycle.acknowledge(svc, actor, where)),
+    "sev": lambda svc, actor, where, req, key: _text(
+        lifecycle.set_severity(svc, actor, where, req.severity or "")
+    ),
+    "owner": lambda svc, actor, where, req, key: _text(
+        lifecycle.set_owner(svc, actor, where, req.user or "")
+    ),
+    "update": lambda svc, actor, where, req, key: _text(
+        lifecycle.post_update(svc, actor, where, req.text, request_key=key)
+    ),
+    "invite": lambda svc, actor, where, req, key: _text(
+        lifecycle.invite(
+            svc,
+            actor,
+            where,
+            users=req.users,
+            groups=req.groups,
+            usergroups=req.usergroups,
+            request_key=key,
+        )
+    ),
+    "signoff": lambda svc, actor, where, req, key: _text(
+        signoffs.request_signoff(svc, actor, where, req.group or "", req.text, request_key=key)
+    ),
+    "decision": lambda svc, actor, where, req, key: _logged(
+        decisions.record_decision(svc, actor, where, req.decision, request_key=key)  # type: ignore[arg-type]
+    ),
+    "followup": _followup,
+    "resolve": lambda svc, actor, where, req, key: _text(
+        lifecycle.resolve(svc, actor, where, req.text)
+    ),
+    "reopen": lambda svc, actor, where, req, key: _text(lifecycle.reopen(svc, actor, where)),
+    "status": lambda svc, actor, where, req, key: blocks.status_reply(
+        lifecycle.status(svc, actor, where)
+    ),
+    "timeline": lambda svc, actor, where, req, key: blocks.timeline_reply(
+        lifecycle.timeline(svc, actor, where)
+    ),
+    "decisions": lambda svc, actor, where, req, key: _decisions(svc, actor, where),
+    "list": lambda svc, actor, where, req, key: blocks.listing_reply(
+        lifecycle.list_escalations(svc, actor, req.scope)
+    ),
+    "stats": lambda svc, actor, where, req, key: blocks.stats_reply(
+        reports.stats(svc, actor, req.days)
+    ),
+}
+# Subcommands that, given no text, open a form instead.
+FORMS = {
+    "decision": (None, blocks.decision_modal),
+    "resolve": ("resolve escalations", blocks.resolve_modal),
+}
+
+
+def _open_form(svc: Services, actor: str, where: Where, trigger_id: str, sub: str) -> None:
+    members_only, form = FORMS[sub]
+    esc = lifecycle.check_visible(svc, actor, where, members_only=members_only)
+    svc.slack.open_view(trigger_id, form(esc))
+
+
+def handle_esc_command(svc: Services, ack: Ack, command: dict[str, Any]) -> None:
+    """`/esc [ESC-n] <subcommand> …`: act on this channel's escalation (or the named one)."""
+    try:
+        request = parse_esc(command.get("text") or "", svc.config)
+    except UsageError as exc:
+        ack(str(exc))
+        return
+    if request.sub == "help":
+        ack(help_text())
+        return
+    ack()
+    actor = command["user_id"]
+    where = Where(request.number, command.get("channel_id"))
+    if request.sub in FORMS and not (request.decision or request.text):
+        answer(
+            svc,
+            command.get("response_url"),
+            lambda: _open_form(svc, actor, where, command["trigger_id"], request.sub),
+        )
+        return
+    key = f"command:{command['trigger_id']}"
+    answer(
+        svc,
+        command.get("response_url"),
+        lambda: SUBCOMMANDS[request.sub](svc, actor, where, request, key),
+    )
+
+
+def handle_decision_command(svc: Services, ack: Ack, command: dict[str, Any]) -> None:
+    """`/decision [supersedes #N] <text>`: log it here; with no text, open the form."""
+    text = (command.get("text") or "").strip()
+    actor = command["user_id"]
+    where = Where(None, command.get("channel_id"))
+    if not text:
+        ack()
+        answer(
+            svc,
+            command.get("response_url"),
+            lambda: _open_form(svc, actor, where, command["trigger_id"], "decision"),
+        )
+        return
+    try:
+        draft = parse_decision(text)
+    except UsageError as exc:
+        ack(str(exc))
+        return
+    ack()
+    key = f"command:{command['trigger_id']}"
+    answer(
+        svc,
+        command.get("response_url"),
+        lambda: _logged(decisions.record_decision(svc, actor, where, draft, request_key=key)),
+    )
+
+
+def register(app: App, svc: Services) -> None:
+    """Register the `/esc` and `/decision` listeners."""
+    app.command("/esc")(lambda ack, command: handle_esc_command(svc, ack, command))
+    app.command("/decision")(lambda ack, command: handle_decision_command(svc, ack, command))

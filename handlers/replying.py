@@ -1,0 +1,28 @@
+"""Answering the invoker of a command or button once the request is acknowledged.
+
+Bolt resets `ack.response` to None when a listener raises after calling ack(); if the
+listener thread gets there before Bolt's request thread has seen the ack, Slack gets no
+answer (a 404 after three seconds). So refusals and bad input of an acknowledged request
+(UserError) are answered here, not raised to the app's error handler; anything unexpected
+still goes there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.errors import UserError
+from bot.services import Services
+
+Reply = tuple[str, list[dict[str, Any]] | None]
+
+
+def answer(svc: Services, response_url: str | None, run: Callable[[], Reply | None]) -> None:
+    """Run the use case and tell the invoker what it did (if anything), or why it refused."""
+    try:
+        reply = run()
+    except UserError as exc:
+        reply = str(exc), None
+    if reply is not None and response_url:
+        svc.slack.respond(response_url, reply[0], blocks=reply[1])
