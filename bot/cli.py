@@ -140,6 +140,53 @@ def config_check(path: Path | None) -> None:
 
 
 @main.command()
+@click.option(
+    "--since",
+    required=True,
+    help="First day (YYYY-MM-DD, UTC) or instant (ISO-8601; UTC unless it has an offset).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="Output format.",
+)
+def export(since: str, fmt: str) -> None:
+    """Print one row per escalation created since DATE, as CSV or JSON."""
+    from bot.clock import system_clock
+    from bot.reports import export_rows, parse_since, to_csv, to_json
+
+    try:
+        start = parse_since(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    database = _database(_settings())
+    with database.uow() as uow:
+        rows = export_rows(uow, start, system_clock())
+    click.echo(to_csv(rows) if fmt == "csv" else to_json(rows), nl=False)
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident decision log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk every decision chain; report the first broken entry (exit 1), else ok."""
+    from bot.decisions import verify_all
+
+    result = verify_all(_database(_settings()))
+    if result.broken is not None:
+        click.echo(f"broken: {result.broken.render()}")
+        click.echo(f"({result.entries} entries in {result.chains} chains verified before it)")
+        sys.exit(1)
+    click.echo(f"ok: {result.entries} entries in {result.chains} chains verified")
+
+
+@main.command()
 @click.option("--url", required=True, help="Public base URL the bot is served at.")
 def manifest(url: str) -> None:
     """Print the Slack app manifest for a bot served at URL."""

@@ -47,6 +47,18 @@ def iso(instant: datetime | None) -> str | None:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def parse_since(text: str) -> datetime:
+    """Parse `YYYY-MM-DD` (midnight UTC) or ISO-8601 (UTC unless it has an offset)."""
+    value = text.strip()
+    try:
+        parsed = datetime.fromisoformat(
+            value.replace("Z", "+00:00") if value.endswith("Z") else value
+        )
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD) or ISO-8601 time") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
 def seconds_between(start: datetime, end: datetime | None) -> int | None:
     """Return whole seconds from start to end, or None when end has not happened."""
     if end is None:
