@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
 from bot import blocks
+from bot.config import TeamConfig
 from bot.errors import NotSaved
 from bot.outbox import Job
 from bot.parsing import EscalationDraft
@@ -21,6 +23,7 @@ from storage.models import Escalation, Participant
 
 log = logging.getLogger(__name__)
 
+RAISE = "escalation.raise"
 STAFF = "escalation.staff"
 CARD_EVENT = "escalation_card"
 NAME_LIMIT = 80
@@ -54,6 +57,71 @@ def _first_step_users(svc: Services, uow: UnitOfWork, now: Any) -> tuple[list[st
         users.extend(target.users)
         usergroups.extend(target.usergroups)
     return users, usergroups
+
+
+def draft_problems(config: TeamConfig, draft: EscalationDraft) -> dict[str, str]:
+    """Return form field → problem for values the team config does not know."""
+    problems = {}
+    for field_name, allowed in (
+        ("category", config.categories),
+        ("policy_area", config.policy_areas),
+        ("severity", config.severity_ids),
+        ("region", config.regions),
+    ):
+        if getattr(draft, field_name) not in allowed:
+            problems[field_name] = f"Choose one of: {', '.join(allowed)}"
+    if any(s not in config.surfaces for s in draft.surfaces):
+        problems["surfaces"] = f"Choose from: {', '.join(config.surfaces)}"
+    return problems
+
+
+def accept_escalation(
+    svc: Services,
+    draft: EscalationDraft,
+    reporter: str,
+    *,
+    request_key: str | None = None,
+    response_url: str | None = None,
+    origin_channel: str | None = None,
+) -> bool:
+    """Durably accept a request to raise an escalation; return False for a repeat.
+
+    One small insert, so the request thread is free at once; recording the escalation and
+    staffing its channel follow in the outbox worker, before any Slack call is made.
+    """
+    key = request_key or f"raise:{uuid.uuid4().hex}"
+    try:
+        with svc.db.uow() as uow:
+            created = uow.repos.outbox.add(
+                key,
+                RAISE,
+                svc.clock(),
+                draft=draft.model_dump(),
+                reporter=reporter,
+                response_url=response_url,
+                origin_channel=origin_channel,
+            )
+            uow.commit()
+    except OperationalError as exc:
+        log.error("could not accept an escalation: %s", exc)
+        raise NotSaved("Not saved: the database is unreachable. Please try again.") from None
+    if created:
+        svc.outbox.submit(key)
+    return created
+
+
+def _raise(svc: Services, job: Job) -> None:
+    """Record the accepted escalation, then staff it in the same worker."""
+    payload = job.payload
+    raised = raise_escalation(
+        svc,
+        EscalationDraft(**payload["draft"]),
+        payload["reporter"],
+        request_key=job.key,
+        response_url=payload.get("response_url"),
+        origin_channel=payload.get("origin_channel"),
+    )
+    svc.outbox.run_key(raised.outbox_key)
 
 
 def raise_escalation(
@@ -321,4 +389,5 @@ def staff(svc: Services, job: Job) -> None:
 
 def register_outbox(svc: Services) -> None:
     """Register the outbox handlers of this module."""
+    svc.outbox.register(RAISE, lambda job: _raise(svc, job))
     svc.outbox.register(STAFF, lambda job: staff(svc, job))

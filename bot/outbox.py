@@ -52,14 +52,17 @@ def backoff(attempt: int) -> timedelta:
 class Outbox:
     """Runs pending side effects now, and again later until each is done."""
 
-    def __init__(self, db: Database, clock: Clock):
+    def __init__(self, db: Database, clock: Clock, workers: int = 4):
         self.db = db
         self.clock = clock
         self.handlers: dict[str, Handler] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.pool = TrackedPool(8, "outbox")
+        self.pool = TrackedPool(workers, "outbox")
+        self._signal: Any = self._wake
+        self._running: set[int] = set()
+        self._lock = threading.Lock()
 
     def register(self, kind: str, handler: Handler) -> None:
         """Say which function performs a kind of side effect."""
@@ -148,32 +151,54 @@ class Outbox:
         except Exception:  # the background worker retries it
             log.exception("outbox %s could not run now", key)
 
+    def _run_id_logged(self, item_id: int) -> None:
+        try:
+            self.run(item_id)
+        except Exception:
+            log.exception("outbox item %d could not run now", item_id)
+        finally:
+            with self._lock:
+                self._running.discard(item_id)
+
+    def dispatch_due(self, limit: int = 50) -> int:
+        """Hand every due item not already running here to the pool; return how many."""
+        with self.db.uow() as uow:
+            ids = [item.id for item in uow.repos.outbox.due(self.clock(), limit)]
+        with self._lock:
+            fresh = [i for i in ids if i not in self._running]
+            self._running.update(fresh)
+        for item_id in fresh:
+            self.pool.submit(self._run_id_logged, item_id)
+        return len(fresh)
+
     def kick(self) -> None:
         """Wake the background worker."""
         self._wake.set()
 
     def start(self, interval: float = 1.0) -> None:
-        """Run due items in a background thread every `interval` seconds (or when kicked)."""
+        """Run due items in the pool every `interval` seconds, or at once when kicked."""
         if self._thread is not None:
             return
         self._stop.clear()
+        signal = self._wake
 
         def loop() -> None:
             while not self._stop.is_set():
+                signal.clear()
                 try:
-                    self.run_due()
+                    self.dispatch_due()
                 except Exception:
                     log.exception("outbox pass failed; retrying")
-                self._wake.wait(interval)
-                self._wake.clear()
+                signal.wait(interval)
 
+        self._signal = signal
         self._thread = threading.Thread(target=loop, name="outbox", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the background worker."""
+        """Stop the background worker and wait for the items it is running."""
         self._stop.set()
-        self._wake.set()
+        self._signal.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None

@@ -74,6 +74,7 @@ class SlackGateway:
         self._monotonic = monotonic
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         self._bot_user_id: str | None = None
 
     # -- plumbing ---------------------------------------------------------
@@ -92,15 +93,17 @@ class SlackGateway:
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     def _cached(self, kind: str, key: str, load: Callable[[], Any]) -> Any:
-        now = self._monotonic()
+        # One loader per key at a time: concurrent escalations share one lookup.
         with self._lock:
+            key_lock = self._key_locks.setdefault((kind, key), threading.Lock())
+        with key_lock:
+            now = self._monotonic()
             hit = self._cache.get((kind, key))
             if hit and hit[0] > now:
                 return hit[1]
-        value = load()
-        with self._lock:
+            value = load()
             self._cache[(kind, key)] = (now + self._cache_ttl, value)
-        return value
+            return value
 
     # -- identity and people ----------------------------------------------
 

@@ -44,9 +44,8 @@ class Metrics:
         )
 
 
-def create_web(bolt: App, svc: Services) -> Starlette:
-    """Build the ASGI app serving Slack and the operational endpoints."""
-    metrics = Metrics()
+def slack_endpoint(bolt: App, metrics: Metrics) -> Any:
+    """Return the Starlette endpoint that hands Slack requests to Bolt."""
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
@@ -56,6 +55,13 @@ def create_web(bolt: App, svc: Services) -> Starlette:
         metrics.requests.labels(str(response.status)).inc()
         metrics.latency.observe(time.perf_counter() - started)
         return to_starlette_response(response)
+
+    return slack_events
+
+
+def create_web(bolt: App, svc: Services) -> Starlette:
+    """Build the ASGI app serving Slack and the operational endpoints."""
+    metrics = Metrics()
 
     def _db_ok() -> bool:
         try:
@@ -75,7 +81,7 @@ def create_web(bolt: App, svc: Services) -> Starlette:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     routes = [
-        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/slack/events", slack_endpoint(bolt, metrics), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import blocks, escalations
-from bot.errors import UsageError
+from bot.errors import UsageError, UserError
 from bot.parsing import parse_escalate
 from bot.services import Services
 from bot.text import escape
@@ -27,17 +27,20 @@ def handle_escalate_command(svc: Services, ack: Ack, command: dict[str, Any]) ->
     except UsageError as exc:
         ack(str(exc))
         return
+    # Recorded before the ack: once Slack shows "Raising…", the escalation cannot be lost.
+    try:
+        escalations.accept_escalation(
+            svc,
+            draft,
+            command["user_id"],
+            request_key=f"command:{command['trigger_id']}",
+            response_url=command.get("response_url"),
+            origin_channel=command.get("channel_id"),
+        )
+    except UserError as exc:
+        ack(str(exc))
+        return
     ack(f":hourglass_flowing_sand: Raising *{escape(draft.title)}*…")
-    raised = escalations.raise_escalation(
-        svc,
-        draft,
-        command["user_id"],
-        request_key=f"command:{command['trigger_id']}",
-        response_url=command.get("response_url"),
-        origin_channel=command.get("channel_id"),
-    )
-    if raised.created:
-        svc.outbox.submit(raised.outbox_key)
 
 
 def register(app: App, svc: Services) -> None:

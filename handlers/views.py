@@ -9,6 +9,7 @@ from slack_bolt import Ack, App
 
 from bot import escalations
 from bot.blocks import Callback
+from bot.errors import UserError
 from bot.parsing import EscalationDraft
 from bot.services import Services
 
@@ -51,31 +52,22 @@ def handle_escalate_submission(
         errors = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
         ack(response_action="errors", errors=errors or {"title": "Please check the form."})
         return
-    problems = {}
-    config = svc.config
-    for block, allowed in (
-        ("category", config.categories),
-        ("policy_area", config.policy_areas),
-        ("severity", config.severity_ids),
-        ("region", config.regions),
-    ):
-        if getattr(draft, block) not in allowed:
-            problems[block] = f"Choose one of: {', '.join(allowed)}"
-    if any(s not in config.surfaces for s in draft.surfaces):
-        problems["surfaces"] = "Unknown surface"
+    problems = escalations.draft_problems(svc.config, draft)
     if problems:
         ack(response_action="errors", errors=problems)
         return
+    try:  # recorded before the ack closes the form, so a closed form means a saved escalation
+        escalations.accept_escalation(
+            svc,
+            draft,
+            body["user"]["id"],
+            request_key=f"view:{view['id']}",
+            origin_channel=view.get("private_metadata") or None,
+        )
+    except UserError as exc:
+        ack(response_action="errors", errors={"title": str(exc)})
+        return
     ack()
-    raised = escalations.raise_escalation(
-        svc,
-        draft,
-        body["user"]["id"],
-        request_key=f"view:{view['id']}",
-        origin_channel=view.get("private_metadata") or None,
-    )
-    if raised.created:
-        svc.outbox.submit(raised.outbox_key)
 
 
 def register(app: App, svc: Services) -> None:

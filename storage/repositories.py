@@ -356,21 +356,24 @@ class OutboxRepository:
         **payload: Any,
     ) -> bool:
         """Stage a side effect under a unique key; return False when it exists already."""
-        try:
-            with self.session.begin_nested():
-                self.session.add(
-                    OutboxItem(
-                        key=key,
-                        kind=kind,
-                        escalation_id=escalation_id,
-                        payload=payload,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+        # One statement, no savepoint: this runs on the request path.
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(OutboxItem)
+            .values(
+                key=key,
+                kind=kind,
+                escalation_id=escalation_id,
+                payload=payload,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[OutboxItem.key])
+        )
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
     def get(self, key: str) -> OutboxItem | None:
         """Return the item with this key, or None."""

@@ -1,0 +1,233 @@
+"""Benchmark of /escalate over real HTTP against the Slack emulator.
+
+Run: python tests/benchmarks/bench_escalate.py [--requests N] [--sequential N]
+
+The bot runs as `escbot run` in its own process (as in production) and a bare Bolt app whose
+only listener acks runs the same way in another; the emulator and 20 concurrent senders run
+here. Prints (1) ack latency p50/p99 of both and their ratio; (2) Web API calls for one
+escalation with 12 routed stakeholders; (3) time from request to a fully staffed channel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bot.config import parse_config  # noqa: E402
+from bot.sandbox.driver import Driver  # noqa: E402
+from bot.sandbox.emulator import Emulator  # noqa: E402
+from bot.sandbox.seed import seed  # noqa: E402
+from storage.db import Database  # noqa: E402
+from storage.models import Escalation  # noqa: E402
+
+SECRET = "bench-secret"
+SENDERS = 20
+STAKEHOLDERS = [f"U0STK{n:05d}" for n in range(1, 13)]
+BARE_APP = """
+import sys
+import uvicorn
+from slack_bolt import App
+from slack_sdk import WebClient
+from starlette.applications import Starlette
+from starlette.routing import Route
+from bot.web import Metrics, slack_endpoint
+app = App(client=WebClient(token="xoxb-sandbox", base_url=sys.argv[1]),
+          signing_secret=sys.argv[2], token_verification_enabled=False)
+app.command("/escalate")(lambda ack: ack())
+web = Starlette(routes=[Route("/slack/events", slack_endpoint(app, Metrics()), methods=["POST"])])
+uvicorn.run(web, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning", access_log=False)
+"""
+
+
+def pct(values: list[float], q: float) -> float:
+    """Return the q-th percentile (0..100) of values, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def bench_config_text() -> str:
+    """Return the example config plus a 12-person group routed for category `press`."""
+    text = (ROOT / "escalation.example.yaml").read_text()
+    text = text.replace(
+        "  sales:         {name: Sales, members: [U0SAL00001]}",
+        "  sales:         {name: Sales, members: [U0SAL00001]}\n"
+        f"  press_desk:    {{name: Press desk, members: [{', '.join(STAKEHOLDERS)}]}}",
+    )
+    return text.replace(
+        "routing:", "routing:\n  - {when: {category: [press]}, invite: [press_desk]}"
+    )
+
+
+def fire(driver: Driver, texts: list[str]) -> list[float]:
+    """Send the commands from 20 concurrent senders; return each ack's latency in seconds."""
+
+    def one(text: str) -> float:
+        reply = driver.command("U0ANA00001", "/escalate", text)
+        if reply.status != 200:
+            raise RuntimeError(f"HTTP {reply.status}: {reply.body}")
+        return reply.elapsed
+
+    with ThreadPoolExecutor(SENDERS) as pool:
+        return list(pool.map(one, texts))
+
+
+def free_port() -> int:
+    """Return a loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_process(args: list[str], env: dict[str, str], ready: str) -> subprocess.Popen[bytes]:
+    """Start a server in its own interpreter and wait until it answers HTTP."""
+    proc = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{args} exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(ready, timeout=1).read()
+            return proc
+        except urllib.error.HTTPError:
+            return proc  # it answers
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{ready} did not come up")
+
+
+def main() -> None:
+    """Run the three measurements and print them with their targets."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--sequential", type=int, default=50)
+    args = parser.parse_args()
+    config_text = bench_config_text()
+    config = parse_config(config_text)
+    tmp = Path(tempfile.mkdtemp())
+    emulator = Emulator(rate_limits=False)
+    emulator.start()
+    seed(emulator, config)
+    for user in STAKEHOLDERS:
+        emulator.add_user(user, user.lower())
+    db = Database(f"sqlite:///{tmp / 'bench.db'}")
+    db.upgrade()
+    config_path = tmp / "escalation.yaml"
+    config_path.write_text(config_text)
+    bot_port, bare_port = free_port(), free_port()
+    env = {
+        "SLACK_BOT_TOKEN": emulator.bot_token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": emulator.url,
+        "DATABASE_URL": db.url,
+        "ESCALATION_CONFIG": str(config_path),
+        "PORT": str(bot_port),
+    }
+    bot = start_process(
+        [sys.executable, "-m", "bot", "run"], env, f"http://127.0.0.1:{bot_port}/healthz"
+    )
+    bare = start_process(
+        [sys.executable, "-c", BARE_APP, emulator.url, SECRET, str(bare_port)],
+        {},
+        f"http://127.0.0.1:{bare_port}/healthz",
+    )
+    bot_driver = Driver(emulator, f"http://127.0.0.1:{bot_port}/slack/events", SECRET)
+    bare_driver = Driver(emulator, f"http://127.0.0.1:{bare_port}/slack/events", SECRET)
+
+    def settle(count: int) -> None:
+        """Wait until `count` escalations are fully staffed (the bot runs elsewhere)."""
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            with db.uow() as uow:
+                done = uow.session.scalar(
+                    select(func.count())
+                    .select_from(Escalation)
+                    .where(Escalation.staffed_at.is_not(None))
+                )
+            if (done or 0) >= count:
+                return
+            time.sleep(0.02)
+        raise RuntimeError("escalations were not staffed in time")
+
+    try:
+        fire(bare_driver, ["warm"] * SENDERS)  # warm both servers up
+        fire(bot_driver, [f"#other warm {i}" for i in range(SENDERS)])
+        settle(SENDERS)
+
+        n = args.requests
+        bare_lat = fire(bare_driver, [f"bare {i}" for i in range(n)])
+        started_calls = len(emulator.calls)
+        sent_at = time.time()
+        bot_lat = fire(bot_driver, [f"SEV2 #other Bench escalation {i}" for i in range(n)])
+        settle(SENDERS + n)
+        done_at = time.time()
+        with db.uow() as uow:
+            rows = [e for e in uow.repos.escalations.list() if e.title.startswith("Bench")]
+        burst = [(e.staffed_at - e.created_at).total_seconds() for e in rows if e.staffed_at]
+
+        staffed: list[float] = []  # request -> fully staffed, one escalation at a time
+        for i in range(args.sequential):
+            sent = time.time()
+            bot_driver.command("U0ANA00001", "/escalate", f"SEV2 #other One at a time {i}")
+            settle(SENDERS + n + i + 1)
+            staffed.append(time.time() - sent)
+
+        before = len(emulator.calls)  # one escalation with 12 routed stakeholders
+        bot_driver.command("U0ANA00001", "/escalate", "#press Reporter asks about leak")
+        settle(SENDERS + n + args.sequential + 1)
+        calls = [c.method for c in emulator.calls[before:]]
+        invited = sum(
+            len(c.args["users"].split(","))
+            for c in emulator.calls[before:]
+            if c.method == "conversations.invite"
+        )
+    finally:
+        for proc in (bot, bare):
+            proc.terminate()
+            proc.wait(10)
+        emulator.stop()
+
+    ratio = pct(bot_lat, 99) / pct(bare_lat, 99)
+    print(f"(1) ack latency, {n} requests from {SENDERS} concurrent senders:")
+    print(
+        f"    bare Bolt app : p50 {pct(bare_lat, 50) * 1000:6.1f} ms  "
+        f"p99 {pct(bare_lat, 99) * 1000:6.1f} ms"
+    )
+    print(
+        f"    escbot        : p50 {pct(bot_lat, 50) * 1000:6.1f} ms  "
+        f"p99 {pct(bot_lat, 99) * 1000:6.1f} ms"
+    )
+    print(f"    p99 ratio escbot/bare: {ratio:.2f}x   (targets: <= 1.5x, p99 < 300 ms)")
+    print(
+        f"(2) Web API calls for one escalation inviting {invited} users "
+        f"({len(STAKEHOLDERS)} routed stakeholders): {len(calls)}   (target <= 6)"
+    )
+    print(f"    {', '.join(calls)}")
+    print(
+        f"(3) request -> fully staffed, one at a time ({len(staffed)} escalations, limits off):"
+        f" p50 {statistics.median(staffed) * 1000:.1f} ms  p99 {pct(staffed, 99) * 1000:.1f} ms"
+        "   (target p50 < 250 ms)"
+    )
+    print(
+        f"    during the {n}-request burst: all staffed in {done_at - sent_at:.2f} s "
+        f"({len(emulator.calls) - started_calls} Web API calls); per escalation "
+        f"p50 {statistics.median(burst) * 1000:.0f} ms  p99 {pct(burst, 99) * 1000:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
