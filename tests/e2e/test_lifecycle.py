@@ -24,6 +24,7 @@ from tests.e2e.esc_support import (
     load,
     posts,
     raise_esc,
+    raise_form,
     select,
     set_flags,
     submit,
@@ -343,3 +344,16 @@ def test_graphic_escalation_posts_carry_the_content_warning(world: World):
         if message["blocks"]:
             assert GRAPHIC_WARNING in message["blocks"][0]["text"]["text"]
     assert GRAPHIC_WARNING in str(card(world, row)["blocks"])
+
+
+def test_take_ownership_from_a_handoff_brief(world: World):
+    # the weekend on-call is in a rotation but not in team.members; the brief is a DM
+    row = raise_form(world, REPORTER, "Leak of VIP data", category="vip", flags=("restricted",))
+    reply = world.driver.action("U0DAN00001", Action.TAKE_OWNERSHIP, str(row.id))
+    assert reply.status == 200
+    world.settle()
+    assert load(world, row.id).owner == "U0DAN00001"
+    assert "U0DAN00001" in world.emulator.channel(row.channel_id)["members"]
+    world.driver.action(OUTSIDER, Action.TAKE_OWNERSHIP, str(row.id))
+    world.settle()
+    assert load(world, row.id).owner == "U0DAN00001"
