@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from bot import blocks
 from bot.config import Severity
-from bot.escalations import post_once
+from bot.escalations import CARD_EVENT, post_once
 from bot.oncall import to_overrides
 from bot.outbox import Job
 from bot.services import Services
@@ -742,6 +742,18 @@ def _escalation(svc: Services, number: int) -> Escalation | None:
         return esc
 
 
+def _dm(
+    svc: Services, user: str, key: str, text: str, dm_blocks: list[dict[str, Any]] | None
+) -> None:
+    # Tagged like post_once's messages, so every ping in Slack names its ledger key.
+    svc.slack.post(
+        user,
+        text,
+        blocks=dm_blocks,
+        metadata={"event_type": CARD_EVENT, "event_payload": {"key": key}},
+    )
+
+
 def _still_paging(esc: Escalation | None) -> bool:
     return esc is not None and esc.status in PAGEABLE and esc.acknowledged_at is None
 
@@ -787,10 +799,10 @@ def send_page_dm(svc: Services, job: Job) -> None:
         return
     text, dm_blocks = blocks.page_dm(esc, job.payload["step"], job.payload["round"])
     if job.payload.get("user"):
-        svc.slack.dm(job.payload["user"], text, blocks=dm_blocks)
+        _dm(svc, job.payload["user"], job.key, text, dm_blocks)
         return
     for user in svc.slack.usergroup_members(job.payload["usergroup"]):
-        svc.slack.dm(user, text, blocks=dm_blocks)
+        _dm(svc, user, f"{job.key}:{user}", text, dm_blocks)
 
 
 def _open_escalations(svc: Services, numbers: Sequence[int], owner: str | None) -> list[Any]:
@@ -821,7 +833,7 @@ def send_shift_start(svc: Services, job: Job) -> None:
         inherit,
         p.get("outgoing"),
     )
-    svc.slack.dm(p["user"], text, blocks=dm_blocks)
+    _dm(svc, p["user"], job.key, text, dm_blocks)
 
 
 def send_handoff(svc: Services, job: Job) -> None:
@@ -836,7 +848,7 @@ def send_handoff_brief(svc: Services, job: Job) -> None:
     p = job.payload
     escalations = _open_escalations(svc, p.get("escalations") or [], p.get("outgoing"))
     text, dm_blocks = blocks.handoff_brief(p["rotation"], p.get("outgoing"), escalations)
-    svc.slack.dm(p["incoming"], text, blocks=dm_blocks)
+    _dm(svc, p["incoming"], job.key, text, dm_blocks)
 
 
 def send_update_reminder(svc: Services, job: Job) -> None:

@@ -89,7 +89,7 @@ class Scheduler:
         self._schedule(tick.next_at)
         return tick
 
-    def recover(self, now: datetime | None = None) -> jobs.Tick:
+    def recover(self, now: datetime | None = None, *, submit: bool = True) -> jobs.Tick:
         """Forget what this process remembers and pass from the ledger alone, as on start.
 
         Pings missed while down that are still relevant go out once; stale ones are
@@ -98,7 +98,7 @@ class Scheduler:
         with self._pass:
             self.known = pings.Known()
             self._loaded = False
-        return self.run_due(now)
+        return self.run_due(now, submit=submit)
 
     def reconcile(self) -> jobs.Tick | None:
         """Run a pass now, logging rather than raising (the next pass retries)."""

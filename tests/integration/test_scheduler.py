@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+from sqlalchemy import select
+
+from bot import pings
+from bot.app import build_services
+from bot.clock import FakeClock
+from bot.config import TeamConfig
+from bot.escalations import raise_escalation
+from bot.oncall import OnCall
+from bot.parsing import parse_escalate
+from bot.sandbox.emulator import Emulator
+from bot.sandbox.seed import seed
+from bot.services import Services
+from bot.settings import Settings
+from schedules import rotation as engine
+from schedules.scheduler import Scheduler
 from storage.db import Database
+from storage.models import Escalation, OutboxItem, SentNotification, Signoff
 
 T0 = datetime(2026, 3, 4, 17, 0, tzinfo=UTC)
 
@@ -63,3 +83,511 @@ def second_database(db: Database) -> Database:
     with db.engine.connect() as conn:
         schema = conn.exec_driver_sql("SHOW search_path").scalar()
     return Database(db.url, connect_args={"options": f"-csearch_path={schema}"})
+
+
+# -- a workspace and bot processes on one database --------------------------------------------
+
+
+@pytest.fixture
+def emulator(config: TeamConfig) -> Iterator[Emulator]:
+    """An emulated workspace seeded from the example config, rate limits off."""
+    emu = Emulator(rate_limits=False)
+    emu.start()
+    seed(emu, config)
+    yield emu
+    emu.stop()
+
+
+@dataclass
+class Node:
+    """One bot process: its own engine, services, clock and scheduler."""
+
+    svc: Services
+    scheduler: Scheduler
+    clock: FakeClock
+
+    def pages(self, now: datetime) -> list[str]:
+        """Tick and return the pages sent."""
+        return [k for k in self.tick(now).sent if k.startswith("page:")]
+
+    def tick(self, now: datetime) -> pings.Claimed:
+        """Move this process's clock to `now`, run a pass and send what it claimed."""
+        self.clock.set(now)
+        tick = self.scheduler.run_due(now)
+        self.svc.wait_idle()  # the outbox sends in its pool, as it does in production
+        return pings.Claimed(tick.sent, tick.skipped, tick.empty, tick.taken, tick.outbox)
+
+    def close(self) -> None:
+        self.svc.outbox.pool.shutdown()
+        self.svc.db.dispose()
+
+
+def node(db: Database, config: TeamConfig, emulator: Emulator, now: datetime) -> Node:
+    settings = Settings(
+        slack_bot_token=emulator.bot_token,
+        slack_signing_secret="s",
+        slack_api_url=emulator.url,
+        database_url=db.url,
+        _env_file=None,
+    )  # type: ignore[call-arg]
+    clock = FakeClock(now)
+    svc = build_services(settings, config, clock=clock, db=db)
+    return Node(svc, Scheduler(svc), clock)
+
+
+def raise_and_staff(n: Node, text: str) -> int:
+    """Raise an escalation through the use case and staff its channel in the emulator."""
+    raised = raise_escalation(n.svc, parse_escalate(text, n.svc.config), "U0ANA00001")
+    assert n.svc.outbox.run_key(raised.outbox_key)
+    return raised.number
+
+
+def ledger(db: Database, prefix: str = "") -> dict[str, str]:
+    with db.uow() as uow:
+        rows = uow.session.scalars(
+            select(SentNotification).where(SentNotification.key.startswith(prefix))
+        )
+        return {r.key: r.status for r in rows}
+
+
+def tagged(emulator: Emulator) -> list[str]:
+    """Return the ping key each successful chat.postMessage carried, in order (no cards)."""
+    keys = []
+    for call in emulator.calls_of("chat.postMessage"):
+        meta = call.args.get("metadata")
+        if isinstance(meta, str):
+            import json
+
+            meta = json.loads(meta)
+        key = ((meta or {}).get("event_payload") or {}).get("key")
+        if call.ok and key and key.split(":", 1)[0] in pings.KINDS:
+            keys.append(key)
+    return keys
+
+
+def dms(emulator: Emulator, user: str, containing: str = "") -> list[str]:
+    return [
+        c.args["text"]
+        for c in emulator.calls_of("chat.postMessage")
+        if c.ok and c.args.get("channel") == user and containing in c.args["text"]
+    ]
+
+
+def acknowledge(db: Database, number: int, at: datetime, by: str = "U0BEN00001") -> None:
+    with db.uow() as uow:
+        esc = uow.repos.escalations.get(number)
+        assert esc is not None
+        esc.status, esc.acknowledged_at, esc.acknowledged_by = "acknowledged", at, by
+        uow.commit()
+
+
+def test_paging_walks_the_policy_and_acknowledgement_stops_it(db, config, emulator):
+    a = node(db, config, emulator, T0)
+    try:
+        number = raise_and_staff(a, "SEV1 #election Vote buying")
+        channel = _channel(db, number)
+        assert a.pages(T0) == ["page:1:0:0"]
+        # primary (Ben at 17:00 UTC) is DM'd and mentioned in the channel
+        assert len(dms(emulator, "U0BEN00001", "paged")) == 1
+        assert sum("you are paged" in m["text"] for m in emulator.messages(channel)) == 1
+        assert a.pages(T0 + timedelta(minutes=4, seconds=59)) == []
+        assert a.pages(T0 + timedelta(minutes=5)) == ["page:1:0:1"]
+        assert "step 2" in dms(emulator, "U0EVE00001", "paged")[-1]  # secondary, Europe/Dublin
+        acknowledge(db, number, T0 + timedelta(minutes=7))
+        for minutes in (10, 15, 20, 30, 120):
+            assert a.pages(T0 + timedelta(minutes=minutes)) == []
+        assert set(ledger(db, "page:")) == {"page:1:0:0", "page:1:0:1"}
+        with db.uow() as uow:
+            events = [e.kind for e in uow.repos.escalations.timeline(number)]
+        assert events.count("paged") == 2
+    finally:
+        a.close()
+
+
+def test_pages_repeat_round_and_stop_after_the_last(db, config, emulator):
+    a = node(db, config, emulator, T0)
+    try:
+        raise_and_staff(a, "SEV1 #election Vote buying")
+        sent = []
+        for minutes in range(0, 60, 5):
+            sent += a.tick(T0 + timedelta(minutes=minutes)).sent
+        pages = [k for k in sent if k.startswith("page:")]
+        assert pages == [
+            "page:1:0:0",
+            "page:1:0:1",
+            "page:1:0:2",
+            "page:1:1:0",  # repeat: 1 → once more from the first step
+            "page:1:1:1",
+            "page:1:1:2",
+        ]
+        assert len(dms(emulator, "U0LEAD0001", "paged")) == 2  # group:leads, once per round
+    finally:
+        a.close()
+
+
+def test_acknowledged_between_claim_and_send_sends_nothing(db, config, emulator):
+    a = node(db, config, emulator, T0)
+    try:
+        number = raise_and_staff(a, "SEV1 #election Vote buying")
+        a.tick(T0)
+        before = len(emulator.calls_of("chat.postMessage"))
+        a.clock.set(T0 + timedelta(minutes=5))
+        tick = a.scheduler.run_due(T0 + timedelta(minutes=5), submit=False)
+        assert tick.sent == ["page:1:0:1"]
+        acknowledge(db, number, T0 + timedelta(minutes=5, seconds=1))
+        for key in tick.outbox:
+            assert a.svc.outbox.run_key(key)  # done: nothing left to send
+        assert len(emulator.calls_of("chat.postMessage")) == before
+    finally:
+        a.close()
+
+
+def test_restart_between_claim_and_send_delivers_once(db, config, emulator):
+    a = node(db, config, emulator, T0)
+    number = raise_and_staff(a, "SEV1 #election Vote buying")
+    tick = a.scheduler.run_due(T0, submit=False)  # claimed and staged ...
+    assert "page:1:0:0" in tick.sent
+    a.close()  # ... and the process dies before sending
+    assert tagged(emulator) == []
+
+    b = node(second_database(db), config, emulator, T0 + timedelta(seconds=30))
+    try:
+        again = b.scheduler.recover(T0 + timedelta(seconds=30), submit=False)
+        assert again.sent == [] and "page:1:0:0" in again.taken
+        assert b.svc.outbox.run_due() == len(tick.outbox)  # everything staged, from the outbox
+        assert b.svc.outbox.run_due() == 0
+        b.tick(T0 + timedelta(minutes=1))
+        pages = sorted(k for k in tagged(emulator) if k.startswith("page:"))
+        assert pages == ["page:1:0:0", "page:1:0:0:dm:U0BEN00001"]
+        assert len(tagged(emulator)) == len(set(tagged(emulator))) == len(tick.outbox)
+        assert len(dms(emulator, "U0BEN00001", "paged")) == 1
+        channel = _channel(db, number)
+        assert sum("you are paged" in m["text"] for m in emulator.messages(channel)) == 1
+    finally:
+        b.close()
+
+
+def test_missed_while_down_sends_the_relevant_once_and_skips_the_stale(db, config, emulator):
+    a = node(db, config, emulator, T0)
+    raise_and_staff(a, "SEV1 #election Vote buying")
+    a.tick(T0)
+    a.close()
+    # Down from 17:00 to 17:12: pages due at 17:05 and 17:10; the escalation is unacknowledged.
+    b = node(second_database(db), config, emulator, T0 + timedelta(minutes=12))
+    try:
+        tick = b.scheduler.recover()  # as on start: what it claims goes to the outbox at once
+        assert tick.sent == ["page:1:0:2"] and tick.skipped == ["page:1:0:1"]
+        b.svc.wait_idle()
+        assert ledger(db, "page:") == {
+            "page:1:0:0": "sent",
+            "page:1:0:1": "skipped",
+            "page:1:0:2": "sent",
+        }
+        assert dms(emulator, "U0EVE00001", "paged") == []  # the stale step is not sent late
+        assert len(dms(emulator, "U0LEAD0001", "paged")) == 1
+        # a second restart sends nothing more
+        assert b.scheduler.recover().sent == []
+    finally:
+        b.close()
+
+
+def test_commit_of_a_new_escalation_pokes_a_pass(db, config, emulator):
+    a = node(db, config, emulator, T0)
+    a.scheduler.watch()
+    try:
+        raised = raise_escalation(
+            a.svc, parse_escalate("SEV2 #ads Fake shop", config), "U0ANA00001"
+        )
+        a.svc.outbox.submit(raised.outbox_key)
+        a.svc.wait_idle()
+        assert "page:1:0:0" in ledger(db, "page:")
+        # the page's channel mention waits for the card, and is retried a moment later
+        a.clock.advance(timedelta(seconds=2))
+        a.svc.outbox.run_due()
+        channel = _channel(db, raised.number)
+        texts = [m["text"] for m in emulator.messages(channel)]
+        assert texts[0].startswith("ESC-1") and any("you are paged" in t for t in texts)
+    finally:
+        a.scheduler.unwatch()
+        a.close()
+
+
+def test_shift_start_reminder_in_the_incoming_persons_time_zone(db, config, emulator):
+    a = node(db, config, emulator, T0)
+    try:
+        raise_and_staff(a, "SEV2 #ads Fake shop")  # owned by Ben, on call since 17:00 UTC
+        a.tick(T0)
+        # Chi takes primary on Thursday 09:00 PST (17:00 UTC); reminded 15 minutes before.
+        a.tick(datetime(2026, 3, 5, 16, 44, tzinfo=UTC))
+        assert not any("on-call shift" in t for t in dms(emulator, "U0CHI00001"))
+        claimed = a.tick(datetime(2026, 3, 5, 16, 45, tzinfo=UTC))
+        assert "shift_start:primary:U0CHI00001:20260305T170000Z" in claimed.sent
+        [reminder] = [t for t in dms(emulator, "U0CHI00001") if "on-call shift" in t]
+        # Chi is seeded in America/New_York
+        assert "Thu 5 Mar 12:00 EST" in reminder and "Fri 6 Mar 12:00 EST" in reminder
+        assert "ESC-1" in reminder and "Fake shop" in reminder  # inherited from Ben
+        claimed = a.tick(datetime(2026, 3, 5, 17, 0, tzinfo=UTC))
+        assert "handoff:primary:20260305T170000Z" in claimed.sent
+        team = [m["text"] for m in emulator.messages(config.team.channel)]
+        assert ":arrows_counterclockwise: `primary`: <@U0BEN00001> → <@U0CHI00001>" in team
+        brief = [
+            c.args
+            for c in emulator.calls_of("chat.postMessage")
+            if c.args.get("channel") == "U0CHI00001" and "on call for" in c.args["text"]
+        ]
+        assert len(brief) == 1
+        buttons = [b["accessory"] for b in _blocks(brief[0]) if b.get("accessory")]
+        assert [(b["action_id"], b["value"]) for b in buttons] == [("esc_take_ownership", "1")]
+    finally:
+        a.close()
+
+
+def test_gap_warning_and_digest_at_nine_team_time(db, config, emulator):
+    cfg = _with_night_rotation(config)
+    a = node(db, cfg, emulator, T0)
+    try:
+        raise_and_staff(a, "SEV1 #election Vote buying")
+        number = raise_and_staff(a, "SEV2 #content Graphic thing")
+        with db.uow() as uow:
+            restricted = uow.repos.escalations.get(number)
+            restricted.restricted = True
+            restricted.title = "Secret matter"
+            uow.commit()
+        acknowledge(db, 1, T0 + timedelta(minutes=9))  # after its 5-minute SLA
+        monday = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
+        a.tick(monday - timedelta(minutes=1))
+        claimed = a.tick(monday)
+        assert {"gaps:2026-03-09", "digest:2026-W11"} <= set(claimed.sent)
+        team = [m for m in emulator.messages(cfg.team.channel)]
+        [gaps] = [m["text"] for m in team if "Coverage gaps" in m["text"]]
+        assert "`night`: Mon 9 Mar 20:00 +08 → Tue 10 Mar 08:00 +08" not in gaps  # team tz: UTC
+        assert "`night`: Mon 9 Mar 12:00 UTC → Tue 10 Mar 00:00 UTC (12h)" in gaps
+        [digest] = [m for m in team if "Weekly digest" in m["text"]]
+        body = str(digest["blocks"])
+        assert "2 escalation(s) raised (1 restricted)" in digest["text"]
+        assert "SEV1 1, SEV2 1" in body and "*SLA breaches:* 2" in body
+        assert "Vote buying" in body and "Secret" not in body
+        assert "1 restricted escalation(s)" in body
+        # the next day's check and next week's digest are new pings; today's are not repeated
+        later = a.tick(monday + timedelta(hours=1)).sent
+        assert not [k for k in later if k.startswith(("gaps:", "digest:"))]
+    finally:
+        a.close()
+
+
+def _blocks(args: dict[str, Any]) -> list[dict[str, Any]]:
+    import json
+
+    value = args.get("blocks") or []
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _channel(db: Database, number: int) -> str:
+    with db.uow() as uow:
+        esc = uow.repos.escalations.get(number)
+        assert esc is not None and esc.channel_id
+        return esc.channel_id
+
+
+def _with_night_rotation(config: TeamConfig, **extra: Any) -> TeamConfig:
+    """The example plus `night`, covered only 08:00-20:00 Singapore time on weekdays."""
+    night = {
+        "timezone": "Asia/Singapore",
+        "layers": [
+            {
+                "members": ["U0LEAD0001", "U0ANA00001"],
+                "start": "2026-01-05 08:00",
+                "shift": "12h",
+                "restrict": {
+                    "days": ["mon", "tue", "wed", "thu", "fri"],
+                    "from": "08:00",
+                    "to": "20:00",
+                },
+            }
+        ],
+    }
+    data = config.model_dump(by_alias=True)
+    data["rotations"]["night"] = night
+    data.update(extra)
+    return TeamConfig.model_validate(data)
+
+
+# -- two processes over a simulated day -------------------------------------------------------
+
+DAY = datetime(2026, 3, 9, 0, 0, tzinfo=UTC)  # a Monday: the digest and a gap check fall in it
+STEP = timedelta(minutes=5)
+
+
+@dataclass
+class Plan:
+    """What happens to one escalation during the day (all on the 5-minute grid)."""
+
+    number: int
+    severity: str
+    created: datetime
+    acked: datetime | None
+    resolved: datetime | None
+    signoff_at: datetime | None
+    answered: datetime | None
+
+
+def day_plan(config: TeamConfig) -> list[Plan]:
+    plans = []
+    for n in range(1, 51):
+        created = DAY + timedelta(minutes=25 * n)
+        acked = created + timedelta(minutes=10) if n % 3 == 0 else None
+        resolved = created + timedelta(hours=3) if n % 5 == 0 else None
+        signoff = created + timedelta(minutes=5) if n <= 8 else None
+        answered = signoff + timedelta(hours=1) if signoff and n % 2 == 0 else None
+        severity = config.severity_ids[n % 4]
+        plans.append(Plan(n, severity, created, acked, resolved, signoff, answered))
+    return plans
+
+
+def expected_pings(config: TeamConfig, plans: list[Plan], end: datetime) -> set[str]:
+    """Work out independently every ping due in (DAY, end]: the oracle."""
+    out: set[str] = set()
+    steps = len(config.escalation_policy.steps)
+    total = steps * (config.escalation_policy.repeat + 1)
+    for p in plans:
+        severity = config.severity(p.severity)
+        stop = min(t for t in (p.acked, p.resolved, end + STEP) if t is not None)
+        for i in range(total):
+            if p.created + severity.ack_within * i < stop:
+                out.add(f"page:{p.number}:{i // steps}:{i % steps}")
+        until = min(t for t in (p.resolved, end + STEP) if t is not None)
+        at = p.created + severity.update_every
+        while at < until:
+            out.add(f"update_reminder:{p.number}:{pings.stamp(at)}")
+            at += severity.update_every
+        if p.signoff_at:
+            until = min(t for t in (p.answered, p.resolved, end + STEP) if t is not None)
+            at = p.signoff_at + config.team.signoff_remind_every
+            while at < until:
+                out.add(f"signoff_reminder:{p.number}:{pings.stamp(at)}")
+                at += config.team.signoff_remind_every
+    for rid, rot in OnCall(config).rotations.items():
+        timeline = engine.timeline(rot, DAY - timedelta(days=2), end + timedelta(days=2))
+        for seg in timeline[1:]:
+            if seg.user is None:
+                continue
+            if DAY < seg.start <= end:
+                out.add(f"handoff:{rid}:{pings.stamp(seg.start)}")
+            if DAY < seg.start - config.team.remind_before <= end:
+                out.add(f"shift_start:{rid}:{seg.user}:{pings.stamp(seg.start)}")
+    out |= {"gaps:2026-03-09", "digest:2026-W11"}
+    return out
+
+
+def apply_changes(
+    db: Database, emulator: Emulator, config: TeamConfig, plans: list[Plan], now: datetime
+) -> None:
+    """Create, acknowledge, resolve, ask and answer sign-offs as the plan says, at `now`."""
+    with db.uow() as uow:
+        for p in plans:
+            if p.created == now:
+                channel = f"C0ESC{p.number:05d}"
+                emulator.add_channel(channel, f"esc-{p.number}", members=["U0ANA00001"])
+                severity = config.severity(p.severity)
+                uow.repos.escalations.add(
+                    Escalation(
+                        title=f"Drill {p.number}",
+                        category="content",
+                        policy_area="other",
+                        severity=p.severity,
+                        region="global",
+                        reporter="U0ANA00001",
+                        owner="U0ANA00001",
+                        status="open",
+                        channel_id=channel,
+                        staffed_at=now,
+                        created_at=now,
+                        ack_deadline=now + severity.ack_within,
+                    )
+                )
+            if p.signoff_at == now:
+                uow.session.add(
+                    Signoff(
+                        escalation_id=p.number,
+                        group="legal",
+                        question="OK to remove?",
+                        requested_by="U0ANA00001",
+                        requested_at=now,
+                    )
+                )
+            esc = uow.repos.escalations.get(p.number) if now in (p.acked, p.resolved) else None
+            if esc is not None and p.acked == now:
+                esc.status, esc.acknowledged_at, esc.acknowledged_by = (
+                    "acknowledged",
+                    now,
+                    "U0BEN00001",
+                )
+            if esc is not None and p.resolved == now:
+                esc.status, esc.resolved_at = "resolved", now
+            if p.answered == now:
+                for signoff in uow.repos.escalations.signoffs(p.number):
+                    signoff.status, signoff.answered_at = "approved", now
+        uow.commit()
+
+
+@pytest.mark.timeout(600)
+def test_two_schedulers_over_a_day_send_each_ping_exactly_once(db, config, emulator):
+    cfg = _with_night_rotation(config)  # three rotations, one with nightly gaps
+    plans = day_plan(cfg)
+    end = DAY + timedelta(hours=24)
+    nodes = [node(second_database(db), cfg, emulator, DAY) for _ in range(2)]
+    # the first pass at DAY settles what was due before the day; compare from there on
+    nodes[0].tick(DAY)
+    before = len(tagged(emulator))
+    barrier = threading.Barrier(3)
+    failures: list[BaseException] = []
+    won = {id(n): 0 for n in nodes}
+    lost = {id(n): 0 for n in nodes}
+
+    def run(n: Node) -> None:
+        try:
+            now = DAY + STEP
+            while now <= end:
+                barrier.wait(timeout=60)
+                claimed = n.tick(now)
+                won[id(n)] += len(claimed.sent)
+                lost[id(n)] += len(claimed.taken)
+                barrier.wait(timeout=60)
+                now += STEP
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in nodes]
+    for t in threads:
+        t.start()
+    now = DAY + STEP
+    try:
+        while now <= end:
+            apply_changes(db, emulator, cfg, plans, now)
+            barrier.wait(timeout=60)
+            barrier.wait(timeout=60)
+            now += STEP
+    finally:
+        for t in threads:
+            t.join(timeout=60)
+        for n in nodes:
+            n.close()
+    assert not failures, failures
+    assert all(won.values()) and any(lost.values())  # they raced, and both won some
+
+    with db.uow() as uow:
+        rows = list(
+            uow.session.scalars(select(SentNotification).where(SentNotification.due_at > DAY))
+        )
+        undone = list(uow.session.scalars(select(OutboxItem).where(OutboxItem.status != "done")))
+    statuses = {r.status for r in rows}
+    assert statuses <= {"sent"}, "nothing was missed, so nothing is stale"
+    assert {r.key for r in rows} == expected_pings(cfg, plans, end)
+    assert undone == []
+    # Every Slack message a ping made carries its outbox key: none twice, none missing.
+    keys = tagged(emulator)[before:]
+    assert len(keys) == len(set(keys))
+    for row in rows:
+        assert any(k == row.key or k.startswith(row.key + ":") for k in keys), row.key
+    assert {k.split(":dm:")[0].removesuffix(":brief") for k in keys} == {r.key for r in rows}
