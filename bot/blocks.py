@@ -510,14 +510,8 @@ def _reply(
     return head, out
 
 
-def _seconds(value: int | None) -> str:
-    if value is None:
-        return "—"
-    hours, rest = divmod(int(value), 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+def _span(seconds: int | None) -> str:
+    return "—" if seconds is None else span(seconds)
 
 
 def status_reply(status: Status) -> tuple[str, list[dict[str, Any]]]:
@@ -643,8 +637,8 @@ def stats_reply(stats: Stats) -> tuple[str, list[dict[str, Any]]]:
         f"*Raised:* {stats.total} · *open:* {stats.open} · *resolved:* {stats.resolved}",
         f"*By severity:* {counts(stats.by_severity)}",
         f"*By category:* {counts(stats.by_category)}",
-        f"*Median time to ack:* {_seconds(stats.median_ack_s)} · "
-        f"*to resolve:* {_seconds(stats.median_resolve_s)}",
+        f"*Median time to ack:* {_span(stats.median_ack_s)} · "
+        f"*to resolve:* {_span(stats.median_resolve_s)}",
         f"*Ack SLA breached:* {stats.sla_breached}",
         f"*Decisions logged:* {stats.decisions}",
         f"*Follow-ups:* {counts(stats.followups)}",

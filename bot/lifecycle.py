@@ -164,7 +164,21 @@ def _event(
     return event
 
 
-def _finish(svc: Services, uow: UnitOfWork, keys: Sequence[str]) -> None:
+def _finish(
+    svc: Services,
+    uow: UnitOfWork,
+    esc: Escalation,
+    event: TimelineEvent,
+    note: str,
+    *,
+    extra: Sequence[str] = (),
+) -> None:
+    """Queue the card re-render and the channel note of `event`, commit, then run them."""
+    keys = [
+        effects.queue_card(uow, esc, event, event.at),
+        *extra,
+        effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", event.at, note),
+    ]
     uow.commit()
     effects.submit(svc, keys)
 
@@ -186,7 +200,7 @@ def acknowledge(svc: Services, actor: str, where: Where) -> Outcome:
         esc.status = "acknowledged"
         if esc.acknowledged_at is None:
             esc.acknowledged_at, esc.acknowledged_by = now, actor
-        keys = []
+        keys: list[str] = []
         took = esc.owner is None or esc.owner == esc.reporter
         if took and esc.owner != actor:
             esc.owner = actor
@@ -195,12 +209,10 @@ def acknowledge(svc: Services, actor: str, where: Where) -> Outcome:
                 effects.queue_invite(uow, esc, f"invite:{esc.id}:ack:{actor}", now, [actor], {})
             )
         event = _event(uow, esc, now, "acknowledged", actor, owner=esc.owner)
-        keys.insert(0, effects.queue_card(uow, esc, event, now))
         note = f":white_check_mark: <@{actor}> acknowledged {esc.ref}."
         if took:
             note += f" Owner: <@{esc.owner}>."
-        keys.append(effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", now, note))
-        _finish(svc, uow, keys)
+        _finish(svc, uow, esc, event, note, extra=keys)
         return Outcome(esc, True, f"Acknowledged {esc.ref}. Owner: <@{esc.owner}>.")
 
 
@@ -243,12 +255,11 @@ def set_severity(svc: Services, actor: str, where: Where, severity: str) -> Outc
             after=severity,
             groups=new_groups,
         )
-        keys = [effects.queue_card(uow, esc, event, now)]
+        keys: list[str] = []
         if new_groups:
             keys.append(_invite_groups(svc, uow, esc, new_groups, now, actor, f"sev:{event.id}"))
         note = f":rotating_light: <@{actor}> changed severity {before} → *{severity}*."
-        keys.append(effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", now, note))
-        _finish(svc, uow, keys)
+        _finish(svc, uow, esc, event, note, extra=keys)
         return Outcome(esc, True, f"{esc.ref} is now {severity}.")
 
 
@@ -300,7 +311,7 @@ def set_owner(
         event = _event(
             uow, esc, now, "owner_changed", actor, before=before, after=owner, taken=take
         )
-        keys = [effects.queue_card(uow, esc, event, now)]
+        keys: list[str] = []
         if add_participant(uow, esc, owner, "owner", now):
             keys.append(
                 effects.queue_invite(uow, esc, f"invite:{esc.id}:{event.id}", now, [owner], {})
@@ -310,8 +321,7 @@ def set_owner(
             if take
             else f":bust_in_silhouette: <@{actor}> made <@{owner}> the owner of {esc.ref}."
         )
-        keys.append(effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", now, note))
-        _finish(svc, uow, keys)
+        _finish(svc, uow, esc, event, note, extra=keys)
         return Outcome(esc, True, f"<@{owner}> now owns {esc.ref}.")
 
 
@@ -327,12 +337,7 @@ def post_update(svc: Services, actor: str, where: Where, text: str, request_key:
         esc.last_update_at = now
         mark_response(esc, actor, now)
         event = _event(uow, esc, now, "update", actor, text=text)
-        note = f":memo: *Update* from <@{actor}>: {escape(text)}"
-        keys = [
-            effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", now, note),
-            effects.queue_card(uow, esc, event, now),
-        ]
-        _finish(svc, uow, keys)
+        _finish(svc, uow, esc, event, f":memo: *Update* from <@{actor}>: {escape(text)}")
         return Outcome(esc, True, f"Update posted in {esc.ref}.")
 
 
@@ -370,7 +375,8 @@ def invite(
         key = _invite_groups(
             svc, uow, esc, groups, now, actor, str(event.id), users=users, usergroups=usergroups
         )
-        _finish(svc, uow, [key])
+        uow.commit()
+        effects.submit(svc, [key])
         names = [f"<@{u}>" for u in users]
         names += [escape(svc.config.stakeholders[g].name) for g in groups]
         names += [f"<!subteam^{g}>" for g in usergroups]
@@ -391,11 +397,7 @@ def resolve(svc: Services, actor: str, where: Where, summary: str) -> Outcome:
         esc.status, esc.resolved_at, esc.resolution = "resolved", now, summary
         event = _event(uow, esc, now, "resolved", actor, summary=summary)
         note = f":white_check_mark: <@{actor}> resolved {esc.ref}: {escape(summary)}"
-        keys = [
-            effects.queue_card(uow, esc, event, now),
-            effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", now, note),
-        ]
-        _finish(svc, uow, keys)
+        _finish(svc, uow, esc, event, note)
         return Outcome(esc, True, f"Resolved {esc.ref}.")
 
 
@@ -409,12 +411,7 @@ def reopen(svc: Services, actor: str, where: Where) -> Outcome:
             return Outcome(esc, False, f"{esc.ref} is not resolved ({esc.status}).")
         esc.status, esc.resolved_at, esc.resolution = "reopened", None, None
         event = _event(uow, esc, now, "reopened", actor)
-        note = f":arrows_counterclockwise: <@{actor}> reopened {esc.ref}."
-        keys = [
-            effects.queue_card(uow, esc, event, now),
-            effects.queue_post(uow, esc, f"post:{esc.id}:{event.id}", now, note),
-        ]
-        _finish(svc, uow, keys)
+        _finish(svc, uow, esc, event, f":arrows_counterclockwise: <@{actor}> reopened {esc.ref}.")
         return Outcome(esc, True, f"Reopened {esc.ref}.")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -34,19 +35,22 @@ def _chain(n: int, escalation_id: int = 4) -> list[Decision]:
     return entries
 
 
+FIELDS: dict[str, Any] = {
+    "escalation_id": 4,
+    "seq": 1,
+    "text": "Remove — all",
+    "rationale": "",
+    "policy": "",
+    "decided_by": "U0ANA00001",
+    "consulted": ["U0LEG00001"],
+    "supersedes": None,
+    "created_at": T0,
+    "prev_hash": GENESIS,
+}
+
+
 def test_canonical_form_is_stable_and_documented():
-    body = canonical(
-        escalation_id=4,
-        seq=1,
-        text="Remove — all",
-        rationale="",
-        policy="",
-        decided_by="U0ANA00001",
-        consulted=["U0LEG00001"],
-        supersedes=None,
-        created_at=T0,
-        prev_hash=GENESIS,
-    )
+    body = canonical(**FIELDS)
     assert (
         body
         == (
@@ -56,61 +60,14 @@ def test_canonical_form_is_stable_and_documented():
             + '","rationale":"","seq":1,"supersedes":null,"text":"Remove — all"}'
         ).encode()
     )
-    entry = Decision(
-        escalation_id=4,
-        seq=1,
-        text="Remove — all",
-        rationale="",
-        policy="",
-        decided_by="U0ANA00001",
-        consulted=["U0LEG00001"],
-        supersedes=None,
-        created_at=T0,
-        prev_hash=GENESIS,
-    )
-    assert content_hash(entry) == hashlib.sha256(body).hexdigest()
+    assert content_hash(Decision(**FIELDS)) == hashlib.sha256(body).hexdigest()
 
 
 def test_the_instant_is_hashed_in_utc_whatever_its_zone():
-    same = T0.astimezone(timezone(timedelta(hours=-8)))
-    a = canonical(
-        escalation_id=1,
-        seq=1,
-        text="x",
-        rationale="",
-        policy="",
-        decided_by="U",
-        consulted=[],
-        supersedes=None,
-        created_at=T0,
-        prev_hash=GENESIS,
-    )
-    b = canonical(
-        escalation_id=1,
-        seq=1,
-        text="x",
-        rationale="",
-        policy="",
-        decided_by="U",
-        consulted=[],
-        supersedes=None,
-        created_at=same,
-        prev_hash=GENESIS,
-    )
-    assert a == b
+    elsewhere = T0.astimezone(timezone(timedelta(hours=-8)))
+    assert canonical(**{**FIELDS, "created_at": elsewhere}) == canonical(**FIELDS)
     with pytest.raises(ValueError):
-        canonical(
-            escalation_id=1,
-            seq=1,
-            text="x",
-            rationale="",
-            policy="",
-            decided_by="U",
-            consulted=[],
-            supersedes=None,
-            created_at=T0.replace(tzinfo=None),
-            prev_hash=GENESIS,
-        )
+        canonical(**{**FIELDS, "created_at": T0.replace(tzinfo=None)})
 
 
 def test_an_intact_chain_verifies():
