@@ -220,7 +220,11 @@ def parse_esc(text: str, config: TeamConfig) -> EscRequest:
         return EscRequest(number=number, sub="help")
     sub = ALIASES.get(first.lower(), first.lower())
     if sub not in USAGE:
-        raise UsageError(f"Unknown subcommand `{escape(truncate(first, 30))}`.\n" + help_text())
+        raise UsageError(
+            f"Unknown subcommand `{escape(truncate(first, 30))}`. Use one of: "
+            + ", ".join(f"`{name}`" for name in USAGE)
+            + " — `/esc help` explains each."
+        )
     request = EscRequest(number=number, sub=sub)
     args = rest.split()
     if sub in NO_ARGS:
