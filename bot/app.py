@@ -19,6 +19,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack import SlackGateway, make_client
 from handlers import actions, commands, esc, home, views
+from handlers import oncall as oncall_listeners
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -85,4 +86,5 @@ def create_app(svc: Services) -> App:
     esc.register(app, svc)
     actions.register(app, svc)
     home.register(app, svc)
+    oncall_listeners.register(app, svc)
     return app

@@ -126,9 +126,9 @@ def _clock(word: str) -> time | None:
     return time(hour, minute)
 
 
-def _date(year: str, month: str, day: str, word: str) -> date:
+def _date(match: re.Match[str], word: str) -> date:
     try:
-        return date(int(year), int(month), int(day))
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         raise UsageError(
             f"`{escape(truncate(word, 40))}` is not a date. {usage('override')}"
@@ -158,12 +158,12 @@ def take_time(words: list[str], what: str) -> TimeSpec:
         return TimeSpec(kind=lower, clock=clock or time(0))  # type: ignore[arg-type]
     full = _DATETIME.match(word)
     if full:
-        day = _date(*full.group(1, 2, 3), word)
+        day = _date(full, word)
         clock = _clock(f"{full.group(4)}:{full.group(5)}")
         return TimeSpec(kind="absolute", local=datetime.combine(day, clock or time(0)))
     only_date = _DATE.match(word)
     if only_date:
-        day = _date(*only_date.group(1, 2, 3), word)
+        day = _date(only_date, word)
         clock = _clock(words[0]) if words else None
         if clock is not None:
             words.pop(0)

@@ -1,0 +1,69 @@
+"""`/oncall` listener: ack, parse, one use case, reply to the invoker alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import blocks, oncall
+from bot.errors import UsageError
+from bot.oncall_parsing import OnCallRequest, help_text, parse_oncall
+from bot.services import Services
+from handlers.replying import Reply, answer
+
+Sub = Callable[[Services, str, OnCallRequest, str], Reply]
+
+
+def _removed(svc: Services, actor: str, request: OnCallRequest) -> Reply:
+    row = oncall.remove_override(svc, actor, request.override_id or 0)
+    return blocks.override_removed_text(row.id, row.rotation, row.user_id), None
+
+
+SUBCOMMANDS: dict[str, Sub] = {
+    "now": lambda svc, actor, req, key: blocks.oncall_now_reply(
+        oncall.who_is_on_call(svc, actor, req.rotation)
+    ),
+    "schedule": lambda svc, actor, req, key: blocks.oncall_schedule_reply(
+        oncall.schedule(svc, actor, req.rotation, req.days or 7)
+    ),
+    "me": lambda svc, actor, req, key: blocks.my_shifts_reply(
+        oncall.my_shifts(svc, actor, req.days or 28)
+    ),
+    "override": lambda svc, actor, req, key: blocks.override_made_reply(
+        oncall.create_override(svc, actor, req, request_key=key)
+    ),
+    "overrides": lambda svc, actor, req, key: blocks.overrides_reply(
+        oncall.list_overrides(svc, actor, req.rotation)
+    ),
+    "remove": lambda svc, actor, req, key: _removed(svc, actor, req),
+    "gaps": lambda svc, actor, req, key: blocks.oncall_gaps_reply(
+        oncall.coverage_gaps(svc, actor, req.days or 14, req.rotation)
+    ),
+}
+
+
+def handle_oncall_command(svc: Services, ack: Ack, command: dict[str, Any]) -> None:
+    """`/oncall [rotation] | schedule | me | override | overrides | gaps | help`."""
+    try:
+        request = parse_oncall(command.get("text") or "", list(svc.oncall.rotations))
+    except UsageError as exc:
+        ack(str(exc))
+        return
+    if request.sub == "help":
+        ack(help_text())
+        return
+    ack()
+    actor = command["user_id"]
+    key = f"command:{command['trigger_id']}"
+    answer(
+        svc,
+        command.get("response_url"),
+        lambda: SUBCOMMANDS[request.sub](svc, actor, request, key),
+    )
+
+
+def register(app: App, svc: Services) -> None:
+    """Register the `/oncall` listener."""
+    app.command("/oncall")(lambda ack, command: handle_oncall_command(svc, ack, command))
