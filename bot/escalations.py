@@ -16,7 +16,7 @@ from bot.outbox import Job
 from bot.parsing import EscalationDraft
 from bot.routing import Facets, routed_groups
 from bot.services import Services
-from bot.slack import SlackError
+from bot.slack import InviteResult, SlackError
 from bot.text import slugify
 from storage.db import UnitOfWork
 from storage.models import Escalation, Participant
@@ -281,12 +281,21 @@ def _expand_usergroups(svc: Services, esc: Escalation, usergroups: dict[str, str
         esc.participants.extend(added)
 
 
-def _invite(svc: Services, esc: Escalation) -> dict[str, str]:
+def _invite(svc: Services, esc: Escalation, retrying: bool) -> dict[str, str]:
     assert esc.channel_id
     waiting = [p.user_id for p in esc.participants if p.invited_at is None and not p.invite_error]
     if not waiting:
         return {p.user_id: p.invite_error for p in esc.participants if p.invite_error}
-    result = svc.slack.invite(esc.channel_id, waiting)
+    if retrying:  # an earlier attempt may have invited them and died before saving it
+        present = svc.slack.members(esc.channel_id)
+        result = InviteResult(invited=[u for u in waiting if u in present])
+        missing = [u for u in waiting if u not in present]
+        if missing:
+            more = svc.slack.invite(esc.channel_id, missing)
+            result.invited += more.invited
+            result.failed.update(more.failed)
+    else:
+        result = svc.slack.invite(esc.channel_id, waiting)
     now = svc.clock()
     with svc.db.uow() as uow:
         row = uow.repos.escalations.get(esc.id)
@@ -341,7 +350,7 @@ def staff(svc: Services, job: Job) -> None:
         _create_channel(svc, esc, job)
     assert esc.channel_id
     _expand_usergroups(svc, esc, job.payload.get("usergroups") or {})
-    skipped = _invite(svc, esc)
+    skipped = _invite(svc, esc, job.retrying)
     if esc.card_ts is None:
         text, card = blocks.escalation_card(esc, svc.config)
         esc.card_ts = post_once(

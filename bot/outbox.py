@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,7 +20,10 @@ from storage.models import OutboxItem
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=120)
+# A worker holds an item for LEASE and renews it every RENEW_EVERY while it runs, so an item
+# held by a process that died without a trace is free again within LEASE.
+LEASE = timedelta(seconds=60)
+RENEW_EVERY = 15.0
 MAX_BACKOFF = timedelta(minutes=10)
 
 
@@ -44,6 +51,34 @@ class Job:
 Handler = Callable[[Job], None]
 
 
+def worker_name() -> str:
+    """Return this process's worker name, `host:pid:token` (the token tells restarts apart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _split(owner: str) -> tuple[str, int, str] | None:
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1]), parts[2]
+
+
+def _running(pid: int) -> bool:
+    """Return True when the process exists on this host and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
 def backoff(attempt: int) -> timedelta:
     """Return the wait before the next attempt: 1 s, 2 s, 4 s … capped at 10 minutes."""
     return min(timedelta(seconds=2 ** max(0, attempt - 1)), MAX_BACKOFF)
@@ -55,6 +90,7 @@ class Outbox:
     def __init__(self, db: Database, clock: Clock, workers: int = 4):
         self.db = db
         self.clock = clock
+        self.owner = worker_name()
         self.handlers: dict[str, Handler] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -74,7 +110,7 @@ class Outbox:
             item = uow.session.get(OutboxItem, item_id)
             if item is None or item.status != "pending" or item.next_attempt_at > now:
                 return None
-            if not uow.repos.outbox.lock(item.id, now + LEASE, now):
+            if not uow.repos.outbox.lock(item.id, now + LEASE, now, self.owner):
                 return None
             item.attempts += 1
             job = Job(
@@ -89,7 +125,7 @@ class Outbox:
             item = uow.session.get(OutboxItem, job.id)
             if item is None:
                 return
-            item.locked_until = None
+            item.locked_until, item.locked_by = None, None
             if error is None:
                 item.status, item.done_at, item.last_error = "done", now, None
             else:
@@ -171,6 +207,32 @@ class Outbox:
             self.pool.submit(self._run_id_logged, item_id)
         return len(fresh)
 
+    def renew(self) -> int:
+        """Extend the lease of every item this process holds; return how many."""
+        with self.db.uow() as uow:
+            renewed = uow.repos.outbox.renew(self.owner, self.clock() + LEASE)
+            uow.commit()
+        return renewed
+
+    def recover(self) -> int:
+        """Free items held by dead processes of this host (a crash, a restart); return how many.
+
+        A holder on another host, or alive here, keeps its lease: it may still be working.
+        """
+        host, _, _ = _split(self.owner) or ("", 0, "")
+        freed = 0
+        with self.db.uow() as uow:
+            for owner in uow.repos.outbox.lockers(f"{host}:"):
+                parsed = _split(owner)
+                if parsed is None or parsed[0] != host or owner == self.owner:
+                    continue
+                if parsed[1] == os.getpid() or not _running(parsed[1]):
+                    freed += uow.repos.outbox.release(owner)
+            uow.commit()
+        if freed:
+            log.warning("outbox: took back %d items from workers that died here", freed)
+        return freed
+
     def kick(self) -> None:
         """Wake the background worker."""
         self._wake.set()
@@ -181,11 +243,19 @@ class Outbox:
             return
         self._stop.clear()
         signal = self._wake
+        try:
+            self.recover()
+        except Exception:
+            log.exception("outbox could not take back items of dead workers; leases will expire")
 
         def loop() -> None:
+            renewed = time.monotonic()
             while not self._stop.is_set():
                 signal.clear()
                 try:
+                    if time.monotonic() - renewed >= RENEW_EVERY:
+                        self.renew()
+                        renewed = time.monotonic()
                     self.dispatch_due()
                 except Exception:
                     log.exception("outbox pass failed; retrying")

@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass
 
 from slack_bolt import App
+from slack_sdk import WebClient
 
 from bot.app import build_services, create_app
 from bot.clock import Clock, system_clock
@@ -54,9 +55,10 @@ def start_local(
     port: int = 0,
     outbox_interval: float | None = 1.0,
     scheduler: bool = True,
+    client: WebClient | None = None,
 ) -> Running:
     """Start the bot's HTTP server on loopback in background threads (and the scheduler)."""
-    svc = build_services(settings, config, clock=clock, db=db)
+    svc = build_services(settings, config, clock=clock, db=db, client=client)
     app = create_app(svc)
     server = Server(create_web(app, svc), port=port).start()
     if outbox_interval:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -16,6 +17,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot.text import escape, truncate
@@ -45,18 +50,62 @@ class InviteResult:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def make_client(token: str, base_url: str, *, retries: int = 5, timeout: int = 10) -> WebClient:
-    """Build a WebClient that retries rate limits, connection errors and 5xx."""
-    return WebClient(
-        token=token,
-        base_url=base_url,
-        timeout=timeout,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=retries),
-            ConnectionErrorRetryHandler(max_retry_count=retries),
-            ServerErrorRetryHandler(max_retry_count=retries),
-        ],
-    )
+Sleep = Callable[[float], None]
+
+
+class _Waiting(RetryHandler):
+    """A retry handler that waits through an injected `sleep` (a fake clock in drills)."""
+
+    sleep: Sleep = time.sleep
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        self.sleep(self.wait(state, response))
+        state.increment_current_attempt()
+
+    def wait(self, state: RetryState, response: HttpResponse | None) -> float:
+        """Return how long to wait before the next attempt."""
+        return float(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
+
+
+class _RateLimited(_Waiting, RateLimitErrorRetryHandler):
+    def wait(self, state: RetryState, response: HttpResponse | None) -> float:
+        headers = {k.lower(): v for k, v in (response.headers if response else {}).items()}
+        retry_after = (headers.get("retry-after") or ["1"])[0]
+        # Jitter, so workers told the same Retry-After do not all come back at once.
+        return float(int(retry_after)) + random.random()
+
+
+class _Disconnected(_Waiting, ConnectionErrorRetryHandler):
+    pass
+
+
+class _ServerFailed(_Waiting, ServerErrorRetryHandler):
+    pass
+
+
+def make_client(
+    token: str,
+    base_url: str,
+    *,
+    retries: int = 5,
+    timeout: int = 10,
+    sleep: Sleep = time.sleep,
+) -> WebClient:
+    """Build a WebClient that retries rate limits, connection errors and 5xx, waiting by `sleep`."""
+    handlers: list[RetryHandler] = []
+    for kind in (_RateLimited, _Disconnected, _ServerFailed):
+        handler = kind(max_retry_count=retries)
+        handler.sleep = sleep
+        handlers.append(handler)
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
 
 
 class SlackGateway:
@@ -157,6 +206,20 @@ class SlackGateway:
             cursor = (data.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
+
+    def members(self, channel: str) -> set[str]:
+        """Return the channel's members (walks conversations.members)."""
+        found: set[str] = set()
+        cursor = None
+        while True:
+            args: dict[str, Any] = {"channel": channel, "limit": 1000}
+            if cursor:
+                args["cursor"] = cursor
+            data = self._call("conversations.members", **args)
+            found.update(data.get("members") or [])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return found
 
     def invite(self, channel: str, users: Iterable[str]) -> InviteResult:
         """Invite everyone in one call (per 1000); skip who cannot join, and say why."""

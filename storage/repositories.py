@@ -372,8 +372,10 @@ class OutboxRepository:
                 created_at=now,
             )
             .on_conflict_do_nothing(index_elements=[OutboxItem.key])
+            .returning(OutboxItem.id)
         )
-        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+        # A returned row, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
+        return self.session.execute(stmt).first() is not None
 
     def get(self, key: str) -> OutboxItem | None:
         """Return the item with this key, or None."""
@@ -402,15 +404,45 @@ class OutboxRepository:
             )
         )
 
-    def lock(self, item_id: int, until: datetime, now: datetime) -> bool:
+    def lock(self, item_id: int, until: datetime, now: datetime, owner: str | None = None) -> bool:
         """Take the item for a worker until `until`; return False when another holds it."""
         result = self.session.execute(
             update(OutboxItem)
             .where(OutboxItem.id == item_id, OutboxItem.status == "pending")
             .where((OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until <= now))
-            .values(locked_until=until)
+            .values(locked_until=until, locked_by=owner)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def renew(self, owner: str, until: datetime) -> int:
+        """Extend the lease of every pending item this worker holds; return how many."""
+        result = self.session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.locked_by == owner, OutboxItem.status == "pending")
+            .where(OutboxItem.locked_until.is_not(None))
+            .values(locked_until=until)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def lockers(self, prefix: str) -> list[str]:
+        """Return the workers whose names start with `prefix` that hold pending items."""
+        return list(
+            self.session.scalars(
+                select(OutboxItem.locked_by)
+                .where(OutboxItem.locked_by.startswith(prefix, autoescape=True))
+                .where(OutboxItem.status == "pending", OutboxItem.locked_until.is_not(None))
+                .distinct()
+            )
+        )
+
+    def release(self, owner: str) -> int:
+        """Free every pending item a (dead) worker holds; return how many."""
+        result = self.session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.locked_by == owner, OutboxItem.status == "pending")
+            .values(locked_until=None, locked_by=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class RequestRepository:

@@ -1582,8 +1582,13 @@ class Emulator:
             if inside:
                 selected.append(message)
         page, cursor = _paginate(selected, lambda m: m["ts"], args, "next_ts", 100, 999)
+        messages = [self._public_message(m) for m in page]
+        if _truthy(args.get("include_all_metadata")):
+            for public, message in zip(messages, page, strict=True):
+                if message.get("metadata"):
+                    public["metadata"] = copy.deepcopy(message["metadata"])
         return {
-            "messages": [self._public_message(m) for m in page],
+            "messages": messages,
             "has_more": bool(cursor),
             "pin_count": len(record["pins"]),
             "response_metadata": {"next_cursor": cursor},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
 from bot.settings import Settings
+from bot.slack import Sleep, make_client
 from storage.db import Database
 
 SECRET = "e2e-signing-secret"
@@ -45,9 +47,16 @@ def make_world(
     rate_limits: bool = False,
     db: Database | None = None,
     scheduler: bool = False,
+    emulator: Emulator | None = None,
+    sleep: Sleep | None = None,
+    slack_timeout: int = 10,
 ) -> World:
-    """Start an emulator seeded from `config` and the bot wired to it."""
-    emulator = Emulator(rate_limits=rate_limits)
+    """Start an emulator seeded from `config` and the bot wired to it.
+
+    `sleep` replaces the Web API client's waits between retries (a drill advances a fake
+    clock instead of sleeping); `emulator` may be a prepared (unstarted) one.
+    """
+    emulator = emulator or Emulator(rate_limits=rate_limits)
     emulator.start()
     handles = seed(emulator, config)
     if db is None:
@@ -60,7 +69,18 @@ def make_world(
         database_url=db.url,
         _env_file=None,
     )  # type: ignore[call-arg]
-    bot = start_local(settings, config, db, clock=clock, outbox_interval=None, scheduler=scheduler)
+    client = make_client(
+        emulator.bot_token, emulator.url, timeout=slack_timeout, sleep=sleep or time.sleep
+    )
+    bot = start_local(
+        settings,
+        config,
+        db,
+        clock=clock,
+        outbox_interval=None,
+        scheduler=scheduler,
+        client=client,
+    )
     driver = Driver(emulator, bot.events_url, SECRET)
     return World(emulator, bot, driver, db, config, clock, handles)
 

@@ -939,3 +939,13 @@ def test_bolt_app_round_trip(emu: Emulator) -> None:
     assert [m["text"] for m in emu.messages("C0TEAM0001")] == ["Paging bob"]
     assert emu.open_views("U1")[0]["title"]["text"] == "Escalate"
     assert emu.calls_of("auth.test")  # Bolt verified its token against the emulator
+
+
+def test_history_returns_message_metadata_when_asked(client: WebClient):
+    metadata = {"event_type": "escalation_card", "event_payload": {"key": "card:7"}}
+    client.chat_postMessage(channel="C0TEAM0001", text="card", metadata=metadata)
+    client.chat_postMessage(channel="C0TEAM0001", text="plain")
+    plain = client.conversations_history(channel="C0TEAM0001")["messages"]
+    assert all("metadata" not in m for m in plain)
+    tagged = client.conversations_history(channel="C0TEAM0001", include_all_metadata=True)
+    assert [m.get("metadata") for m in tagged["messages"]] == [None, metadata]

@@ -1,0 +1,80 @@
+"""Outbox leases after a crash: dead workers' items come back, live workers' items do not."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+
+from bot.clock import FakeClock
+from bot.outbox import LEASE, Outbox
+from storage.db import Database
+
+HOST = socket.gethostname()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _held(db: Database, clock: FakeClock, owners: dict[str, str]) -> None:
+    """Add one pending item per key, locked by the given worker for a full lease."""
+    with db.uow() as uow:
+        for key, owner in owners.items():
+            uow.repos.outbox.add(key, "test.noop", clock())
+            item = uow.repos.outbox.get(key)
+            assert item is not None
+            assert uow.repos.outbox.lock(item.id, clock() + LEASE, clock(), owner)
+        uow.commit()
+
+
+def _locked(db: Database) -> dict[str, str | None]:
+    with db.uow() as uow:
+        keys = ["dead", "earlier-me", "alive", "elsewhere", "mine"]
+        items = {k: uow.repos.outbox.get(k) for k in keys}
+        return {k: i.locked_by for k, i in items.items() if i is not None}
+
+
+def test_recover_frees_only_items_of_workers_that_died_here(db: Database, clock: FakeClock):
+    outbox = Outbox(db, clock)
+    done: list[str] = []
+    outbox.register("test.noop", lambda job: done.append(job.key))
+    _, pid, _ = outbox.owner.rsplit(":", 2)
+    assert int(pid) == os.getpid()
+    owners = {
+        "dead": f"{HOST}:{_dead_pid()}:aaaa0001",
+        "earlier-me": f"{HOST}:{os.getpid()}:bbbb0002",  # this PID before a restart
+        "alive": f"{HOST}:{os.getppid()}:cccc0003",  # another process, still running
+        "elsewhere": f"other-host:{os.getpid()}:dddd0004",  # cannot tell: wait for the lease
+        "mine": outbox.owner,
+    }
+    _held(db, clock, owners)
+    assert outbox.run_due() == 0  # all held
+
+    assert outbox.recover() == 2
+    locked = _locked(db)
+    assert locked["dead"] is None and locked["earlier-me"] is None
+    assert locked["alive"] == owners["alive"] and locked["elsewhere"] == owners["elsewhere"]
+    assert outbox.run_due() == 2
+    assert sorted(done) == ["dead", "earlier-me"]
+    outbox.pool.shutdown()
+
+
+def test_a_running_worker_renews_its_lease_and_a_silent_one_loses_it(
+    db: Database, clock: FakeClock
+):
+    outbox = Outbox(db, clock)
+    outbox.register("test.noop", lambda job: None)
+    _held(db, clock, {"mine": outbox.owner, "elsewhere": "other-host:1:eeee0005"})
+    clock.advance(LEASE - timedelta(seconds=5))
+    assert outbox.renew() == 1  # only its own
+    clock.advance(timedelta(seconds=10))  # past the first lease: the silent worker's expired
+    with db.uow() as uow:
+        due = [item.key for item in uow.repos.outbox.due(clock())]
+    assert due == ["elsewhere"]
+    assert outbox.run_due() == 1
+    outbox.pool.shutdown()
