@@ -193,3 +193,60 @@ def manifest(url: str) -> None:
     from bot.manifest import render_manifest
 
     click.echo(render_manifest(url), nl=False)
+
+
+@main.command("oncall")
+@click.option("--rotation", "rotation_id", default=None, metavar="R", help="Only this rotation.")
+@click.option("--at", "at", default=None, metavar="TIME", help="Who covers this instant.")
+@click.option("--from", "start", default=None, metavar="TIME", help="Schedule from TIME…")
+@click.option("--to", "end", default=None, metavar="TIME", help="…to TIME.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list.")
+def oncall_command(
+    rotation_id: str | None, at: str | None, start: str | None, end: str | None, as_json: bool
+) -> None:
+    """Print who is on call at TIME (default now), or the final schedule over a window.
+
+    TIME is ISO-8601; without an offset it is in the rotation's time zone. Overrides from
+    the database are applied; gaps show as rows without a user.
+    """
+    import json
+    from datetime import datetime
+
+    from bot.clock import system_clock
+    from bot.oncall import OnCall, rows_table, schedule_rows
+    from bot.oncall_parsing import parse_instant
+
+    if at is not None and (start is not None or end is not None):
+        raise click.UsageError("give either --at or --from/--to, not both")
+    if (start is None) != (end is None):
+        raise click.UsageError("--from and --to go together")
+    settings = _settings()
+    config = _config(settings.escalation_config)
+    if rotation_id is not None and rotation_id not in config.rotations:
+        known = ", ".join(config.rotations) or "none configured"
+        raise click.BadParameter(
+            f"unknown rotation {rotation_id!r} (rotations: {known})", param_hint="--rotation"
+        )
+    ids = [rotation_id] if rotation_id else list(config.rotations)
+    zones = {rid: config.rotations[rid].timezone for rid in ids}
+    now = system_clock()
+
+    def instants(text: str, hint: str) -> dict[str, datetime]:
+        try:
+            return {rid: parse_instant(text, zones[rid], now) for rid in ids}
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=hint) from None
+
+    window = None
+    moments = None
+    if start is not None and end is not None:
+        begin, finish = instants(start, "--from"), instants(end, "--to")
+        if any(finish[rid] <= begin[rid] for rid in ids):
+            raise click.BadParameter("--to must be after --from", param_hint="--to")
+        window = {rid: (begin[rid], finish[rid]) for rid in ids}
+    else:
+        moments = instants(at or "now", "--at")
+    database = _database(settings)
+    with database.uow() as uow:
+        rows = schedule_rows(OnCall(config), uow.repos.overrides, ids, at=moments, window=window)
+    click.echo(json.dumps(rows, indent=2) if as_json else rows_table(rows, zones))
