@@ -18,7 +18,7 @@ from bot.outbox import Outbox
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import SlackGateway, make_client
-from handlers import actions, commands, esc, home, views
+from handlers import actions, commands, deliveries, esc, home, views
 from handlers import oncall as oncall_listeners
 from storage.db import Database
 
@@ -81,6 +81,7 @@ def create_app(svc: Services) -> App:
         listener_executor=svc.listeners,
     )
     app.error(_on_error)
+    deliveries.register(app, svc)
     commands.register(app, svc)
     views.register(app, svc)
     esc.register(app, svc)
