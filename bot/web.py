@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot import oncall
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -80,10 +81,21 @@ def create_web(bolt: App, svc: Services) -> Starlette:
     async def metrics_endpoint(_: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    async def oncall_feed(request: Request) -> Response:
+        params = request.path_params
+        body = await run_in_threadpool(
+            oncall.calendar_feed, svc, rotation=params.get("rotation"), user=params.get("user")
+        )
+        if body is None:
+            return Response("No such calendar.\n", status_code=404, media_type="text/plain")
+        return Response(body, media_type="text/calendar; charset=utf-8")
+
     routes = [
         Route("/slack/events", slack_endpoint(bolt, metrics), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/oncall/users/{user}.ics", oncall_feed, methods=["GET"]),
+        Route("/oncall/{rotation}.ics", oncall_feed, methods=["GET"]),
     ]
     return Starlette(routes=routes)
 
