@@ -43,7 +43,7 @@ def row(rotation: str, user: str | None, start: str, end: str) -> dict[str, Any]
 
 
 def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[arg-type,misc]
 
 
 def add_override(
