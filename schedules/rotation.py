@@ -168,10 +168,12 @@ class Override:
     id: int | None = None
 
     def __post_init__(self) -> None:
-        _check_aware(self.start, "override start")
-        _check_aware(self.end, "override end")
-        if self.end <= self.start:
+        start = _naive_utc(self.start, "override start")
+        end = _naive_utc(self.end, "override end")
+        if end <= start:
             raise ValueError("override end must be after its start")
+        # naive UTC bounds, converted once (not a field: no effect on eq, hash or repr)
+        object.__setattr__(self, "_utc", (start, end))
 
 
 @dataclass(frozen=True)
@@ -570,8 +572,10 @@ class _OverridePlan:
         self.users: list[str] = []
         items = []
         for o in overrides:
-            s = _naive_utc(o.start, "override start")
-            e = _naive_utc(o.end, "override end")
+            span = getattr(o, "_utc", None)
+            if span is None:  # an override-like object that is not an Override
+                span = (_naive_utc(o.start, "override start"), _naive_utc(o.end, "override end"))
+            s, e = span
             if s < e:
                 items.append((s, e, o.user))
         # newest first, so the first one covering an instant wins
