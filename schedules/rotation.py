@@ -748,11 +748,13 @@ def on_call(rotation: Rotation, at: datetime, overrides: Sequence[Override] = ()
         return None
     hi = _clamp_add(u, plan.horizon)
     lo = _clamp_add(u, -plan.horizon)
+    around_u = ev.states[:]
     while e < hi:
         nxt, _, _, e2 = ev.at(e)
         if nxt != user:
             break
         e = e2
+    ev.states = around_u  # walk back from the states at ``u``: their hints point both ways
     while s > lo:
         prev, _, s2, _ = ev.at(s - _ONE_US)
         if prev != user:
