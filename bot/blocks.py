@@ -173,6 +173,16 @@ def staffed_summary(esc: Escalation, pending: Sequence[str], skipped: dict[str, 
     return " ".join(parts)
 
 
+def staffing_delayed(esc: Escalation, pending: Sequence[str], error: str) -> str:
+    """Return what the reporter is told when Slack fails before the channel is ready."""
+    what = ", ".join(pending[:-1]) + (" and " if len(pending) > 1 else "") + pending[-1]
+    return (
+        f":hourglass_flowing_sand: *{esc.ref}* is saved, but Slack is failing right now "
+        f"(`{escape(error)}`), so {what} {'are' if len(pending) > 1 else 'is'} not done yet. "
+        "Nothing is lost: I keep retrying and will tell you when the channel is ready."
+    )
+
+
 def page_text(esc: Escalation, users: Sequence[str], step: int) -> str:
     """Return the in-channel page mentioning whom it pages."""
     who = " ".join(f"<@{u}>" for u in users)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot import blocks
 from bot.config import TeamConfig
-from bot.errors import NotSaved
+from bot.errors import NOT_SAVED, NotSaved
 from bot.outbox import Job
 from bot.parsing import EscalationDraft
 from bot.routing import Facets, routed_groups
@@ -104,7 +104,7 @@ def accept_escalation(
             uow.commit()
     except OperationalError as exc:
         log.error("could not accept an escalation: %s", exc)
-        raise NotSaved("Not saved: the database is unreachable. Please try again.") from None
+        raise NotSaved(NOT_SAVED) from None
     if created:
         svc.outbox.submit(key)
     return created
@@ -214,7 +214,7 @@ def raise_escalation(
             return Raised(esc.id, True, key, paged)
     except OperationalError as exc:
         log.error("could not record escalation: %s", exc)
-        raise NotSaved("Not saved: the database is unreachable. Please try again.") from None
+        raise NotSaved(NOT_SAVED) from None
 
 
 def _load(svc: Services, number: int) -> Escalation:
@@ -343,9 +343,8 @@ def _save(svc: Services, number: int, **values: Any) -> None:
         uow.commit()
 
 
-def staff(svc: Services, job: Job) -> None:
-    """Do what a new escalation still needs in Slack; each step is saved as it is done."""
-    esc = _load(svc, int(job.escalation_id or 0))
+def _set_up(svc: Services, esc: Escalation, job: Job) -> dict[str, str]:
+    """Create, invite, post, pin and announce what is not done yet; return who was skipped."""
     if esc.channel_id is None:
         _create_channel(svc, esc, job)
     assert esc.channel_id
@@ -372,6 +371,65 @@ def staff(svc: Services, job: Job) -> None:
             retrying=job.retrying,
         )
         _save(svc, esc.id, announce_ts=ts)
+    return skipped
+
+
+def pending_steps(esc: Escalation) -> list[str]:
+    """Return, in words, what a new escalation still lacks in Slack."""
+    pending = []
+    if esc.channel_id is None:
+        pending.append("its channel")
+    if any(p.invited_at is None and not p.invite_error for p in esc.participants):
+        pending.append("the invitations")
+    if esc.card_ts is None:
+        pending.append("the summary card")
+    elif not esc.card_pinned:
+        pending.append("pinning the card")
+    if not esc.restricted and esc.announce_ts is None:
+        pending.append("the feed announcement")
+    return pending
+
+
+def _tell(svc: Services, esc: Escalation, job: Job, text: str, *, in_channel: bool) -> None:
+    """Answer the reporter: through the command's response_url, else in the channel or a DM."""
+    response_url = job.payload.get("response_url")
+    if response_url:
+        svc.slack.respond(response_url, text)
+    elif in_channel and esc.channel_id:
+        svc.slack.ephemeral(esc.channel_id, esc.reporter, text)
+    else:
+        svc.slack.dm(esc.reporter, text)
+
+
+def _tell_delayed(svc: Services, number: int, job: Job, failure: Exception) -> None:
+    """Tell the reporter once, plainly, what is still pending while Slack fails."""
+    key = f"delayed:{number}"
+    try:
+        with svc.db.uow() as uow:
+            if uow.repos.requests.get(key) is not None:
+                return
+        esc = _load(svc, number)
+        pending = pending_steps(esc)
+        if not pending:
+            return
+        error = failure.error if isinstance(failure, SlackError) else type(failure).__name__
+        _tell(svc, esc, job, blocks.staffing_delayed(esc, pending, error), in_channel=False)
+        with svc.db.uow() as uow:
+            uow.repos.requests.claim(key, "staffing_delayed", svc.clock(), escalation=number)
+            uow.commit()
+    except Exception as exc:  # Slack may fail this too; the next failed attempt tries again
+        log.warning("could not tell the reporter of ESC-%d what is pending: %s", number, exc)
+
+
+def staff(svc: Services, job: Job) -> None:
+    """Do what a new escalation still needs in Slack; each step is saved as it is done."""
+    esc = _load(svc, int(job.escalation_id or 0))
+    try:
+        skipped = _set_up(svc, esc, job)
+    except (SlackError, OSError) as exc:  # Slack refused or did not answer: retried later
+        _tell_delayed(svc, esc.id, job, exc)
+        raise
+    assert esc.channel_id
     now = svc.clock()
     with svc.db.uow() as uow:
         row = uow.repos.escalations.get(esc.id)
@@ -381,18 +439,11 @@ def staff(svc: Services, job: Job) -> None:
             uow.repos.escalations.add_event(esc.id, now, "staffed", None, skipped=skipped)
         uow.commit()
     if skipped:
-        svc.slack.post(
-            esc.channel_id,
-            "Could not add: " + ", ".join(f"<@{u}> ({e})" for u, e in skipped.items()) + ".",
-        )
-    summary = blocks.staffed_summary(esc, [], skipped)
-    response_url = job.payload.get("response_url")
+        note = "Could not add: " + ", ".join(f"<@{u}> ({e})" for u, e in skipped.items()) + "."
+        post_once(svc, esc.channel_id, f"skipped:{esc.id}", note, None, retrying=job.retrying)
     try:
-        if response_url:
-            svc.slack.respond(response_url, summary)
-        else:
-            svc.slack.ephemeral(esc.channel_id, esc.reporter, summary)
-    except SlackError as exc:  # the channel is staffed; a lost confirmation is not worth a retry
+        _tell(svc, esc, job, blocks.staffed_summary(esc, [], skipped), in_channel=True)
+    except (SlackError, OSError) as exc:  # staffed; a lost confirmation is not worth a retry
         log.warning("could not confirm %s to its reporter: %s", esc.ref, exc)
 
 

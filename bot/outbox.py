@@ -98,6 +98,7 @@ class Outbox:
         self.pool = TrackedPool(workers, "outbox")
         self._signal: Any = self._wake
         self._running: set[int] = set()
+        self._held: set[int] = set()  # items this process is working on: their leases renew
         self._lock = threading.Lock()
 
     def register(self, kind: str, handler: Handler) -> None:
@@ -141,6 +142,15 @@ class Outbox:
         job = self._take(item_id)
         if job is None:
             return False
+        with self._lock:
+            self._held.add(job.id)
+        try:
+            return self._perform(job)
+        finally:
+            with self._lock:
+                self._held.discard(job.id)
+
+    def _perform(self, job: Job) -> bool:
         handler = self.handlers.get(job.kind)
         if handler is None:
             self._finish(job, f"no handler for {job.kind}", permanent=True)
@@ -208,9 +218,13 @@ class Outbox:
         return len(fresh)
 
     def renew(self) -> int:
-        """Extend the lease of every item this process holds; return how many."""
+        """Extend the lease of every item this process is working on; return how many."""
+        with self._lock:
+            held = sorted(self._held)
+        if not held:
+            return 0
         with self.db.uow() as uow:
-            renewed = uow.repos.outbox.renew(self.owner, self.clock() + LEASE)
+            renewed = uow.repos.outbox.renew(self.owner, held, self.clock() + LEASE)
             uow.commit()
         return renewed
 

@@ -338,14 +338,9 @@ class SlackGateway:
         ephemeral: bool = True,
     ) -> None:
         """Answer through a response_url (valid 30 minutes, 5 times)."""
+        # The Web API client's retry policy (and its injected sleep) for the webhook too.
         webhook = WebhookClient(
-            response_url,
-            timeout=10,
-            retry_handlers=[
-                ConnectionErrorRetryHandler(max_retry_count=3),
-                ServerErrorRetryHandler(3),
-                RateLimitErrorRetryHandler(3),
-            ],
+            response_url, timeout=self.client.timeout, retry_handlers=self.client.retry_handlers
         )
         response = webhook.send(
             text=text,

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 
 from bot import blocks, decisions, lifecycle, signoffs
 from bot.blocks import Action, Callback
-from bot.errors import UserError
+from bot.errors import NOT_SAVED, UserError, database_unreachable
 from bot.esc_parsing import DecisionDraft
 from bot.lifecycle import Where
 from bot.services import Services
@@ -125,6 +125,11 @@ def _apply(ack: Ack, field: str, run: Any) -> None:
         run()
     except UserError as exc:
         ack(response_action="errors", errors={field: str(exc)[:1900]})
+        return
+    except Exception as exc:
+        if not database_unreachable(exc):
+            raise
+        ack(response_action="errors", errors={field: NOT_SAVED})
         return
     ack()
 

@@ -9,11 +9,14 @@ still goes there.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from bot.errors import UserError
+from bot.errors import NOT_SAVED, UserError, database_unreachable
 from bot.services import Services
+
+log = logging.getLogger(__name__)
 
 Reply = tuple[str, list[dict[str, Any]] | None]
 
@@ -24,5 +27,10 @@ def answer(svc: Services, response_url: str | None, run: Callable[[], Reply | No
         reply = run()
     except UserError as exc:
         reply = str(exc), None
+    except Exception as exc:  # raising after the ack would lose Slack's answer (see above)
+        if not database_unreachable(exc):
+            raise
+        log.error("not saved, the database is unreachable: %s", exc)
+        reply = NOT_SAVED, None
     if reply is not None and response_url:
         svc.slack.respond(response_url, reply[0], blocks=reply[1])

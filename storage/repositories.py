@@ -414,12 +414,12 @@ class OutboxRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def renew(self, owner: str, until: datetime) -> int:
-        """Extend the lease of every pending item this worker holds; return how many."""
+    def renew(self, owner: str, item_ids: Sequence[int], until: datetime) -> int:
+        """Extend the lease of these items while this worker still holds them; return how many."""
         result = self.session.execute(
             update(OutboxItem)
-            .where(OutboxItem.locked_by == owner, OutboxItem.status == "pending")
-            .where(OutboxItem.locked_until.is_not(None))
+            .where(OutboxItem.id.in_(item_ids), OutboxItem.locked_by == owner)
+            .where(OutboxItem.status == "pending", OutboxItem.locked_until.is_not(None))
             .values(locked_until=until)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
+
 from bot.clock import FakeClock
-from bot.outbox import LEASE, Outbox
+from bot.outbox import LEASE, Job, Outbox
 from storage.db import Database
 
 HOST = socket.gethostname()
@@ -68,13 +70,43 @@ def test_a_running_worker_renews_its_lease_and_a_silent_one_loses_it(
     db: Database, clock: FakeClock
 ):
     outbox = Outbox(db, clock)
-    outbox.register("test.noop", lambda job: None)
-    _held(db, clock, {"mine": outbox.owner, "elsewhere": "other-host:1:eeee0005"})
-    clock.advance(LEASE - timedelta(seconds=5))
-    assert outbox.renew() == 1  # only its own
-    clock.advance(timedelta(seconds=10))  # past the first lease: the silent worker's expired
+    renewed: list[int] = []
+
+    def slow(job: Job) -> None:  # a long Slack wait: the loop renews meanwhile
+        clock.advance(LEASE - timedelta(seconds=5))
+        renewed.append(outbox.renew())
+        clock.advance(timedelta(seconds=10))  # past the first lease
+        with db.uow() as uow:
+            due = [item.key for item in uow.repos.outbox.due(clock())]
+        assert due == ["elsewhere"]  # the silent worker's lease ran out, not this one
+
+    outbox.register("test.slow", slow)
     with db.uow() as uow:
-        due = [item.key for item in uow.repos.outbox.due(clock())]
-    assert due == ["elsewhere"]
+        uow.repos.outbox.add("running", "test.slow", clock())
+        uow.commit()
+    _held(db, clock, {"elsewhere": "other-host:1:eeee0005"})
+    assert outbox.run_due() == 1  # "running"; "elsewhere" is still held
+    assert renewed == [1]  # only the item it was working on
+    assert outbox.renew() == 0  # nothing held once done
+    outbox.pool.shutdown()
+
+
+def test_an_item_whose_finish_was_not_saved_is_not_renewed_forever(db: Database, clock: FakeClock):
+    outbox = Outbox(db, clock)
+    outbox.register("test.noop", lambda job: None)
+    with db.uow() as uow:
+        uow.repos.outbox.add("orphan", "test.noop", clock())
+        uow.commit()
+    real_finish = outbox._finish
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise OSError("the database went away")
+
+    outbox._finish = lost  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        outbox.run_due()
+    outbox._finish = real_finish  # type: ignore[method-assign]
+    assert outbox.renew() == 0  # not held any more: its lease will run out
+    clock.advance(LEASE + timedelta(seconds=1))
     assert outbox.run_due() == 1
     outbox.pool.shutdown()
