@@ -285,6 +285,12 @@ def parse_config(text: str, source: str = "escalation.yaml") -> TeamConfig:
     """Validate config text; raise ConfigError naming every bad key and its line."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is None or not isinstance(root, yaml.MappingNode):
+            raise ConfigError(source, [Problem("", 1, "the config must be a mapping of sections")])
+        lines: dict[tuple[Any, ...], int] = {}
+        problems: list[Problem] = []
+        _walk(root, (), lines, problems)
+        data = yaml.SafeLoader("").construct_document(root)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(
@@ -293,16 +299,15 @@ def parse_config(text: str, source: str = "escalation.yaml") -> TeamConfig:
                 Problem(
                     "",
                     mark.line + 1 if mark else None,
-                    f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                    f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
                 )
             ],
         ) from None
-    if root is None or not isinstance(root, yaml.MappingNode):
-        raise ConfigError(source, [Problem("", 1, "the config must be a mapping of sections")])
-    lines: dict[tuple[Any, ...], int] = {}
-    problems: list[Problem] = []
-    _walk(root, (), lines, problems)
-    data = yaml.SafeLoader("").construct_document(root)
+    except RecursionError:
+        message = "not valid: nested too deeply, or an alias (*name) refers to itself"
+        raise ConfigError(source, [Problem("", None, message)]) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. `!!int abc`, a bad date
+        raise ConfigError(source, [Problem("", None, f"not valid YAML: {exc}")]) from None
     try:
         config = TeamConfig.model_validate(data)
     except ValidationError as exc:
