@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from bot.blocks import ESCALATE_USAGE
 from bot.config import TeamConfig
 from bot.errors import UsageError
-from bot.text import truncate
+from bot.text import escape, truncate
 
 TITLE_LIMIT = 250
 _CHANNEL_REF = re.compile(r"^<#[A-Z0-9]+\|([^>]*)>$")
@@ -48,7 +48,7 @@ def parse_escalate(text: str, config: TeamConfig) -> EscalationDraft:
         category = (ref.group(1) if ref else token[1:]).lower()
         if category not in config.categories:
             raise UsageError(
-                f"Unknown category `{truncate(category, 40)}`: use one of "
+                f"Unknown category `{escape(truncate(category, 40))}`: use one of "
                 f"{', '.join(config.categories)}. {ESCALATE_USAGE}"
             )
     title = " ".join(words).strip()

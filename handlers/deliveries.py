@@ -1,4 +1,9 @@
-"""Drop Slack's redeliveries of an event (same `event_id`) before any listener runs."""
+"""What every Slack delivery goes through before a listener: redeliveries and NUL characters.
+
+A redelivered event (same `event_id`) is acknowledged and dropped. NUL characters are taken
+out of everything a user typed: PostgreSQL cannot store them in text, and a request that can
+never be saved must not be accepted.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,25 @@ def handle_event_delivery(
     return None
 
 
+def strip_nul(value: Any) -> Any:
+    """Return the payload with NUL characters removed from every string in it."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = strip_nul(item)
+    elif isinstance(value, list):
+        value[:] = [strip_nul(item) for item in value]
+    return value
+
+
+def handle_nul_characters(body: dict[str, Any], next: Callable[[], None]) -> None:
+    """Remove NUL characters from the request in place, then go on."""
+    strip_nul(body)
+    next()
+
+
 def register(app: App, svc: Services) -> None:
-    """Register the redelivery check (after Bolt's signature check, before every listener)."""
+    """Register the delivery checks (after Bolt's signature check, before every listener)."""
     app.use(lambda body, next: handle_event_delivery(svc, body, next))
+    app.use(lambda body, next: handle_nul_characters(body, next))
