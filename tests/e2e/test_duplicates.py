@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.blocks import Action, Callback
+from schedules.scheduler import Scheduler
 from storage.models import Escalation
 from tests.e2e.conftest import World
 from tests.e2e.esc_support import (
     LEAD,
     MEMBER,
+    ONCALL,
     REPORTER,
     decisions,
     esc,
@@ -181,3 +185,31 @@ def test_a_retried_event_is_handled_once(world: World):
     world.driver.event({"type": "app_home_opened", "user": LEAD, "tab": "home"})
     world.settle()
     assert len(world.emulator.calls_of("views.publish")) == 2
+
+
+def test_a_retried_escalation_is_paged_once_by_two_schedulers(world: World):
+    request = capture(
+        world.driver,
+        lambda: world.driver.command(REPORTER, "/escalate", "SEV1 #election Vote buying"),
+    )
+    at_once([lambda: deliver(world.driver, request)] * 3)
+    deliver(world.driver, request, retry_num=1)
+    world.settle()
+    # Two processes' schedulers over the same database, passing at the same moment.
+    first, second = Scheduler(world.bot.services), Scheduler(world.bot.services)
+
+    def passes() -> None:
+        at_once([lambda s=s: s.run_due() for s in (first, second)])  # type: ignore[misc]
+        world.settle()
+
+    passes()
+    passes()
+    world.clock.advance(timedelta(minutes=5))  # SEV1: unacknowledged, page the next step
+    passes()
+    pages = [
+        c.args["channel"]
+        for c in world.emulator.calls_of("chat.postMessage")
+        if c.ok and "You are paged" in c.args.get("text", "")
+    ]
+    assert sorted(pages) == sorted([ONCALL, "U0EVE00001"])  # each step once
+    assert len(_escalations(world)) == 1
