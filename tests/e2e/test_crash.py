@@ -198,7 +198,7 @@ def drill(config: TeamConfig, tmp_path: Path) -> Iterator[tuple[GatedEmulator, B
     emulator = GatedEmulator(rate_limits=False)
     emulator.start()
     assert emulator._server is not None  # answers to a killed bot break their pipe: expected
-    emulator._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+    emulator._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
     seed(emulator, config)
     db = Database(f"sqlite:///{tmp_path / 'crash.db'}")
     bot = Bot(emulator, db.url, tmp_path)
