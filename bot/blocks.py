@@ -701,7 +701,7 @@ def local_when(instant: datetime, tz: str) -> str:
 def span(seconds: float) -> str:
     """Return a duration as `2d 3h`, `1h 5m` or `4m 30s`."""
     seconds = int(seconds)
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size or (unit == "s" and not parts):
             parts.append(f"{seconds // size}{unit}")

@@ -136,8 +136,12 @@ class EscalationPolicy(_Model):
     repeat: int = Field(default=0, ge=0, le=10)
 
 
+def _every_day() -> list[Day]:
+    return ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
 class Restrict(_Model):
-    days: list[Day] = Field(default_factory=lambda: list(DAYS), min_length=1)
+    days: list[Day] = Field(default_factory=_every_day, min_length=1)
     from_: ClockTime = Field(default=time(0), alias="from")
     to: ClockTime = time(0)
 

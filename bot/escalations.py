@@ -183,10 +183,10 @@ def raise_escalation(
                     people.setdefault(user, ("stakeholder", group))
                 for usergroup in target.usergroups:
                     usergroups.setdefault(usergroup, group)
-            for user, (role, group) in people.items():
+            for user, (role, group_of) in people.items():
                 uow.repos.escalations.add_participant(
                     Participant(
-                        escalation_id=esc.id, user_id=user, role=role, group=group, added_at=now
+                        escalation_id=esc.id, user_id=user, role=role, group=group_of, added_at=now
                     )
                 )
             uow.repos.escalations.add_event(

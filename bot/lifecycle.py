@@ -463,7 +463,7 @@ def visible_escalations(
 ) -> list[Escalation]:
     """Return the escalations the viewer may see, newest first."""
     out = []
-    for esc in uow.repos.escalations.list(statuses=statuses, since=since):
+    for esc in uow.repos.escalations.find(statuses=statuses, since=since):
         if can_see(esc, viewer):
             out.append(esc)
     return out

@@ -105,7 +105,7 @@ def export_row(esc: Escalation, decisions: int, followups: int, now: datetime) -
 def export_rows(uow: UnitOfWork, since: datetime, now: datetime) -> list[dict[str, Any]]:
     """Return a row per escalation created since `since`, oldest first."""
     rows = []
-    for esc in reversed(uow.repos.escalations.list(since=since)):
+    for esc in reversed(uow.repos.escalations.find(since=since)):
         rows.append(
             export_row(
                 esc,

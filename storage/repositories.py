@@ -81,7 +81,7 @@ class EscalationRepository:
             select(Escalation).where(Escalation.request_key == key)
         ).one_or_none()
 
-    def list(
+    def find(
         self,
         *,
         statuses: Sequence[str] | None = None,

@@ -176,7 +176,7 @@ def main() -> None:
         settle(SENDERS + n)
         done_at = time.time()
         with db.uow() as uow:
-            rows = [e for e in uow.repos.escalations.list() if e.title.startswith("Bench")]
+            rows = [e for e in uow.repos.escalations.find() if e.title.startswith("Bench")]
         burst = [(e.staffed_at - e.created_at).total_seconds() for e in rows if e.staffed_at]
 
         staffed: list[float] = []  # request -> fully staffed, one escalation at a time

@@ -46,7 +46,7 @@ def raise_esc(
 ) -> Escalation:
     """Raise an escalation inline, wait for its channel, return it."""
     with world.db.uow() as uow:
-        before = len(uow.repos.escalations.list())
+        before = len(uow.repos.escalations.find())
     reply = world.driver.command(user, "/escalate", text)
     assert reply.status == 200
     world.settle()
@@ -60,7 +60,7 @@ def raise_form(
 ) -> Escalation:
     """Raise an escalation through the /escalate form (the only way to set its flags)."""
     with world.db.uow() as uow:
-        before = len(uow.repos.escalations.list())
+        before = len(uow.repos.escalations.find())
     world.driver.command(user, "/escalate", "")
     world.settle()
     view = world.emulator.open_views(user)[-1]

@@ -167,7 +167,7 @@ def check_all_staffed_once(world: World, escalations: int) -> None:
     """Assert every escalation of the burst exists once and is fully set up, once."""
     emulator = world.emulator
     with world.db.uow() as uow:
-        rows = uow.repos.escalations.list()
+        rows = uow.repos.escalations.find()
         for row in rows:
             _ = list(row.participants)
     assert sorted(r.title for r in rows) == [f"Burst {n:04d}" for n in range(1, escalations + 1)]

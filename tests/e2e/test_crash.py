@@ -212,7 +212,7 @@ def drill(config: TeamConfig, tmp_path: Path) -> Iterator[tuple[GatedEmulator, B
 
 def _tagged(db: Database, tag: str) -> Escalation | None:
     with db.uow() as uow:
-        for esc in uow.repos.escalations.list():
+        for esc in uow.repos.escalations.find():
             if tag in esc.title.lower():
                 _ = list(esc.participants)
                 return esc
@@ -256,7 +256,7 @@ def test_a_kill_at_any_step_of_raising_is_finished_after_restart(drill):
     bot.stop()
 
     with db.uow() as uow:
-        rows = uow.repos.escalations.list()
+        rows = uow.repos.escalations.find()
         for row in rows:
             _ = list(row.participants)
     assert sorted(r.id for r in rows) == list(range(1, drills + 1))

@@ -25,7 +25,7 @@ from tests.e2e.replay import at_once, capture, deliver
 
 def _escalations(world: World) -> list[Escalation]:
     with world.db.uow() as uow:
-        return uow.repos.escalations.list()
+        return uow.repos.escalations.find()
 
 
 def _one_staffed_escalation(world: World, title: str) -> Escalation:

@@ -135,7 +135,7 @@ def test_modal_rejects_a_missing_title(world: World):
     assert reply.json["response_action"] == "errors" and "title" in reply.json["errors"]
     world.settle()
     with world.db.uow() as uow:
-        assert uow.repos.escalations.list() == []
+        assert uow.repos.escalations.find() == []
 
 
 @pytest.mark.parametrize(
@@ -202,7 +202,7 @@ def test_bad_signature_gets_401_and_changes_nothing(world: World):
     assert reply.status == 401 and stale.status == 401
     world.settle()
     with world.db.uow() as uow:
-        assert uow.repos.escalations.list() == []
+        assert uow.repos.escalations.find() == []
     assert world.emulator.calls == []
 
 
@@ -220,7 +220,7 @@ def test_bad_arguments_get_a_usage_reply(world: World, text: str, message: str):
     assert message in reply.body and "Usage:" in reply.body
     world.settle()
     with world.db.uow() as uow:
-        assert uow.repos.escalations.list() == []
+        assert uow.repos.escalations.find() == []
 
 
 def test_web_api_calls_per_escalation(world: World):
@@ -252,5 +252,5 @@ def test_same_command_delivered_twice_creates_one_escalation(world: World):
     assert [r.status for r in replies] == [200, 200]
     world.settle()
     with world.db.uow() as uow:
-        assert [e.title for e in uow.repos.escalations.list()] == ["Delivered twice"]
+        assert [e.title for e in uow.repos.escalations.find()] == ["Delivered twice"]
     assert len(world.emulator.calls_of("conversations.create")) == 1

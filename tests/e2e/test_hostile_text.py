@@ -189,7 +189,7 @@ def test_sql_metacharacters_are_plain_text(any_world: World):
         assert reply.status == 200 and "Raising" in reply.body, reply.body
     world.settle()
     with world.db.uow() as uow:
-        titles = [e.title for e in reversed(uow.repos.escalations.list())]
+        titles = [e.title for e in reversed(uow.repos.escalations.find())]
     assert titles == [" ".join(t.replace("\x00", "").split()) for t in SQLISH]
     row = raise_esc(world, "SEV3 #ads Plain one")
     for text in SQLISH:
@@ -199,7 +199,7 @@ def test_sql_metacharacters_are_plain_text(any_world: World):
     assert "DROP TABLE" in said
     with world.db.uow() as uow:
         assert len(uow.repos.decisions.chain(row.id)) == len(SQLISH)
-        assert len(uow.repos.escalations.list()) == len(SQLISH) + 1
+        assert len(uow.repos.escalations.find()) == len(SQLISH) + 1
     assert signoffs(world, row.id) == []
     assert_never_broadcast(world)
 

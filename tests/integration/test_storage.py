@@ -87,14 +87,14 @@ def test_escalation_round_trip(db: Database):
         assert [(p.user_id, p.group) for p in got.participants] == [("U0LEG00001", "legal")]
         [event] = uow.repos.escalations.timeline(number)
         assert event.kind == "created" and event.detail == {"severity": "SEV1"}
-        assert uow.repos.escalations.list(statuses=["open"])[0].id == number
+        assert uow.repos.escalations.find(statuses=["open"])[0].id == number
 
 
 def test_uncommitted_work_is_rolled_back(db: Database):
     with db.uow() as uow:
         uow.repos.escalations.add(_escalation())
     with db.uow() as uow:
-        assert uow.repos.escalations.list() == []
+        assert uow.repos.escalations.find() == []
 
 
 def test_numbers_are_sequential_and_never_reused(db: Database):
