@@ -9,6 +9,9 @@ a restart unable to send the same ping again; the outbox retries until the send 
 A series (an escalation's pages, its update reminders, a rotation's handoffs…) only ever
 sends its latest due ping: when the bot was down across several due moments, the earlier
 ones are recorded as skipped and the latest one, if still relevant, is sent once.
+
+Planning works in whole epoch seconds: a pass reads one small row per open escalation, and
+integers are cheap to fetch and to do arithmetic on.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 import statistics
+import time as clock_time
 from collections import Counter as Tally
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,17 +27,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from bot import blocks
-from bot.config import Severity
 from bot.escalations import CARD_EVENT, post_once
 from bot.oncall import to_overrides
 from bot.outbox import Job
 from bot.services import Services
 from schedules import rotation as engine
 from storage.db import UnitOfWork
-from storage.models import Escalation, Followup, Participant, Signoff
+from storage.models import Escalation, Participant, Signoff
+from storage.pings import PingRepository
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,10 @@ STAFF_GRACE = timedelta(seconds=60)  # a page in the channel waits this long for
 GAP_WINDOW = timedelta(days=14)
 DAILY_AT = time(9, 0)  # coverage-gap warnings daily and the digest on Mondays, team time
 MAX_SKIPS = 100  # stale moments recorded per series and pass
+_LOOKBACK_S = int(LOOKBACK.total_seconds())
+# Reminders due this far ahead are read too, so their moments get date jobs; the periodic
+# reconcile (every 30 s) must come sooner than this.
+_AHEAD_S = 120
 
 
 class NotReady(Exception):
@@ -81,17 +87,38 @@ class NotReady(Exception):
 # -- what is due ------------------------------------------------------------------------------
 
 
+def seconds(instant: datetime) -> int:
+    """Return an aware instant as whole epoch seconds (floor), as the database computes them."""
+    return int(instant.timestamp() // 1)
+
+
+def instant(epoch_s: int) -> datetime:
+    """Return epoch seconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
+def stamp(moment: datetime | int) -> str:
+    """Return a moment as a compact ISO 8601 UTC stamp for keys: 20260308T170000Z."""
+    epoch_s = moment if isinstance(moment, int) else seconds(moment)
+    return clock_time.strftime("%Y%m%dT%H%M%SZ", clock_time.gmtime(epoch_s))
+
+
 @dataclass(slots=True)
 class Due:
     """One ping whose moment has come: send it, or record it as skipped (stale)."""
 
     key: str
     kind: str
-    due_at: datetime
+    due_s: int
     send: bool
-    series: str = ""
+    subject: int | str | None = None  # the escalation, sign-off or rotation of the series
     escalation_id: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def due_at(self) -> datetime:
+        """Return the due moment as a datetime."""
+        return instant(self.due_s)
 
 
 @dataclass
@@ -99,100 +126,134 @@ class Found:
     """What one kind of ping has due now, and the next moment something of it falls due."""
 
     dues: list[Due] = field(default_factory=list)
-    next_at: datetime | None = None
+    next_s: int | None = None
 
-    def later(self, at: datetime) -> None:
+    def later(self, at_s: int) -> None:
         """Note a future due moment."""
-        if self.next_at is None or at < self.next_at:
-            self.next_at = at
+        if self.next_s is None or at_s < self.next_s:
+            self.next_s = at_s
+
+    @property
+    def next_at(self) -> datetime | None:
+        """Return the next due moment, if any."""
+        return None if self.next_s is None else instant(self.next_s)
+
+
+@dataclass
+class Boundaries:
+    """A rotation's handoffs over a window, computed once and reused while it lasts."""
+
+    signature: tuple[Any, ...]
+    until_s: int
+    # (instant, end of the incoming stretch, incoming, outgoing, reminder key, handoff key)
+    items: list[tuple[int, int, str, str | None, str, str]]
 
 
 @dataclass
 class Known:
-    """Keys this process knows are claimed: a cache of the ledger, which only ever grows."""
+    """What this process knows is in the ledger: a cache of it, which only ever grows.
 
-    claimed: set[str] = field(default_factory=set)
-    last: dict[str, datetime] = field(default_factory=dict)  # series -> newest claimed moment
+    Whatever is here is certainly claimed; whatever is not is tried against the ledger's
+    unique key, so a stale or empty cache costs time, never a second ping. Recurring
+    reminders are known by their newest claimed moment alone.
+    """
+
+    claimed: dict[str, int] = field(default_factory=dict)  # key -> due moment
+    last: dict[tuple[str, int], int] = field(default_factory=dict)  # series -> newest moment
+    boundaries: dict[str, Boundaries] = field(default_factory=dict)
 
     def load(self, svc: Services, now: datetime) -> None:
-        """Learn the newest claimed moment of each recurring series from the ledger."""
+        """Learn the recently claimed pings from the ledger (as on start)."""
+        since = now - LOOKBACK
         with svc.db.uow() as uow:
-            rows = uow.repos.ledger.recent(RECURRING, now - LOOKBACK)
+            rows = uow.repos.ledger.recent(KINDS, since)
         for key, due_at in rows:
-            self.claimed.add(key)
-            series = key.rsplit(":", 1)[0]
-            if series not in self.last or due_at > self.last[series]:
-                self.last[series] = due_at
+            self.add(key, seconds(due_at))
+
+    def add(self, key: str, due_s: int) -> None:
+        """Note one key as claimed."""
+        kind, _, rest = key.partition(":")
+        if kind not in RECURRING:
+            self.claimed[key] = due_s
+            return
+        subject = rest.partition(":")[0]
+        if subject.isdigit():
+            series = (kind, int(subject))
+            if due_s > self.last.get(series, -1):
+                self.last[series] = due_s
 
     def remember(self, dues: Iterable[Due], claimed: set[str]) -> None:
-        """Keep what this pass saw claimed; forget series and keys no longer produced."""
-        keep: set[str] = set()
-        last: dict[str, datetime] = {}
+        """Add the dues now in the ledger (claimed by this pass or found taken)."""
         for due in dues:
-            if due.key in claimed or due.key in self.claimed:
-                keep.add(due.key)
-                if due.kind in RECURRING and (
-                    due.series not in last or due.due_at > last[due.series]
-                ):
-                    last[due.series] = due.due_at
-            elif due.kind in RECURRING and due.series in self.last:
-                last.setdefault(due.series, self.last[due.series])
-        self.claimed = keep
-        self.last = last
+            if due.key in claimed:
+                self.add(due.key, due.due_s)
+
+    def prune(self, snap: Snapshot, keep_s: int) -> None:
+        """Forget keys due before `keep_s`; after a full pass, also the series of what has
+        no reminder due any more."""
+        self.claimed = {k: s for k, s in self.claimed.items() if s >= keep_s}
+        if not snap.full:
+            return
+        open_ids = {row[0] for row in snap.escalations}
+        pending = {row[0] for row in snap.signoffs}
+        self.last = {
+            series: s
+            for series, s in self.last.items()
+            if series[1] in (open_ids if series[0] == UPDATE_REMINDER else pending)
+        }
 
 
 @dataclass
 class Snapshot:
-    """The rows a pass plans from, read in one unit of work."""
+    """The rows a pass plans from, read in one unit of work; instants in epoch seconds."""
 
     now: datetime
-    escalations: list[Any]
-    signoffs: list[Any]
+    escalations: Sequence[Any]  # (id, severity, last update or creation) of reminder-due ones
+    unacknowledged: Sequence[Any]  # (id, severity, created, ack deadline) of paging ones
+    signoffs: Sequence[Any]  # (id, escalation id, requested) of pending ones
     overrides: dict[str, list[engine.Override]]
+    full: bool = True  # reminders due over the whole lookback, not since the previous pass
 
 
-def stamp(instant: datetime) -> str:
-    """Return the instant as a compact ISO 8601 UTC stamp for keys: 20260308T170000Z."""
-    return instant.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+def paging_span(svc: Services) -> timedelta:
+    """Return how long after creation the last page of the slowest severity can fall due."""
+    policy = svc.config.escalation_policy
+    total = len(policy.steps) * (policy.repeat + 1)
+    return max(s.ack_within for s in svc.config.severities) * total
 
 
-def load_snapshot(svc: Services, now: datetime) -> Snapshot:
-    """Read open escalations, pending sign-offs and nearby overrides in one unit of work."""
+def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -> Snapshot:
+    """Read what may be due in one unit of work: escalations with an update reminder due
+    since `since` (default: the whole lookback), those paging, pending sign-offs, overrides.
+    """
+    full = since is None or since <= now - LOOKBACK
+    now_s = seconds(now)
+    since_s = now_s - _LOOKBACK_S if full or since is None else seconds(since)
+    everies = _every(svc, "update_every")
     with svc.db.uow() as uow:
-        escalations = list(
-            uow.session.execute(
-                select(
-                    Escalation.id,
-                    Escalation.severity,
-                    Escalation.status,
-                    Escalation.owner,
-                    Escalation.created_at,
-                    Escalation.ack_deadline,
-                    Escalation.acknowledged_at,
-                    Escalation.last_update_at,
-                ).where(Escalation.status.in_(OPEN))
-            )
-        )
-        signoffs = list(
-            uow.session.execute(
-                select(Signoff.id, Signoff.escalation_id, Signoff.requested_at)
-                .join(Escalation, Escalation.id == Signoff.escalation_id)
-                .where(Signoff.status == "pending", Escalation.status.in_(OPEN))
-            )
-        )
+        repo = PingRepository(uow.session)
+        # Also those due a little ahead: their moments become date jobs.
+        escalations = repo.reminders_due(OPEN, everies, since_s, now_s + _AHEAD_S)
+        unacknowledged = repo.unacknowledged(PAGEABLE, now - LOOKBACK - paging_span(svc))
+        signoffs = repo.pending_signoffs(OPEN)
         rows = uow.repos.overrides.active(
-            ending_after=now - LOOKBACK, starting_before=now + HORIZON + timedelta(days=1)
+            ending_after=now - LOOKBACK, starting_before=now + HORIZON + timedelta(days=2)
         )
     overrides: dict[str, list[Any]] = {}
     for row in rows:
         overrides.setdefault(row.rotation, []).append(row)
     return Snapshot(
-        now, escalations, signoffs, {rid: to_overrides(rs) for rid, rs in overrides.items()}
+        now,
+        escalations,
+        unacknowledged,
+        signoffs,
+        {rid: to_overrides(rs) for rid, rs in overrides.items()},
+        full,
     )
 
 
-def _severities(svc: Services) -> dict[str, Severity]:
-    return {s.id: s for s in svc.config.severities}
+def _every(svc: Services, attribute: str) -> dict[str, int]:
+    return {s.id: int(getattr(s, attribute).total_seconds()) for s in svc.config.severities}
 
 
 def due_pages(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Found:
@@ -200,48 +261,43 @@ def due_pages(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Fou
 
     Page i (round i // steps, step i % steps) is due at creation for i = 0, else at the
     escalation's ack deadline plus (i - 1) × ack_within; `repeat` more rounds follow the
-    first. Only the latest due page of an escalation is sent; earlier unsent ones are stale.
+    first. Only the latest due page of an escalation is sent; earlier unsent ones are stale,
+    and so is a latest one due more than LOOKBACK ago.
     """
     found = Found()
     policy = svc.config.escalation_policy
     steps = len(policy.steps)
     total = steps * (policy.repeat + 1)
-    severities = _severities(svc)
-    for esc in snap.escalations:
-        if esc.status not in PAGEABLE or esc.acknowledged_at is not None:
+    acks = _every(svc, "ack_within")
+    now_s = seconds(now)
+    claimed = known.claimed
+    for number, severity, created, deadline in snap.unacknowledged:
+        every = acks.get(severity)
+        if every is None:
             continue
-        severity = severities.get(esc.severity)
-        if severity is None:
+        if now_s < created:
+            found.later(created)
             continue
-        every = severity.ack_within
-
-        def due(i: int, esc: Any = esc, every: timedelta = every) -> datetime:
-            return esc.created_at if i == 0 else esc.ack_deadline + every * (i - 1)
-
-        if now < esc.created_at:
-            found.later(esc.created_at)
-            continue
-        last = (
-            0 if now < esc.ack_deadline else min(total - 1, 1 + (now - esc.ack_deadline) // every)
-        )
+        last = 0 if now_s < deadline else min(total - 1, 1 + (now_s - deadline) // every)
         if last + 1 < total:
-            found.later(due(last + 1))
-        series = f"{PAGE}:{esc.id}"
+            found.later(deadline + every * last)
+        if (created if last == 0 else deadline + every * (last - 1)) < now_s - _LOOKBACK_S:
+            continue
         for i in range(last, -1, -1):
-            key = f"{series}:{i // steps}:{i % steps}"
+            key = f"{PAGE}:{number}:{i // steps}:{i % steps}"
+            if key in claimed:
+                break  # claimed with everything before it settled in the same claim
             found.dues.append(
                 Due(
                     key,
                     PAGE,
-                    due(i),
+                    created if i == 0 else deadline + every * (i - 1),
                     i == last,
-                    series,
-                    esc.id,
+                    number,
+                    number,
                     {"round": i // steps, "step": i % steps},
                 )
             )
-            if i < last and key in known.claimed:
-                break  # everything before a claimed page was settled when it was claimed
     return found
 
 
@@ -249,72 +305,80 @@ def _recurring(
     found: Found,
     known: Known,
     kind: str,
-    series: str,
-    base: datetime,
-    every: timedelta,
-    now: datetime,
-    escalation_id: int | None,
-    data: dict[str, Any],
+    subject: int,
+    base: int,
+    every: int,
+    now_s: int,
+    escalation_id: int,
 ) -> None:
     """Add the latest due moment of `base + k × every` (k ≥ 1) and the stale ones before it."""
-    first = base + every
-    if now < first:
-        found.later(first)
+    age = now_s - base
+    if age < every:
+        found.later(base + every)
         return
-    latest = base + every * ((now - base) // every)
+    latest = now_s - age % every
     found.later(latest + every)
+    seen = known.last.get((kind, subject))
+    if seen is not None and seen >= latest:
+        return
+    data = {"since": base}
     found.dues.append(
-        Due(f"{series}:{stamp(latest)}", kind, latest, True, series, escalation_id, data)
+        Due(f"{kind}:{subject}:{stamp(latest)}", kind, latest, True, subject, escalation_id, data)
     )
-    floor = max(known.last.get(series, base), now - LOOKBACK)
+    floor = max(seen if seen is not None else base, now_s - _LOOKBACK_S)
     at = latest - every
     for _ in range(MAX_SKIPS):
-        if at <= floor or at < first:
+        if at <= floor or at < base + every:
             break
-        found.dues.append(Due(f"{series}:{stamp(at)}", kind, at, False, series, escalation_id))
+        found.dues.append(
+            Due(f"{kind}:{subject}:{stamp(at)}", kind, at, False, subject, escalation_id)
+        )
         at -= every
 
 
 def due_update_reminders(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Found:
     """Find update reminders due: each `update_every` without a status update, to the owner."""
     found = Found()
-    severities = _severities(svc)
-    for esc in snap.escalations:
-        severity = severities.get(esc.severity)
-        if severity is None:
-            continue
-        base = esc.last_update_at or esc.created_at
-        _recurring(
-            found,
-            known,
-            UPDATE_REMINDER,
-            f"{UPDATE_REMINDER}:{esc.id}",
-            base,
-            severity.update_every,
-            now,
-            esc.id,
-            {"since": base.isoformat()},
-        )
+    everies = _every(svc, "update_every")
+    now_s = seconds(now)
+    for number, severity, base in snap.escalations:
+        every = everies.get(severity)
+        if every is not None:
+            _recurring(found, known, UPDATE_REMINDER, number, base, every, now_s, number)
     return found
 
 
 def due_signoff_reminders(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Found:
     """Find sign-off reminders due: every `signoff_remind_every` while the request is pending."""
     found = Found()
-    every = svc.config.team.signoff_remind_every
-    for signoff in snap.signoffs:
-        _recurring(
-            found,
-            known,
-            SIGNOFF_REMINDER,
-            f"{SIGNOFF_REMINDER}:{signoff.id}",
-            signoff.requested_at,
-            every,
-            now,
-            signoff.escalation_id,
-            {"signoff": signoff.id},
-        )
+    every = int(svc.config.team.signoff_remind_every.total_seconds())
+    now_s = seconds(now)
+    for signoff, escalation_id, requested in snap.signoffs:
+        _recurring(found, known, SIGNOFF_REMINDER, signoff, requested, every, now_s, escalation_id)
     return found
+
+
+def _boundaries(
+    rid: str, rot: engine.Rotation, overrides: Sequence[engine.Override], now: datetime
+) -> Boundaries:
+    """Compute the rotation's handoffs from a day back to two days ahead."""
+    start, end = now - LOOKBACK, now + 2 * HORIZON
+    items = []
+    for prev, seg in itertools.pairwise(engine.timeline(rot, start, end, overrides)):
+        if seg.user is None:
+            continue
+        at = seconds(seg.start)
+        items.append(
+            (
+                at,
+                seconds(seg.end),
+                seg.user,
+                prev.user,
+                f"{SHIFT_START}:{rid}:{seg.user}:{stamp(at)}",
+                f"{HANDOFF}:{rid}:{stamp(at)}",
+            )
+        )
+    return Boundaries(tuple(overrides), seconds(end), items)
 
 
 def due_rotation_pings(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Found:
@@ -324,54 +388,40 @@ def due_rotation_pings(svc: Services, snap: Snapshot, known: Known, now: datetim
     someone; it is relevant while the incoming shift lasts, as is its reminder.
     """
     found = Found()
-    remind = svc.config.team.remind_before
+    remind = int(svc.config.team.remind_before.total_seconds())
+    now_s = seconds(now)
+    floor = now_s - _LOOKBACK_S
+    claimed = known.claimed
     for rid, rot in svc.oncall.rotations.items():
-        segments = engine.timeline(
-            rot, now - LOOKBACK, now + HORIZON + remind, snap.overrides.get(rid, ())
-        )
-        for prev, seg in itertools.pairwise(segments):
-            if seg.user is None:
+        overrides = snap.overrides.get(rid, [])
+        cached = known.boundaries.get(rid)
+        if (
+            cached is None
+            or cached.signature != tuple(overrides)
+            or now_s + int(HORIZON.total_seconds()) + remind > cached.until_s
+        ):
+            cached = known.boundaries[rid] = _boundaries(rid, rot, overrides, now)
+        for at, until, incoming, outgoing, reminder_key, handoff_key in cached.items:
+            if at < floor:
                 continue
-            running = now < seg.end
-            at = seg.start
-            data = {
-                "rotation": rid,
-                "incoming": seg.user,
-                "outgoing": prev.user,
-                "at": at.isoformat(),
-            }
-            reminder_at = at - remind
-            if reminder_at <= now:
+            running = now_s < until
+            if at - remind > now_s:
+                found.later(at - remind)
+                continue
+            data = {"rotation": rid, "incoming": incoming, "outgoing": outgoing, "at": at}
+            if reminder_key not in claimed:
                 found.dues.append(
-                    Due(
-                        f"{SHIFT_START}:{rid}:{seg.user}:{stamp(at)}",
-                        SHIFT_START,
-                        reminder_at,
-                        running,
-                        f"{SHIFT_START}:{rid}",
-                        data=data,
-                    )
+                    Due(reminder_key, SHIFT_START, at - remind, running, rid, data=data)
                 )
-            else:
-                found.later(reminder_at)
-            if at <= now:
-                found.dues.append(
-                    Due(
-                        f"{HANDOFF}:{rid}:{stamp(at)}",
-                        HANDOFF,
-                        at,
-                        running,
-                        f"{HANDOFF}:{rid}",
-                        data=data,
-                    )
-                )
-            else:
+            if at > now_s:
                 found.later(at)
+            elif handoff_key not in claimed:
+                found.dues.append(Due(handoff_key, HANDOFF, at, running, rid, data=data))
     return found
 
 
-def _team_moment(day: date, tz: ZoneInfo) -> datetime:
-    return engine.resolve(datetime.combine(day, DAILY_AT), tz)
+def _team_moment(day: date, tz: ZoneInfo) -> int:
+    return seconds(engine.resolve(datetime.combine(day, DAILY_AT), tz))
 
 
 def due_gap_warning(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Found:
@@ -379,14 +429,14 @@ def due_gap_warning(svc: Services, snap: Snapshot, known: Known, now: datetime) 
     found = Found()
     tz = ZoneInfo(svc.config.team.timezone)
     today = now.astimezone(tz).date()
+    now_s = seconds(now)
     for day in (today - timedelta(days=1), today, today + timedelta(days=1)):
         at = _team_moment(day, tz)
-        if at > now:
+        key = f"{GAPS}:{day.isoformat()}"
+        if at > now_s:
             found.later(at)
-            continue
-        found.dues.append(
-            Due(f"{GAPS}:{day.isoformat()}", GAPS, at, day == today, GAPS, data={"day": str(day)})
-        )
+        elif key not in known.claimed and at >= now_s - _LOOKBACK_S:
+            found.dues.append(Due(key, GAPS, at, day == today, GAPS))
     return found
 
 
@@ -396,13 +446,15 @@ def due_digest(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Fo
     tz = ZoneInfo(svc.config.team.timezone)
     today = now.astimezone(tz).date()
     monday = today - timedelta(days=today.weekday())
+    now_s = seconds(now)
     for week in (monday - timedelta(weeks=1), monday, monday + timedelta(weeks=1)):
         at = _team_moment(week, tz)
-        if at > now:
-            found.later(at)
-            continue
         year, number, _ = week.isocalendar()
-        found.dues.append(Due(f"{DIGEST}:{year}-W{number:02d}", DIGEST, at, week == today, DIGEST))
+        key = f"{DIGEST}:{year}-W{number:02d}"
+        if at > now_s:
+            found.later(at)
+        elif key not in known.claimed and at >= now_s - _LOOKBACK_S:
+            found.dues.append(Due(key, DIGEST, at, week == today, DIGEST))
     return found
 
 
@@ -451,37 +503,42 @@ def claim(svc: Services, dues: Sequence[Due], now: datetime, batch: int = 500) -
     return out
 
 
+Item = dict[str, Any]
+
+
+def _item(key: str, kind: str, escalation_id: int | None = None, **payload: Any) -> Item:
+    return {"key": key, "kind": kind, "escalation_id": escalation_id, "payload": payload}
+
+
 def _claim(svc: Services, dues: Sequence[Due], now: datetime) -> Claimed:
     out = Claimed()
     with svc.db.uow() as uow:
         rows = [(d.key, d.kind, d.due_at, SENT if d.send else SKIPPED) for d in dues]
         won = uow.repos.ledger.claim_many(rows, now)
+        items: list[Item] = []
         for due in dues:
             if due.key not in won:
                 out.taken.append(due.key)
             elif not due.send:
                 out.skipped.append(due.key)
             else:
-                keys = STAGERS[due.kind](svc, uow, due, now)
-                if keys is None:
+                staged = STAGERS[due.kind](svc, uow, due, now)
+                if staged is None:
                     uow.repos.ledger.set_status(due.key, SKIPPED)
                     out.skipped.append(due.key)
-                elif not keys:
+                elif not staged:
                     uow.repos.ledger.set_status(due.key, EMPTY)
                     out.empty.append(due.key)
                 else:
                     out.sent.append(due.key)
-                    out.outbox.extend(keys)
+                    items.extend(staged)
+        PingRepository(uow.session).stage(items, now)
         uow.commit()
+    out.outbox = [item["key"] for item in items]
     return out
 
 
-def _add(uow: UnitOfWork, key: str, kind: str, now: datetime, **payload: Any) -> str:
-    uow.repos.outbox.add(key, kind, now, **payload)
-    return key
-
-
-def _stage_page(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[str] | None:
+def _stage_page(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[Item] | None:
     esc = uow.repos.escalations.get(int(due.escalation_id or 0))
     if esc is None or esc.status not in PAGEABLE or esc.acknowledged_at is not None:
         return None  # acknowledged since the pass read it: paging has stopped
@@ -509,84 +566,66 @@ def _stage_page(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list
         usergroups=list(usergroups),
         due_at=due.due_at.isoformat(),
     )
-    common = {"escalation_id": esc.id, "round": round_, "step": step}
-    keys = [
-        _add(
-            uow,
+    common = {"round": round_, "step": step}
+    items = [
+        _item(
             due.key,
             OUT_PAGE,
-            now,
+            esc.id,
             users=list(users),
             usergroups=list(usergroups),
             **common,
         )
     ]
-    for user in users:
-        keys.append(_add(uow, f"{due.key}:dm:{user}", OUT_PAGE_DM, now, user=user, **common))
-    for usergroup in usergroups:
-        keys.append(
-            _add(uow, f"{due.key}:dm:{usergroup}", OUT_PAGE_DM, now, usergroup=usergroup, **common)
-        )
-    return keys
+    items += [_item(f"{due.key}:dm:{u}", OUT_PAGE_DM, esc.id, user=u, **common) for u in users]
+    items += [
+        _item(f"{due.key}:dm:{g}", OUT_PAGE_DM, esc.id, usergroup=g, **common) for g in usergroups
+    ]
+    return items
 
 
 def _owned_open(uow: UnitOfWork, owner: str | None) -> list[int]:
-    if owner is None:
-        return []
-    return list(
-        uow.session.scalars(
-            select(Escalation.id)
-            .where(Escalation.owner == owner, Escalation.status.in_(OPEN))
-            .order_by(Escalation.id)
-        )
-    )
+    return PingRepository(uow.session).owned(owner, OPEN) if owner else []
 
 
-def _shift_bounds(svc: Services, uow: UnitOfWork, rotation: str, at: datetime) -> engine.Shift:
-    rot = svc.oncall.rotations[rotation]
+def _stage_shift_start(
+    svc: Services, uow: UnitOfWork, due: Due, now: datetime
+) -> list[Item] | None:
+    data = due.data
+    at = instant(data["at"])
+    rotation = data["rotation"]
     overrides = svc.oncall.overrides(
         uow.repos.overrides, rotation, at - timedelta(days=60), at + timedelta(days=60)
     )
-    shift = engine.on_call(rot, at, overrides)
-    assert shift is not None
-    return shift
-
-
-def _stage_shift_start(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[str] | None:
-    data = due.data
-    at = datetime.fromisoformat(data["at"])
-    shift = _shift_bounds(svc, uow, data["rotation"], at)
+    shift = engine.on_call(svc.oncall.rotations[rotation], at, overrides)
+    end = shift.end if shift is not None else at
     return [
-        _add(
-            uow,
+        _item(
             due.key,
             OUT_SHIFT_START,
-            now,
-            rotation=data["rotation"],
+            rotation=rotation,
             user=data["incoming"],
             start=at.isoformat(),
-            end=shift.end.isoformat(),
+            end=end.isoformat(),
             outgoing=data["outgoing"],
             escalations=_owned_open(uow, data["outgoing"]),
         )
     ]
 
 
-def _stage_handoff(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[str] | None:
+def _stage_handoff(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[Item] | None:
     data = due.data
     common = {
         "rotation": data["rotation"],
         "outgoing": data["outgoing"],
         "incoming": data["incoming"],
-        "at": data["at"],
+        "at": instant(data["at"]).isoformat(),
     }
     return [
-        _add(uow, due.key, OUT_HANDOFF, now, **common),
-        _add(
-            uow,
+        _item(due.key, OUT_HANDOFF, **common),
+        _item(
             f"{due.key}:brief",
             OUT_HANDOFF_BRIEF,
-            now,
             escalations=_owned_open(uow, data["outgoing"]),
             **common,
         ),
@@ -595,31 +634,22 @@ def _stage_handoff(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> l
 
 def _stage_update_reminder(
     svc: Services, uow: UnitOfWork, due: Due, now: datetime
-) -> list[str] | None:
+) -> list[Item] | None:
     esc = uow.repos.escalations.get(int(due.escalation_id or 0))
     if esc is None or esc.status not in OPEN:
         return None
-    if (esc.last_update_at or esc.created_at).isoformat() != due.data["since"]:
+    if seconds(esc.last_update_at or esc.created_at) != due.data["since"]:
         return None  # a status update arrived since the pass read it
     uow.repos.escalations.add_event(
         esc.id, now, "update_reminder", None, owner=esc.owner, due_at=due.due_at.isoformat()
     )
-    return [
-        _add(
-            uow,
-            due.key,
-            OUT_UPDATE_REMINDER,
-            now,
-            escalation_id=esc.id,
-            since=due.data["since"],
-        )
-    ]
+    return [_item(due.key, OUT_UPDATE_REMINDER, esc.id, since=due.data["since"])]
 
 
 def _stage_signoff_reminder(
     svc: Services, uow: UnitOfWork, due: Due, now: datetime
-) -> list[str] | None:
-    signoff = uow.session.get(Signoff, due.data["signoff"])
+) -> list[Item] | None:
+    signoff = uow.session.get(Signoff, due.subject)
     if signoff is None or signoff.status != "pending":
         return None
     uow.repos.escalations.add_event(
@@ -631,16 +661,7 @@ def _stage_signoff_reminder(
         group=signoff.group,
         due_at=due.due_at.isoformat(),
     )
-    return [
-        _add(
-            uow,
-            due.key,
-            OUT_SIGNOFF_REMINDER,
-            now,
-            escalation_id=signoff.escalation_id,
-            signoff=signoff.id,
-        )
-    ]
+    return [_item(due.key, OUT_SIGNOFF_REMINDER, signoff.escalation_id, signoff=signoff.id)]
 
 
 def coverage_gaps(
@@ -654,7 +675,7 @@ def coverage_gaps(
     return out
 
 
-def _stage_gaps(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[str] | None:
+def _stage_gaps(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[Item] | None:
     start = max(now, due.due_at)
     found = coverage_gaps(svc, uow, start, start + GAP_WINDOW)
     if not found:
@@ -663,7 +684,7 @@ def _stage_gaps(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list
         {"rotation": g.rotation, "start": g.start.isoformat(), "end": g.end.isoformat()}
         for g in found
     ]
-    return [_add(uow, due.key, OUT_GAPS, now, gaps=gaps, days=GAP_WINDOW.days)]
+    return [_item(due.key, OUT_GAPS, gaps=gaps, days=GAP_WINDOW.days)]
 
 
 def _median_seconds(values: list[float]) -> float | None:
@@ -675,13 +696,8 @@ def weekly_stats(uow: UnitOfWork, start: datetime, end: datetime, now: datetime)
 
     Restricted escalations count in every number but are never named.
     """
-    raised = list(
-        uow.session.scalars(
-            select(Escalation)
-            .where(Escalation.created_at >= start, Escalation.created_at < end)
-            .order_by(Escalation.id)
-        )
-    )
+    repo = PingRepository(uow.session)
+    raised = repo.raised_between(start, end)
     to_ack = [
         (e.acknowledged_at - e.created_at).total_seconds() for e in raised if e.acknowledged_at
     ]
@@ -692,7 +708,6 @@ def weekly_stats(uow: UnitOfWork, start: datetime, end: datetime, now: datetime)
         if (e.acknowledged_at and e.acknowledged_at > e.ack_deadline)
         or (e.acknowledged_at is None and e.ack_deadline < now)
     ]
-    followups = list(uow.session.scalars(select(Followup.kind).where(Followup.status == "open")))
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
@@ -710,14 +725,14 @@ def weekly_stats(uow: UnitOfWork, start: datetime, end: datetime, now: datetime)
             if not e.restricted
         ],
         "restricted_breaches": sum(1 for e in breaches if e.restricted),
-        "open_followups": dict(sorted(Tally(followups).items())),
+        "open_followups": dict(sorted(Tally(repo.open_followup_kinds()).items())),
     }
 
 
-def _stage_digest(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[str] | None:
+def _stage_digest(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[Item] | None:
     stats = weekly_stats(uow, due.due_at - timedelta(days=7), due.due_at, now)
     week = due.key.split(":", 1)[1]
-    return [_add(uow, due.key, OUT_DIGEST, now, week=week, stats=stats)]
+    return [_item(due.key, OUT_DIGEST, week=week, stats=stats)]
 
 
 STAGERS = {
@@ -806,17 +821,10 @@ def send_page_dm(svc: Services, job: Job) -> None:
 
 
 def _open_escalations(svc: Services, numbers: Sequence[int], owner: str | None) -> list[Any]:
-    if not numbers:
+    if not numbers or owner is None:
         return []
     with svc.db.uow() as uow:
-        return list(
-            uow.session.scalars(
-                select(Escalation)
-                .where(Escalation.id.in_(numbers), Escalation.status.in_(OPEN))
-                .where(Escalation.owner == owner)
-                .order_by(Escalation.id)
-            )
-        )
+        return PingRepository(uow.session).still_owned(numbers, owner, OPEN)
 
 
 def send_shift_start(svc: Services, job: Job) -> None:
@@ -856,11 +864,11 @@ def send_update_reminder(svc: Services, job: Job) -> None:
     esc = _escalation(svc, int(job.escalation_id or 0))
     if esc is None or esc.status not in OPEN:
         return
-    if (esc.last_update_at or esc.created_at).isoformat() != job.payload["since"]:
+    if seconds(esc.last_update_at or esc.created_at) != job.payload["since"]:
         return  # updated after the reminder was claimed
     if esc.channel_id is None:
         raise NotReady(f"{esc.ref} has no channel yet")
-    since = datetime.fromisoformat(job.payload["since"])
+    since = instant(job.payload["since"])
     text = blocks.update_reminder(esc, since, svc.clock())
     post_once(svc, esc.channel_id, job.key, text, None, retrying=job.retrying)
 

@@ -80,20 +80,34 @@ class Tick:
     seconds: float = 0.0
 
 
-def run_due(svc: Services, known: pings.Known, now: datetime, *, submit: bool = True) -> Tick:
-    """Claim and stage every ping due at `now`; submit the outbox items unless told not to."""
+def run_due(
+    svc: Services,
+    known: pings.Known,
+    now: datetime,
+    *,
+    since: datetime | None = None,
+    submit: bool = True,
+) -> Tick:
+    """Claim and stage every ping due at `now`; submit the outbox items unless told not to.
+
+    With `since` (the previous pass's moment) only reminders due after it are looked at;
+    without, everything due over the lookback is.
+    """
     started = time.perf_counter()
-    snap = pings.load_snapshot(svc, now)
+    snap = pings.load_snapshot(svc, now, since)
     dues: list[pings.Due] = []
     tick = Tick(now)
+    next_s: int | None = None
     for job in JOBS:
         found = job(svc, snap, known, now)
         dues.extend(found.dues)
-        if found.next_at is not None and (tick.next_at is None or found.next_at < tick.next_at):
-            tick.next_at = found.next_at
+        if found.next_s is not None and (next_s is None or found.next_s < next_s):
+            next_s = found.next_s
     fresh = [d for d in dues if d.key not in known.claimed]
     claimed = pings.claim(svc, fresh, now) if fresh else pings.Claimed()
-    known.remember(dues, claimed.known)
+    known.remember(fresh, claimed.known)
+    known.prune(snap, pings.seconds(now - pings.LOOKBACK) - 3600)
+    tick.next_at = pings.instant(next_s) if next_s is not None else None
     tick.sent, tick.skipped, tick.empty = claimed.sent, claimed.skipped, claimed.empty
     tick.taken, tick.outbox = claimed.taken, claimed.outbox
     if submit:

@@ -5,7 +5,9 @@ APScheduler only keeps time. What is due comes from the database on every pass
 many passes, processes or restarts see it due. A date job is (re)scheduled at the next due
 moment after every pass; an interval job reconciles every `reconcile_every` seconds to catch
 changes made by other processes; a commit in this process that can make something due (a
-new or staffed escalation, an acknowledgement, a sign-off, an override) pokes a pass at once.
+new escalation, an acknowledgement, a sign-off, an override) pokes a pass at once. The jobs
+only poke: passes run one at a time off APScheduler's threads, so a long pass never makes a
+date job be skipped.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -29,6 +31,7 @@ from storage.models import Escalation, Override, Signoff
 log = logging.getLogger(__name__)
 
 RECONCILE_EVERY = 30.0  # seconds
+SINCE_MARGIN = timedelta(seconds=1)  # overlap of consecutive passes (moments are whole seconds)
 NEXT_JOB = "next_due"
 RECONCILE_JOB = "reconcile"
 _FLAG = "escbot.poke"
@@ -70,21 +73,33 @@ class Scheduler:
         self._wall = wall_clock
         self._pass = threading.Lock()  # one pass at a time in this process
         self._loaded = False
+        self._swept: datetime | None = None  # the moment of the last pass that finished
         self._poke_guard = threading.Lock()
-        self._poke_queued = False
+        self._poke_queued: bool | None = None  # None: no pass queued; else whether full
         self._aps: BackgroundScheduler | None = None
         self._listeners: list[tuple[str, Callable[..., None]]] = []
 
     # -- passes -----------------------------------------------------------------------------
 
-    def run_due(self, now: datetime | None = None, *, submit: bool = True) -> jobs.Tick:
-        """Claim and send every ping due at `now` (default: the clock's now); return the pass."""
+    def run_due(
+        self, now: datetime | None = None, *, submit: bool = True, full: bool = False
+    ) -> jobs.Tick:
+        """Claim and send every ping due at `now` (default: the clock's now); return the pass.
+
+        A pass looks at reminders that fell due since the previous one; a `full` pass (and
+        the first) looks over the whole lookback, catching what changes made by other
+        processes moved behind that window.
+        """
         with self._pass:
             now = now or self.svc.clock()
             if not self._loaded:
                 self.known.load(self.svc, now)
                 self._loaded = True
-            tick = jobs.run_due(self.svc, self.known, now, submit=submit)
+            since = None
+            if not full and self._swept is not None:
+                since = min(self._swept, now) - SINCE_MARGIN
+            tick = jobs.run_due(self.svc, self.known, now, since=since, submit=submit)
+            self._swept = now
             self.last_tick = tick
         self._schedule(tick.next_at)
         return tick
@@ -98,31 +113,36 @@ class Scheduler:
         with self._pass:
             self.known = pings.Known()
             self._loaded = False
-        return self.run_due(now, submit=submit)
+            self._swept = None
+        return self.run_due(now, submit=submit, full=True)
 
-    def reconcile(self) -> jobs.Tick | None:
+    def reconcile(self, *, full: bool = True) -> jobs.Tick | None:
         """Run a pass now, logging rather than raising (the next pass retries)."""
         try:
-            return self.run_due()
+            return self.run_due(full=full)
         except Exception:
             log.exception("scheduler pass failed; the next one retries")
             return None
 
-    def poke(self) -> None:
+    def poke(self, *, full: bool = False) -> None:
         """Run a pass soon, off the caller's thread: call it after commits that make pings due."""
         with self._poke_guard:
-            if self._poke_queued:
+            queued = self._poke_queued
+            self._poke_queued = bool(queued) or full
+            if queued is not None:
                 return
-            self._poke_queued = True
         # The outbox pool is tracked, so whoever waits for Slack work to settle waits for this.
         self.svc.outbox.pool.submit(self._poked)
 
     reschedule = poke
 
+    def _reconcile_soon(self) -> None:
+        self.poke(full=True)
+
     def _poked(self) -> None:
         with self._poke_guard:
-            self._poke_queued = False
-        self.reconcile()
+            full, self._poke_queued = bool(self._poke_queued), None
+        self.reconcile(full=full)
 
     # -- APScheduler ------------------------------------------------------------------------
 
@@ -141,7 +161,7 @@ class Scheduler:
             return
         # Due moments are on the service clock; APScheduler sleeps on the wall clock.
         run_at = self._wall() + (next_at - self.svc.clock())
-        aps.add_job(self.reconcile, "date", run_date=run_at, id=NEXT_JOB, replace_existing=True)
+        aps.add_job(self.poke, "date", run_date=run_at, id=NEXT_JOB, replace_existing=True)
 
     def start(self, *, watch: bool = True) -> None:
         """Start the timer: a recovery pass at once, then date jobs and the periodic reconcile."""
@@ -153,7 +173,9 @@ class Scheduler:
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        aps.add_job(self.reconcile, "interval", seconds=self.reconcile_every, id=RECONCILE_JOB)
+        aps.add_job(
+            self._reconcile_soon, "interval", seconds=self.reconcile_every, id=RECONCILE_JOB
+        )
         aps.add_job(self._recover_logged, id="recover")
         self._aps = aps
         aps.start()

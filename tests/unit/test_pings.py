@@ -43,8 +43,24 @@ def esc(
     )
 
 
-def snapshot(now: datetime, escalations=(), signoffs=()) -> pings.Snapshot:
-    return pings.Snapshot(now, list(escalations), list(signoffs), {})
+def snapshot(now: datetime, escalations=(), signoffs=(), overrides=None) -> pings.Snapshot:
+    """The rows the repository would return for these escalations and sign-offs."""
+    s = pings.seconds
+    return pings.Snapshot(
+        now,
+        [
+            (e.id, e.severity, s(e.last_update_at or e.created_at))
+            for e in escalations
+            if e.status in pings.OPEN
+        ],
+        [
+            (e.id, e.severity, s(e.created_at), s(e.ack_deadline))
+            for e in escalations
+            if e.status in pings.PAGEABLE and e.acknowledged_at is None
+        ],
+        [(o.id, o.escalation_id, s(o.requested_at)) for o in signoffs],
+        overrides or {},
+    )
 
 
 def plan(finder, config, now, known=None, **rows) -> pings.Found:
@@ -121,12 +137,18 @@ def test_reopened_unacknowledged_escalation_pages(config):
 
 
 def test_pages_already_claimed_are_not_offered_again(config):
-    known = pings.Known(claimed={"page:1:0:1"})
+    known = pings.Known()
+    known.add("page:1:0:1", pings.seconds(T0 + timedelta(minutes=5)))
     found = plan(
         pings.due_pages, config, T0 + timedelta(minutes=12), known, escalations=[esc(config)]
     )
     # page:1:0:0 was settled when page:1:0:1 was claimed
-    assert split(found) == (["page:1:0:2"], ["page:1:0:1"])
+    assert split(found) == (["page:1:0:2"], [])
+    known.add("page:1:0:2", pings.seconds(T0 + timedelta(minutes=10)))
+    found = plan(
+        pings.due_pages, config, T0 + timedelta(minutes=13), known, escalations=[esc(config)]
+    )
+    assert found.dues == [] and found.next_at == T0 + timedelta(minutes=15)
 
 
 def test_an_escalation_created_in_the_future_is_paged_at_creation(config):
@@ -147,6 +169,13 @@ def test_update_reminder_due_every_update_every(config):
     assert split(due) == (["update_reminder:1:20260304T190000Z"], [])
     assert due.next_at == T0 + timedelta(hours=4)
     assert due.dues[0].due_at == T0 + timedelta(hours=2)
+    # once claimed, the same moment is not offered again
+    known = pings.Known()
+    known.remember(due.dues, {due.dues[0].key})
+    again = plan(
+        pings.due_update_reminders, config, T0 + timedelta(hours=3), known, escalations=[row]
+    )
+    assert again.dues == [] and again.next_at == T0 + timedelta(hours=4)
 
 
 def test_update_reminder_counts_from_the_last_update(config):
@@ -163,10 +192,8 @@ def test_update_reminders_missed_while_down_send_the_latest_once(config):
         ["update_reminder:1:20260304T190000Z", "update_reminder:1:20260304T210000Z"],
     )
     # What the ledger already holds bounds the stale ones recorded.
-    known = pings.Known(
-        claimed={"update_reminder:1:20260304T190000Z"},
-        last={"update_reminder:1": T0 + timedelta(hours=2)},
-    )
+    known = pings.Known()
+    known.add("update_reminder:1:20260304T190000Z", pings.seconds(T0 + timedelta(hours=2)))
     assert split(plan(pings.due_update_reminders, config, now, known, escalations=[row])) == (
         ["update_reminder:1:20260304T230000Z"],
         ["update_reminder:1:20260304T210000Z"],
@@ -265,7 +292,7 @@ def test_rotation_pings_missed_while_down(config):
         id=1,
     )
     now = datetime(2026, 3, 6, 13, 0, tzinfo=UTC)
-    snap = pings.Snapshot(now, [], [], {"primary": [cover]})
+    snap = snapshot(now, overrides={"primary": [cover]})
     found = pings.due_rotation_pings(services(config), snap, pings.Known(), now)
     primary = {d.key: d.send for d in found.dues if ":primary:" in d.key}
     assert primary == {
@@ -281,7 +308,7 @@ def test_rotation_pings_missed_while_down(config):
 def test_overrides_hand_off_too(config):
     now = datetime(2026, 3, 5, 20, 0, tzinfo=UTC)
     override = pings.engine.Override("U0DAN00001", now, now + timedelta(hours=2), id=1)
-    snap = pings.Snapshot(now, [], [], {"primary": [override]})
+    snap = snapshot(now, overrides={"primary": [override]})
     found = pings.due_rotation_pings(services(config), snap, pings.Known(), now)
     keys = {d.key for d in found.dues if d.send}
     assert "handoff:primary:20260305T200000Z" in keys
@@ -323,21 +350,23 @@ def test_digest_monday_nine_team_time_relevant_that_day(config):
     assert split(plan(pings.due_digest, config, monday))[0] == ["digest:2026-W11"]
     # Back up on Tuesday: Monday's digest is stale.
     tuesday = split(plan(pings.due_digest, config, monday + timedelta(days=1)))
-    assert tuesday == ([], ["digest:2026-W10", "digest:2026-W11"])
+    assert tuesday == ([], ["digest:2026-W11"])
 
 
 # -- what a pass remembers --------------------------------------------------------------------
 
 
-def test_known_keeps_only_what_is_still_offered():
-    known = pings.Known(claimed={"page:1:0:0", "page:9:0:0"})
-    due = [
-        pings.Due("page:1:0:0", pings.PAGE, T0, True, "page:1"),
-        pings.Due("update_reminder:1:x", pings.UPDATE_REMINDER, T0, True, "update_reminder:1"),
-    ]
-    known.remember(due, {"update_reminder:1:x"})
-    assert known.claimed == {"page:1:0:0", "update_reminder:1:x"}
-    assert known.last == {"update_reminder:1": T0}
+def test_known_caches_keys_and_the_newest_moment_of_each_series(config):
+    known = pings.Known()
+    known.add("page:1:0:0", 100)
+    known.add("update_reminder:1:19700101T000320Z", 200)
+    known.add("update_reminder:1:19700101T000140Z", 100)
+    known.add("signoff_reminder:7:19700101T000320Z", 200)
+    assert known.claimed == {"page:1:0:0": 100}
+    assert known.last == {("update_reminder", 1): 200, ("signoff_reminder", 7): 200}
+    # escalation 1 is no longer open and sign-off 7 no longer pending: forgotten
+    known.prune(snapshot(T0), keep_s=150)
+    assert known.claimed == {} and known.last == {}
 
 
 # -- rendering --------------------------------------------------------------------------------

@@ -1,0 +1,156 @@
+"""Queries the scheduler plans pings from: few columns, instants as epoch seconds, in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Row, and_, func, insert, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+
+from storage.models import Escalation, Followup, OutboxItem, Signoff
+
+
+class epoch(FunctionElement[int]):
+    """Whole seconds since 1970 of a UTC timestamp column (floor), computed in the database.
+
+    Fetching integers is several times cheaper than fetching and converting datetimes, and a
+    pass over ten thousand open escalations reads one row each.
+    """
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "epoch"
+
+
+@compiles(epoch, "sqlite")
+def _epoch_sqlite(element: epoch, compiler: Any, **kw: Any) -> str:
+    # Stored as naive UTC text; strftime('%s') reads it as UTC and drops the fraction.
+    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(epoch, "postgresql")
+def _epoch_postgresql(element: epoch, compiler: Any, **kw: Any) -> str:
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
+
+
+class PingRepository:
+    """What is open, unacknowledged or pending, as the scheduler needs it."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def reminders_due(
+        self, statuses: Sequence[str], everies: dict[str, int], since_s: int, until_s: int
+    ) -> Sequence[Row[Any]]:
+        """Return (id, severity, epoch of the last update or creation) of the escalations in
+        these statuses with an update-reminder moment in (since_s, until_s].
+
+        The moments of an escalation are its last update (or creation) plus k × the
+        `update_every` of its severity (given in `everies`, seconds), k ≥ 1. The filter runs
+        in the database, so a pass reads only the rows that have something due.
+        """
+        base = epoch(func.coalesce(Escalation.last_update_at, Escalation.created_at))
+        age = literal(until_s, BigInteger()) - base
+        window = until_s - since_s
+        return self.session.execute(
+            select(Escalation.id, Escalation.severity, base).where(
+                Escalation.status.in_(statuses),
+                or_(
+                    *(
+                        and_(Escalation.severity == severity, age >= every, age % every < window)
+                        for severity, every in everies.items()
+                    )
+                ),
+            )
+        ).all()
+
+    def unacknowledged(
+        self, statuses: Sequence[str], created_after: datetime
+    ) -> Sequence[Row[Any]]:
+        """Return (id, severity, epoch created, epoch of the ack deadline) of those paging."""
+        return self.session.execute(
+            select(
+                Escalation.id,
+                Escalation.severity,
+                epoch(Escalation.created_at),
+                epoch(Escalation.ack_deadline),
+            ).where(
+                Escalation.status.in_(statuses),
+                Escalation.acknowledged_at.is_(None),
+                Escalation.created_at > created_after,
+            )
+        ).all()
+
+    def pending_signoffs(self, open_statuses: Sequence[str]) -> Sequence[Row[Any]]:
+        """Return (id, escalation id, epoch requested) of sign-offs pending on open escalations."""
+        return self.session.execute(
+            select(Signoff.id, Signoff.escalation_id, epoch(Signoff.requested_at))
+            .join(Escalation, Escalation.id == Signoff.escalation_id)
+            .where(Signoff.status == "pending", Escalation.status.in_(open_statuses))
+        ).all()
+
+    def owned(self, owner: str, statuses: Sequence[str]) -> list[int]:
+        """Return the numbers of the escalations `owner` owns in these statuses."""
+        return list(
+            self.session.scalars(
+                select(Escalation.id)
+                .where(Escalation.owner == owner, Escalation.status.in_(statuses))
+                .order_by(Escalation.id)
+            )
+        )
+
+    def still_owned(
+        self, numbers: Sequence[int], owner: str, statuses: Sequence[str]
+    ) -> list[Escalation]:
+        """Return those of these escalations that `owner` still owns in these statuses."""
+        return list(
+            self.session.scalars(
+                select(Escalation)
+                .where(Escalation.id.in_(numbers), Escalation.status.in_(statuses))
+                .where(Escalation.owner == owner)
+                .order_by(Escalation.id)
+            )
+        )
+
+    def raised_between(self, start: datetime, end: datetime) -> list[Escalation]:
+        """Return the escalations raised in [start, end), oldest first."""
+        return list(
+            self.session.scalars(
+                select(Escalation)
+                .where(Escalation.created_at >= start, Escalation.created_at < end)
+                .order_by(Escalation.id)
+            )
+        )
+
+    def open_followup_kinds(self) -> list[str]:
+        """Return the kind of every open follow-up."""
+        return list(self.session.scalars(select(Followup.kind).where(Followup.status == "open")))
+
+    def stage(self, items: Sequence[dict[str, Any]], now: datetime) -> None:
+        """Stage outbox items (key, kind, escalation_id, payload) in one statement.
+
+        Only for keys that cannot exist yet: ones derived from a ledger key this transaction
+        has just claimed.
+        """
+        if not items:
+            return
+        self.session.execute(
+            insert(OutboxItem),
+            [
+                {
+                    "key": item["key"],
+                    "kind": item["kind"],
+                    "escalation_id": item.get("escalation_id"),
+                    "payload": item["payload"],
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for item in items
+            ],
+        )

@@ -1,0 +1,402 @@
+"""Benchmark of the scheduler with 10,000 open escalations and 100 rotations.
+
+Run: python tests/benchmarks/bench_scheduler.py [--escalations N] [--rotations N]
+     [--database-url URL] [--lag-seconds S]
+
+Everything runs in this process against the Slack emulator over HTTP, on SQLite (a temporary
+file) unless --database-url names a PostgreSQL database (a temporary schema is used). Prints:
+(1) a reconcile pass in steady state; (2) a restart's recovery pass after two minutes down;
+(3) the lag from each ping's due moment to its message reaching the emulator, with the
+scheduler running on the wall clock (APScheduler date jobs and the outbox pool).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, insert, select, text, update
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bot import pings  # noqa: E402
+from bot.app import build_services  # noqa: E402
+from bot.clock import FakeClock, system_clock  # noqa: E402
+from bot.config import TeamConfig  # noqa: E402
+from bot.escalations import CARD_EVENT  # noqa: E402
+from bot.sandbox.emulator import Emulator  # noqa: E402
+from bot.sandbox.seed import ZONES  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from schedules.scheduler import Scheduler  # noqa: E402
+from storage.db import Database  # noqa: E402
+from storage.models import Escalation, OutboxItem, SentNotification  # noqa: E402
+
+TEAM = ["U0LEAD0001", "U0ANA00001", "U0BEN00001", "U0CHI00001"]
+PEOPLE = [f"U0P{n:07d}" for n in range(300)]
+SEVERITIES = [
+    {"id": "SEV1", "ack_within": "5m", "update_every": "30m"},
+    {"id": "SEV2", "ack_within": "15m", "update_every": "2h"},
+    {"id": "SEV3", "ack_within": "1h", "update_every": "8h"},
+    {"id": "SEV4", "ack_within": "8h", "update_every": "24h"},
+]
+TARGETS = {
+    "reconcile pass": "< 200 ms",
+    "pass at a due moment": "(within the lag)",
+    "restart recovery": "< 2 s",
+    "lag p99": "< 1 s",
+}
+
+
+def pct(values: list[float], q: float) -> float:
+    """Return the q-th percentile (0..100) of values, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def team_config(rotations: int, rng: random.Random) -> TeamConfig:
+    """A team with `rotations` rotations around the world; two are the paging policy's."""
+    zones = [*ZONES, "UTC", "Pacific/Auckland"]
+    rots: dict[str, Any] = {}
+    for n in range(rotations):
+        members = rng.sample(PEOPLE, rng.randint(2, 6))
+        shift = rng.choice(["8h", "12h", "1d", "1w"])
+        layers: list[dict[str, Any]] = [
+            {"members": members, "start": "2026-01-05 09:00", "shift": shift}
+        ]
+        if n % 3 == 0:  # a weekend layer on top, as in the example
+            layers.append(
+                {
+                    "members": rng.sample(PEOPLE, 2),
+                    "start": "2026-01-03 09:00",
+                    "shift": "1w",
+                    "restrict": {"days": ["sat", "sun"], "from": "00:00", "to": "00:00"},
+                }
+            )
+        if n % 10 == 9:  # business hours only: nightly coverage gaps
+            layers = [
+                {
+                    "members": members,
+                    "start": "2026-01-05 08:00",
+                    "shift": "1d",
+                    "restrict": {
+                        "days": ["mon", "tue", "wed", "thu", "fri"],
+                        "from": "08:00",
+                        "to": "18:00",
+                    },
+                }
+            ]
+        name = "primary" if n == 0 else "secondary" if n == 1 else f"r{n:03d}"
+        rots[name] = {"timezone": zones[n % len(zones)], "layers": layers}
+    return TeamConfig.model_validate(
+        {
+            "team": {
+                "name": "Bench",
+                "timezone": "UTC",
+                "channel": "C0TEAM0001",
+                "feed_channel": "C0FEED0001",
+                "members": TEAM,
+                "remind_before": "15m",
+                "signoff_remind_every": "30m",
+            },
+            "severities": SEVERITIES,
+            "default_severity": "SEV3",
+            "escalation_policy": {
+                "steps": [
+                    {"notify": ["rotation:primary"]},
+                    {"notify": ["rotation:secondary"]},
+                    {"notify": ["group:leads"]},
+                ],
+                "repeat": 1,
+            },
+            "rotations": rots,
+            "stakeholders": {"leads": {"name": "Leads", "members": ["U0LEAD0001"]}},
+            "categories": ["content", "ads", "other"],
+        }
+    )
+
+
+def open_database(url: str | None) -> tuple[Database, Any]:
+    """Return an upgraded empty database and a function that drops it."""
+    if not url:
+        tmp = tempfile.mkdtemp()
+        db = Database(f"sqlite:///{tmp}/bench.db")
+        db.upgrade()
+        return db, db.dispose
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = Database(url, connect_args={"options": f"-csearch_path={schema}"})
+    db.upgrade()
+
+    def drop() -> None:
+        db.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return db, drop
+
+
+def populate(db: Database, emulator: Emulator, count: int, now: datetime, rng: random.Random):
+    """Insert `count` open escalations raised over the last three days, as a running bot
+    would have left them: the latest update reminder of each in the ledger.
+
+    A tenth are still unacknowledged (so paging); the rest acknowledged. Each has a channel.
+    Most went without a status update for a while, so reminders fall due all the time.
+    """
+    rows = []
+    ledger = []
+    for n in range(1, count + 1):
+        severity = SEVERITIES[n % 4]
+        ack = _minutes(severity["ack_within"])
+        every = _minutes(severity["update_every"])
+        created = now - timedelta(minutes=rng.uniform(ack * 7, 3 * 24 * 60))
+        unacked = n % 10 == 0
+        updated = created + (now - created) * rng.random()
+        channel = f"C1{n:08d}"
+        emulator.add_channel(channel, f"esc-{n}", members=["U0ANA00001"])
+        rows.append(
+            {
+                "id": n,
+                "title": f"Escalation {n}",
+                "description": "",
+                "category": "content",
+                "policy_area": "other",
+                "severity": severity["id"],
+                "region": "global",
+                "surfaces": [],
+                "links": [],
+                "reporter": "U0ANA00001",
+                "owner": rng.choice(PEOPLE),
+                "status": "open" if unacked else "acknowledged",
+                "restricted": n % 50 == 0,
+                "graphic": False,
+                "card_pinned": True,
+                "channel_id": channel,
+                "staffed_at": created,
+                "created_at": created,
+                "ack_deadline": created + timedelta(minutes=ack),
+                "acknowledged_at": None if unacked else created + timedelta(minutes=ack / 2),
+                "last_update_at": updated,
+            }
+        )
+        base = pings.seconds(updated)
+        age = pings.seconds(now) - base
+        every_s = int(every * 60)
+        if age >= every_s:
+            latest = pings.seconds(now) - age % every_s
+            ledger.append(
+                {
+                    "key": f"update_reminder:{n}:{pings.stamp(latest)}",
+                    "kind": "update_reminder",
+                    "due_at": pings.instant(latest),
+                    "status": "sent",
+                    "recorded_at": pings.instant(latest),
+                }
+            )
+    with db.engine.begin() as conn:
+        for start in range(0, len(rows), 1000):
+            conn.execute(insert(Escalation), rows[start : start + 1000])
+        for start in range(0, len(ledger), 1000):
+            conn.execute(insert(SentNotification), ledger[start : start + 1000])
+        conn.execute(
+            text("INSERT INTO counters (name, value) VALUES ('escalation', :n)"), {"n": count}
+        )
+
+
+def _minutes(duration: str) -> float:
+    return {"m": 1, "h": 60}[duration[-1]] * float(duration[:-1])
+
+
+def settle_outbox(db: Database) -> int:
+    """Mark every staged ping as sent (what a long-running bot would have done)."""
+    with db.engine.begin() as conn:
+        result = conn.execute(
+            update(OutboxItem).where(OutboxItem.status == "pending").values(status="done")
+        )
+        return int(result.rowcount)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print figures and targets."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--escalations", type=int, default=10_000)
+    parser.add_argument("--rotations", type=int, default=100)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite)")
+    parser.add_argument("--lag-seconds", type=float, default=20.0)
+    args = parser.parse_args(argv)
+    rng = random.Random(7)
+
+    emulator = Emulator(rate_limits=False)
+    emulator.start()
+    for i, user in enumerate([*TEAM, *PEOPLE]):
+        emulator.add_user(user, user.lower(), tz=ZONES[i % len(ZONES)])
+    emulator.add_channel("C0TEAM0001", "escalations-team", members=TEAM)
+    emulator.add_channel("C0FEED0001", "escalations-feed", members=TEAM)
+    config = team_config(args.rotations, rng)
+    db, drop = open_database(args.database_url)
+    backend = db.engine.dialect.name
+    settings = Settings(
+        slack_bot_token=emulator.bot_token,
+        slack_signing_secret="s",
+        slack_api_url=emulator.url,
+        database_url=db.url,
+        _env_file=None,
+    )  # type: ignore[call-arg]
+    results: dict[str, str] = {}
+    try:
+        # ---------------------------------------------------------------- steady state
+        start = system_clock()
+        clock = FakeClock(start)
+        populate(db, emulator, args.escalations, start, rng)
+        svc = build_services(settings, config, clock=clock, db=db)
+        scheduler = Scheduler(svc)
+        t = time.perf_counter()
+        first = scheduler.recover(submit=False)
+        warm = time.perf_counter() - t
+        staged = settle_outbox(db)
+        print(
+            f"{backend}: {args.escalations} open escalations, {args.rotations} rotations; "
+            f"first pass over the backlog {warm * 1000:.0f} ms "
+            f"({len(first.sent)} sent, {len(first.skipped)} skipped, {staged} outbox items)"
+        )
+        full, quick = [], []
+        for n in range(60):
+            clock.advance(timedelta(seconds=1))
+            tick = scheduler.run_due(submit=False, full=n % 2 == 0)
+            (full if n % 2 == 0 else quick).append(tick.seconds)
+            settle_outbox(db)
+        results["reconcile pass"] = (
+            f"p50 {statistics.median(full) * 1000:.0f} ms, max {max(full) * 1000:.0f} ms "
+            "(the periodic one, over the whole lookback)"
+        )
+        results["pass at a due moment"] = (
+            f"p50 {statistics.median(quick) * 1000:.0f} ms, max {max(quick) * 1000:.0f} ms "
+            "(reminders due since the last pass)"
+        )
+
+        # ---------------------------------------------------------------- restart
+        clock.advance(timedelta(minutes=2))  # down for two minutes: some pings were missed
+        restarted = Scheduler(build_services(settings, config, clock=clock, db=db))
+        t = time.perf_counter()
+        tick = restarted.recover(submit=False)
+        recovery = time.perf_counter() - t
+        results["restart recovery"] = (
+            f"{recovery * 1000:.0f} ms ({len(tick.sent)} missed sent, "
+            f"{len(tick.skipped)} stale skipped, {len(tick.taken)} already in the ledger)"
+        )
+        settle_outbox(db)
+        restarted.svc.outbox.pool.shutdown()
+
+        # ---------------------------------------------------------------- lag, wall clock
+        # From here the service clock runs at wall speed, continuing from where it was.
+        offset = system_clock() - clock()
+
+        def live_clock() -> datetime:
+            return system_clock() - offset
+
+        live = build_services(settings, config, clock=live_clock, db=db)
+        timer = Scheduler(live)
+        timer.recover(submit=False)
+        settle_outbox(db)
+        soon = live_clock() + timedelta(seconds=2)
+        # Unacknowledge 200 escalations so that their second page falls due over the next
+        # seconds, spread evenly: each is a due moment the date jobs must hit.
+        with db.engine.begin() as conn:
+            ids = list(
+                conn.execute(
+                    select(Escalation.id)
+                    .where(Escalation.status == "acknowledged", Escalation.severity == "SEV1")
+                    .limit(200)
+                ).scalars()
+            )
+            for i, number in enumerate(ids):
+                due = soon + timedelta(seconds=args.lag_seconds * i / len(ids))
+                conn.execute(
+                    update(Escalation)
+                    .where(Escalation.id == number)
+                    .values(
+                        status="open",
+                        acknowledged_at=None,
+                        created_at=due - timedelta(minutes=5),
+                        ack_deadline=due,
+                        last_update_at=due - timedelta(minutes=5),
+                    )
+                )
+                conn.execute(
+                    insert(SentNotification),
+                    {
+                        "key": f"page:{number}:0:0",
+                        "kind": "page",
+                        "due_at": due - timedelta(minutes=5),
+                        "status": "sent",
+                        "recorded_at": due - timedelta(minutes=5),
+                    },
+                )
+        before = len(emulator.calls)
+        live.outbox.start()
+        timer.start(watch=False)
+        deadline = time.monotonic() + args.lag_seconds + 30
+        expected = {f"page:{n}:0:1" for n in ids}
+        seen: dict[str, float] = {}
+        while time.monotonic() < deadline and not expected <= set(seen):
+            time.sleep(0.2)
+            for call in emulator.calls[before:]:
+                key = _key(call)
+                if key and call.ok and key not in seen:
+                    seen[key] = call.at
+        timer.shutdown()
+        live.outbox.stop()
+        with db.uow() as uow:
+            due_at = dict(
+                uow.session.execute(
+                    select(SentNotification.key, SentNotification.due_at).where(
+                        SentNotification.status == "sent"
+                    )
+                ).all()
+            )
+        lags = []
+        for key, at in seen.items():
+            base = key.split(":dm:")[0].removesuffix(":brief")
+            if base in due_at and due_at[base] >= soon - timedelta(seconds=1):
+                lags.append(at - (due_at[base] + offset).timestamp())
+        missing = len(expected - set(seen))
+        results["lag p99"] = (
+            f"p50 {pct(lags, 50) * 1000:.0f} ms, p99 {pct(lags, 99) * 1000:.0f} ms "
+            f"over {len(lags)} messages" + (f" ({missing} pages missing!)" if missing else "")
+        )
+    finally:
+        drop()
+        emulator.stop()
+
+    width = max(len(k) for k in results)
+    for name, figure in results.items():
+        print(f"  {name:<{width}}  {figure:<70} target {TARGETS[name]}")
+    return 0
+
+
+def _key(call: Any) -> str | None:
+    if call.method != "chat.postMessage":
+        return None
+    meta = call.args.get("metadata")
+    if isinstance(meta, str):
+        import json
+
+        meta = json.loads(meta)
+    if not isinstance(meta, dict) or meta.get("event_type") != CARD_EVENT:
+        return None
+    return (meta.get("event_payload") or {}).get("key")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
