@@ -16,6 +16,7 @@ integers are cheap to fetch and to do arithmetic on.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import statistics
@@ -30,8 +31,9 @@ from zoneinfo import ZoneInfo
 from bot import blocks
 from bot.escalations import CARD_EVENT, post_once
 from bot.oncall import to_overrides
-from bot.outbox import Job
+from bot.outbox import Job, Permanent
 from bot.services import Services
+from bot.slack import SlackError
 from schedules import rotation as engine
 from storage.db import UnitOfWork
 from storage.models import Escalation, Participant, Signoff
@@ -74,6 +76,10 @@ STAFF_GRACE = timedelta(seconds=60)  # a page in the channel waits this long for
 GAP_WINDOW = timedelta(days=14)
 DAILY_AT = time(9, 0)  # coverage-gap warnings daily and the digest on Mondays, team time
 MAX_SKIPS = 100  # stale moments recorded per series and pass
+# Slack's answers to a direct message that no retry can change.
+UNREACHABLE = frozenset(
+    {"user_not_found", "channel_not_found", "user_disabled", "cannot_dm_bot", "account_inactive"}
+)
 _LOOKBACK_S = int(LOOKBACK.total_seconds())
 # Reminders due this far ahead are read too, so their moments get date jobs; the periodic
 # reconcile (every 30 s) must come sooner than this.
@@ -761,12 +767,17 @@ def _dm(
     svc: Services, user: str, key: str, text: str, dm_blocks: list[dict[str, Any]] | None
 ) -> None:
     # Tagged like post_once's messages, so every ping in Slack names its ledger key.
-    svc.slack.post(
-        user,
-        text,
-        blocks=dm_blocks,
-        metadata={"event_type": CARD_EVENT, "event_payload": {"key": key}},
-    )
+    try:
+        svc.slack.post(
+            user,
+            text,
+            blocks=dm_blocks,
+            metadata={"event_type": CARD_EVENT, "event_payload": {"key": key}},
+        )
+    except SlackError as exc:
+        if exc.error in UNREACHABLE:
+            raise Permanent(f"cannot message {user}: {exc.error}") from None
+        raise
 
 
 def _still_paging(esc: Escalation | None) -> bool:
@@ -816,8 +827,21 @@ def send_page_dm(svc: Services, job: Job) -> None:
     if job.payload.get("user"):
         _dm(svc, job.payload["user"], job.key, text, dm_blocks)
         return
-    for user in svc.slack.usergroup_members(job.payload["usergroup"]):
-        _dm(svc, user, f"{job.key}:{user}", text, dm_blocks)
+    # A user group fans out to one item per member, so a retry never DMs anyone twice.
+    members = svc.slack.usergroup_members(job.payload["usergroup"])
+    common = {"round": job.payload["round"], "step": job.payload["step"]}
+    with svc.db.uow() as uow:
+        PingRepository(uow.session).stage(
+            [
+                _item(f"{job.key}:{user}", OUT_PAGE_DM, esc.id, user=user, **common)
+                for user in members
+                if uow.repos.outbox.get(f"{job.key}:{user}") is None
+            ],
+            svc.clock(),
+        )
+        uow.commit()
+    for user in members:
+        svc.outbox.submit(f"{job.key}:{user}")
 
 
 def _open_escalations(svc: Services, numbers: Sequence[int], owner: str | None) -> list[Any]:
@@ -930,4 +954,4 @@ SENDERS = {
 def register_outbox(svc: Services) -> None:
     """Register the outbox handlers that send pings."""
     for kind, sender in SENDERS.items():
-        svc.outbox.register(kind, lambda job, sender=sender: sender(svc, job))
+        svc.outbox.register(kind, functools.partial(sender, svc))

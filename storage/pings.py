@@ -45,7 +45,7 @@ class PingRepository:
 
     def reminders_due(
         self, statuses: Sequence[str], everies: dict[str, int], since_s: int, until_s: int
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[Row[int, str, int]]:
         """Return (id, severity, epoch of the last update or creation) of the escalations in
         these statuses with an update-reminder moment in (since_s, until_s].
 
@@ -70,7 +70,7 @@ class PingRepository:
 
     def unacknowledged(
         self, statuses: Sequence[str], created_after: datetime
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[Row[int, str, int, int]]:
         """Return (id, severity, epoch created, epoch of the ack deadline) of those paging."""
         return self.session.execute(
             select(
@@ -85,7 +85,7 @@ class PingRepository:
             )
         ).all()
 
-    def pending_signoffs(self, open_statuses: Sequence[str]) -> Sequence[Row[Any]]:
+    def pending_signoffs(self, open_statuses: Sequence[str]) -> Sequence[Row[int, int, int]]:
         """Return (id, escalation id, epoch requested) of sign-offs pending on open escalations."""
         return self.session.execute(
             select(Signoff.id, Signoff.escalation_id, epoch(Signoff.requested_at))

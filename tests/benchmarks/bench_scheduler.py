@@ -270,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             f"first pass over the backlog {warm * 1000:.0f} ms "
             f"({len(first.sent)} sent, {len(first.skipped)} skipped, {staged} outbox items)"
         )
-        full, quick = [], []
+        full: list[float] = []
+        quick: list[float] = []
         for n in range(60):
             clock.advance(timedelta(seconds=1))
             tick = scheduler.run_due(submit=False, full=n % 2 == 0)

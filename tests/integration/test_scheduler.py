@@ -591,3 +591,56 @@ def test_two_schedulers_over_a_day_send_each_ping_exactly_once(db, config, emula
     for row in rows:
         assert any(k == row.key or k.startswith(row.key + ":") for k in keys), row.key
     assert {k.split(":dm:")[0].removesuffix(":brief") for k in keys} == {r.key for r in rows}
+
+
+def test_a_paged_user_group_is_messaged_member_by_member_once(db, config, emulator):
+    data = config.model_dump(by_alias=True)
+    data["escalation_policy"] = {
+        "steps": [{"notify": ["group:public_policy"]}],  # a Slack user group
+        "repeat": 0,
+    }
+    cfg = TeamConfig.model_validate(data)
+    a = node(db, cfg, emulator, T0)
+    try:
+        raise_and_staff(a, "SEV2 #election Ballot rumours")
+        tick = a.scheduler.run_due(T0, submit=False)
+        fan_out = "page:1:0:0:dm:S0PUBPOL01"
+        assert fan_out in tick.outbox
+        assert a.svc.outbox.run_key(fan_out)
+        a.svc.wait_idle()
+        members = emulator.calls_of("usergroups.users.list")
+        assert members
+        paged = [k for k in tagged(emulator) if k.startswith(fan_out + ":")]
+        assert len(paged) == len(set(paged)) == 3
+        # Run the fan-out again as a retry would: nobody is messaged twice.
+        with db.uow() as uow:
+            item = uow.repos.outbox.get(fan_out)
+            assert item is not None
+            item.status = "pending"
+            uow.commit()
+        assert a.svc.outbox.run_key(fan_out)
+        a.svc.wait_idle()
+        assert sorted(k for k in tagged(emulator) if k.startswith(fan_out + ":")) == sorted(paged)
+    finally:
+        a.close()
+
+
+def test_an_unreachable_person_is_given_up_on_not_retried_forever(db, config, emulator):
+    data = config.model_dump(by_alias=True)
+    data["rotations"]["primary"]["layers"] = [
+        {"members": ["U0GONE0001"], "start": "2026-01-05 09:00", "shift": "1d"}
+    ]
+    a = node(db, TeamConfig.model_validate(data), emulator, T0)
+    try:
+        raise_and_staff(a, "SEV2 #ads Fake shop")
+        tick = a.scheduler.run_due(T0, submit=False)
+        assert not a.svc.outbox.run_key("page:1:0:0:dm:U0GONE0001")
+        with db.uow() as uow:
+            item = uow.repos.outbox.get("page:1:0:0:dm:U0GONE0001")
+            assert item is not None and item.status == "dead"
+            assert "channel_not_found" in (item.last_error or "") or "user_not_found" in (
+                item.last_error or ""
+            )
+        assert "page:1:0:0" in tick.sent
+    finally:
+        a.close()

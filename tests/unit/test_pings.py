@@ -386,7 +386,7 @@ def test_span(seconds, text):
 
 
 def test_restricted_escalations_are_never_named_in_direct_messages(config):
-    row = SimpleNamespace(
+    row: Any = SimpleNamespace(
         id=4,
         ref="ESC-4",
         severity="SEV1",
