@@ -54,6 +54,8 @@ def main(verbose: bool) -> None:
     )
     if not verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        # APScheduler logs every date job it adds and runs; the passes log what they send.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @main.command()
