@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from bot import blocks
-from bot.escalations import post_once
-from bot.outbox import Job
+from bot.escalations import post_once, record_invites
+from bot.outbox import Job, NotReady
 from bot.services import Services
 from storage.db import UnitOfWork
 from storage.models import Decision, Escalation, Participant, Signoff, TimelineEvent
@@ -28,10 +28,6 @@ INVITE = "channel.invite"
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
-
-
-class NotReady(Exception):
-    """The escalation's channel or card is not set up yet; the outbox retries later."""
 
 
 @contextmanager
@@ -233,7 +229,6 @@ def _invite(svc: Services, job: Job) -> None:
     now = svc.clock()
     result = svc.slack.invite(esc.channel_id, wanted)
     with svc.db.uow() as uow:
-        row = _escalation(uow, esc.id)
         for user, group in expanded.items():
             if user not in known:
                 uow.repos.escalations.add_participant(
@@ -246,19 +241,7 @@ def _invite(svc: Services, job: Job) -> None:
                     )
                 )
         uow.flush()
-        for participant in row.participants:
-            if participant.user_id in result.failed:
-                participant.invite_error = result.failed[participant.user_id]
-            elif participant.user_id in wanted:
-                participant.invited_at, participant.invite_error = now, None
-        uow.repos.escalations.add_event(
-            esc.id,
-            now,
-            "invited",
-            job.payload.get("actor"),
-            users=result.invited,
-            failed=result.failed,
-        )
+        record_invites(uow, esc.id, wanted, result, now, job.payload.get("actor"))
         uow.commit()
     text = blocks.invite_note(job.payload.get("actor"), result.invited, result.failed)
     if text:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -296,20 +297,32 @@ def _invite(svc: Services, esc: Escalation, retrying: bool) -> dict[str, str]:
             result.failed.update(more.failed)
     else:
         result = svc.slack.invite(esc.channel_id, waiting)
-    now = svc.clock()
     with svc.db.uow() as uow:
-        row = uow.repos.escalations.get(esc.id)
-        assert row is not None
-        for participant in row.participants:
-            if participant.user_id in result.failed:
-                participant.invite_error = result.failed[participant.user_id]
-            elif participant.user_id in waiting:
-                participant.invited_at = now
-        uow.repos.escalations.add_event(
-            esc.id, now, "invited", None, users=result.invited, failed=result.failed
-        )
+        row = record_invites(uow, esc.id, waiting, result, svc.clock())
         uow.commit()
         return {p.user_id: p.invite_error for p in row.participants if p.invite_error}
+
+
+def record_invites(
+    uow: UnitOfWork,
+    escalation_id: int,
+    wanted: list[str],
+    result: InviteResult,
+    now: datetime,
+    actor: str | None = None,
+) -> Escalation:
+    """Save what one batched invite did: who got in, who could not and why, as one event."""
+    row = uow.repos.escalations.get(escalation_id)
+    assert row is not None
+    for participant in row.participants:
+        if participant.user_id in result.failed:
+            participant.invite_error = result.failed[participant.user_id]
+        elif participant.user_id in wanted:
+            participant.invited_at, participant.invite_error = now, None
+    uow.repos.escalations.add_event(
+        escalation_id, now, "invited", actor, users=result.invited, failed=result.failed
+    )
+    return row
 
 
 def post_once(
@@ -438,6 +451,7 @@ def staff(svc: Services, job: Job) -> None:
             row.staffed_at = now
             uow.repos.escalations.add_event(esc.id, now, "staffed", None, skipped=skipped)
         uow.commit()
+    svc.outbox.wake(esc.id)  # pages and updates that waited for the channel and its card
     if skipped:
         note = "Could not add: " + ", ".join(f"<@{u}> ({e})" for u, e in skipped.items()) + "."
         post_once(svc, esc.channel_id, f"skipped:{esc.id}", note, None, retrying=job.retrying)

@@ -27,8 +27,26 @@ RENEW_EVERY = 15.0
 MAX_BACKOFF = timedelta(minutes=10)
 
 
+WAITING = "waiting: "  # how last_error starts while an item waits for another one
+MIN_WAIT = timedelta(seconds=1)
+MAX_WAIT = timedelta(minutes=1)
+
+
 class Permanent(Exception):
     """The side effect can never succeed; stop retrying it."""
+
+
+class NotReady(Exception):
+    """What the item builds on (an escalation's channel, its card) is not done yet.
+
+    The item waits without spending an attempt: it is tried again soon (the older the item,
+    the less often, up to once a minute) and at once when `wake` says its escalation moved on.
+    """
+
+
+def waiting_time(age: timedelta) -> timedelta:
+    """Return how long an item of this age waits before looking again: a tenth of its age."""
+    return min(max(age / 10, MIN_WAIT), MAX_WAIT)
 
 
 @dataclass(frozen=True)
@@ -120,7 +138,9 @@ class Outbox:
             uow.commit()
         return job
 
-    def _finish(self, job: Job, error: str | None, *, permanent: bool = False) -> None:
+    def _finish(
+        self, job: Job, error: str | None, *, permanent: bool = False, waiting: bool = False
+    ) -> None:
         now = self.clock()
         with self.db.uow() as uow:
             item = uow.session.get(OutboxItem, job.id)
@@ -129,6 +149,10 @@ class Outbox:
             item.locked_until, item.locked_by = None, None
             if error is None:
                 item.status, item.done_at, item.last_error = "done", now, None
+            elif waiting:
+                item.attempts -= 1  # waiting is not failing: retries stay for real failures
+                item.last_error = (WAITING + error)[:2000]
+                item.next_attempt_at = now + waiting_time(now - item.created_at)
             else:
                 item.last_error = error[:2000]
                 if permanent:
@@ -136,6 +160,14 @@ class Outbox:
                 else:
                     item.next_attempt_at = now + backoff(job.attempt)
             uow.commit()
+
+    def wake(self, escalation_id: int) -> None:
+        """Run now the items of an escalation that were waiting for it to move on."""
+        with self.db.uow() as uow:
+            keys = uow.repos.outbox.wake(escalation_id, WAITING, self.clock())
+            uow.commit()
+        for key in keys:
+            self.submit(key)
 
     def run(self, item_id: int) -> bool:
         """Try one item now; return True when it is done."""
@@ -157,6 +189,10 @@ class Outbox:
             return False
         try:
             handler(job)
+        except NotReady as exc:
+            log.debug("outbox %s waits: %s", job.key, exc)
+            self._finish(job, str(exc), waiting=True)
+            return False
         except Permanent as exc:
             log.error("outbox %s gave up: %s", job.key, exc)
             self._finish(job, str(exc), permanent=True)

@@ -29,9 +29,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import blocks
-from bot.escalations import CARD_EVENT, post_once
+from bot.escalations import CARD_EVENT, post_once, record_invites
 from bot.oncall import to_overrides
-from bot.outbox import Job, Permanent
+from bot.outbox import Job, NotReady, Permanent
 from bot.services import Services
 from bot.slack import SlackError
 from schedules import rotation as engine
@@ -84,10 +84,6 @@ _LOOKBACK_S = int(LOOKBACK.total_seconds())
 # Reminders due this far ahead are read too, so their moments get date jobs; the periodic
 # reconcile (every 30 s) must come sooner than this.
 _AHEAD_S = 120
-
-
-class NotReady(Exception):
-    """The escalation's channel is not there yet; the outbox tries again later."""
 
 
 # -- what is due ------------------------------------------------------------------------------
@@ -799,18 +795,8 @@ def send_page(svc: Services, job: Job) -> None:
     missing = [u for u in users if u not in invited]
     if missing:
         result = svc.slack.invite(esc.channel_id, missing)
-        now = svc.clock()
         with svc.db.uow() as uow:
-            row = uow.repos.escalations.get(esc.id)
-            assert row is not None
-            for participant in row.participants:
-                if participant.user_id in result.failed:
-                    participant.invite_error = result.failed[participant.user_id]
-                elif participant.user_id in missing:
-                    participant.invited_at = now
-            uow.repos.escalations.add_event(
-                esc.id, now, "invited", None, users=result.invited, failed=result.failed
-            )
+            record_invites(uow, esc.id, missing, result, svc.clock())
             uow.commit()
     text, page_blocks = blocks.page_message(
         esc, users, usergroups, job.payload["step"], job.payload["round"]

@@ -394,6 +394,23 @@ class OutboxRepository:
             stmt = stmt.with_for_update(skip_locked=True)
         return list(self.session.scalars(stmt))
 
+    def wake(self, escalation_id: int, marker: str, now: datetime) -> list[str]:
+        """Make an escalation's waiting items (last error starting with marker) due now."""
+        waiting = (
+            (OutboxItem.escalation_id == escalation_id)
+            & (OutboxItem.status == "pending")
+            & OutboxItem.last_error.startswith(marker, autoescape=True)
+            & (OutboxItem.next_attempt_at > now)
+        )
+        keys = list(self.session.scalars(select(OutboxItem.key).where(waiting)))
+        if keys:
+            self.session.execute(
+                update(OutboxItem)
+                .where(waiting, OutboxItem.key.in_(keys))
+                .values(next_attempt_at=now)
+            )
+        return keys
+
     def pending(self, escalation_id: int) -> list[OutboxItem]:
         """Return an escalation's side effects not yet done."""
         return list(

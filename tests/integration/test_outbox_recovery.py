@@ -11,8 +11,9 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import FakeClock
-from bot.outbox import LEASE, Job, Outbox
+from bot.outbox import LEASE, MAX_WAIT, MIN_WAIT, WAITING, Job, NotReady, Outbox
 from storage.db import Database
+from storage.models import Escalation
 
 HOST = socket.gethostname()
 
@@ -110,3 +111,60 @@ def test_an_item_whose_finish_was_not_saved_is_not_renewed_forever(db: Database,
     clock.advance(LEASE + timedelta(seconds=1))
     assert outbox.run_due() == 1
     outbox.pool.shutdown()
+
+
+def test_an_item_that_is_not_ready_waits_without_spending_attempts_and_wakes_at_once(
+    db: Database, clock: FakeClock
+):
+    outbox = Outbox(db, clock)
+    ready = {"channel": False}
+    done: list[str] = []
+
+    def needs_channel(job: Job) -> None:
+        if not ready["channel"]:
+            raise NotReady("ESC-1 has no channel yet")
+        done.append(job.key)
+
+    outbox.register("test.after", needs_channel)
+    with db.uow() as uow:
+        esc = uow.repos.escalations.add(
+            Escalation(
+                title="t",
+                category="other",
+                policy_area="other",
+                severity="SEV2",
+                region="global",
+                reporter="U0REPORTER",
+                created_at=clock(),
+                ack_deadline=clock() + timedelta(minutes=15),
+            )
+        )
+        uow.flush()
+        number = esc.id
+        uow.repos.outbox.add("after", "test.after", clock(), escalation_id=number)
+        uow.commit()
+
+    waits = []
+    for step in range(12):  # eleven looks in the first minute, then one after twenty
+        if step == 11:
+            clock.advance(timedelta(minutes=20))
+        assert not outbox.run_key("after")
+        with db.uow() as uow:
+            item = uow.repos.outbox.get("after")
+            assert item is not None
+            assert item.status == "pending" and item.attempts == 0
+            assert item.last_error == WAITING + "ESC-1 has no channel yet"
+            waits.append(item.next_attempt_at - clock())
+        if step < 11:
+            clock.advance(waits[-1])
+    assert waits[0] == MIN_WAIT and waits == sorted(waits)
+    assert waits[-1] == MAX_WAIT  # an old item looks once a minute, not once a second
+    outbox.wake(number + 1)  # another escalation's news wakes nothing
+    assert not outbox.run_key("after")
+    ready["channel"] = True
+    outbox.wake(number)
+    outbox.pool.shutdown()  # wake hands the item to the pool; shutdown waits for it
+    assert done == ["after"]
+    with db.uow() as uow:
+        item = uow.repos.outbox.get("after")
+        assert item is not None and item.status == "done" and item.attempts == 1
