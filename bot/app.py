@@ -9,10 +9,11 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot import effects, escalations, pings
+from bot.acks import ListenerPool
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.errors import NOT_SAVED, UserError, database_unreachable
-from bot.executors import TrackedPool
+from bot.executors import Foreground
 from bot.oncall import OnCall
 from bot.outbox import Outbox
 from bot.services import Services
@@ -36,15 +37,18 @@ def build_services(
     """Wire the database, Slack gateway, on-call engine and outbox once, at start."""
     db = db or Database(settings.database_url)
     client = client or make_client(settings.slack_bot_token or "", settings.slack_api_url)
+    foreground = Foreground()
+    db.set_background(foreground.background, foreground.give_way)
     svc = Services(
         settings=settings,
         config=config,
         db=db,
-        slack=SlackGateway(client),
+        slack=SlackGateway(client, foreground=foreground),
         clock=clock,
         oncall=OnCall(config),
-        outbox=Outbox(db, clock),
-        listeners=TrackedPool(32, "listener"),
+        outbox=Outbox(db, clock, foreground=foreground),
+        listeners=ListenerPool(32, "listener"),
+        foreground=foreground,
     )
     escalations.register_outbox(svc)
     effects.register_outbox(svc)

@@ -21,6 +21,7 @@ from bot.slack import InviteResult, SlackError
 from bot.text import slugify
 from storage.db import UnitOfWork
 from storage.models import Escalation, Participant
+from storage.repositories import NewItem
 
 log = logging.getLogger(__name__)
 
@@ -87,28 +88,25 @@ def accept_escalation(
 ) -> bool:
     """Durably accept a request to raise an escalation; return False for a repeat.
 
-    One small insert, so the request thread is free at once; recording the escalation and
-    staffing its channel follow in the outbox worker, before any Slack call is made.
+    One small insert, shared with the requests arriving meanwhile, so the request thread is
+    free at once; recording the escalation and staffing its channel follow in the outbox
+    worker, before any Slack call is made.
     """
-    key = request_key or f"raise:{uuid.uuid4().hex}"
+    item = NewItem(
+        request_key or f"raise:{uuid.uuid4().hex}",
+        RAISE,
+        payload={
+            "draft": draft.model_dump(),
+            "reporter": reporter,
+            "response_url": response_url,
+            "origin_channel": origin_channel,
+        },
+    )
     try:
-        with svc.db.uow() as uow:
-            created = uow.repos.outbox.add(
-                key,
-                RAISE,
-                svc.clock(),
-                draft=draft.model_dump(),
-                reporter=reporter,
-                response_url=response_url,
-                origin_channel=origin_channel,
-            )
-            uow.commit()
+        return svc.outbox.accept(item)
     except OperationalError as exc:
         log.error("could not accept an escalation: %s", exc)
         raise NotSaved(NOT_SAVED) from None
-    if created:
-        svc.outbox.submit(key)
-    return created
 
 
 def _raise(svc: Services, job: Job) -> None:

@@ -1,18 +1,20 @@
-"""A thread pool that can say when all the work handed to it is done."""
+"""Thread pools that can say when their work is done, and background work giving way."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any
 
 
 class TrackedPool(ThreadPoolExecutor):
     """A ThreadPoolExecutor with `wait_idle`: tests and shutdown wait on work, not on time."""
 
-    def __init__(self, max_workers: int, name: str):
-        super().__init__(max_workers=max_workers, thread_name_prefix=name)
+    def __init__(self, max_workers: int, name: str, initializer: Callable[[], None] | None = None):
+        super().__init__(max_workers=max_workers, thread_name_prefix=name, initializer=initializer)
         self._inflight: set[Future[Any]] = set()
         self._inflight_lock = threading.Lock()
 
@@ -42,3 +44,72 @@ class TrackedPool(ThreadPoolExecutor):
             _, not_done = wait(pending, timeout=timeout)
             if not_done:
                 raise TimeoutError(f"{len(not_done)} tasks still running")
+
+
+class Foreground:
+    """Slack requests being answered, and background threads that give way to them.
+
+    Slack waits at most 3 s for an answer and the reporter watches for it, while staffing a
+    channel or sending a ping can start a moment later without anyone noticing. So a thread
+    marked as background, before each step (an outbox item, a Web API call, a scheduler
+    pass), waits until no request has been answered for `quiet_for` seconds, for at most
+    `patience` seconds: under a burst of commands acks come first, yet background work
+    never stops.
+    """
+
+    def __init__(
+        self,
+        patience: float = 1.0,
+        quiet_for: float = 0.01,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self.patience = patience
+        self.quiet_for = quiet_for
+        self._monotonic = monotonic
+        self._serving = 0
+        self._last = float("-inf")  # when the last request was answered
+        self._quiet = threading.Condition()
+        self._local = threading.local()
+        self.waited = 0.0  # seconds background threads spent giving way, for the metrics
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Count a request as being answered for the duration of the block."""
+        with self._quiet:
+            self._serving += 1
+        try:
+            yield
+        finally:
+            with self._quiet:
+                self._serving -= 1
+                self._last = self._monotonic()
+                if self._serving == 0:
+                    self._quiet.notify_all()
+
+    def mark_background(self) -> None:
+        """Mark the calling thread as background (a pool initializer)."""
+        self._local.background = True
+
+    def background(self) -> bool:
+        """Return True on a thread marked as background."""
+        return bool(getattr(self._local, "background", False))
+
+    def give_way(self) -> None:
+        """On a background thread, wait for a quiet moment (at most `patience` seconds)."""
+        if not getattr(self._local, "background", False):
+            return
+        started = self._monotonic()
+        deadline = started + self.patience
+        with self._quiet:
+            while True:
+                now = self._monotonic()
+                if now >= deadline:
+                    break
+                if self._serving == 0:
+                    idle = now - self._last
+                    if idle >= self.quiet_for:
+                        break
+                    self._quiet.wait(min(self.quiet_for - idle, deadline - now))
+                else:
+                    self._quiet.wait(deadline - now)
+            self.waited += self._monotonic() - started

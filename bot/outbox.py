@@ -8,15 +8,17 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from bot.clock import Clock
-from bot.executors import TrackedPool
+from bot.executors import Foreground, TrackedPool
 from storage.db import Database
 from storage.models import OutboxItem
+from storage.repositories import NewItem
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +107,13 @@ def backoff(attempt: int) -> timedelta:
 class Outbox:
     """Runs pending side effects now, and again later until each is done."""
 
-    def __init__(self, db: Database, clock: Clock, workers: int = 4):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        workers: int = 4,
+        foreground: Foreground | None = None,
+    ):
         self.db = db
         self.clock = clock
         self.owner = worker_name()
@@ -113,7 +121,10 @@ class Outbox:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.pool = TrackedPool(workers, "outbox")
+        self.foreground = foreground or Foreground()
+        self.intake = Intake(db, clock)
+        # Background work: its threads give way to Slack requests being answered.
+        self.pool = TrackedPool(workers, "outbox", initializer=self.foreground.mark_background)
         self._signal: Any = self._wake
         self._running: set[int] = set()
         self._held: set[int] = set()  # items this process is working on: their leases renew
@@ -171,6 +182,7 @@ class Outbox:
 
     def run(self, item_id: int) -> bool:
         """Try one item now; return True when it is done."""
+        self.foreground.give_way()
         job = self._take(item_id)
         if job is None:
             return False
@@ -222,6 +234,16 @@ class Outbox:
         with self.db.uow() as uow:
             ids = [item.id for item in uow.repos.outbox.due(self.clock(), limit)]
         return sum(self.run(i) for i in ids)
+
+    def accept(self, item: NewItem) -> bool:
+        """Save an item from a request thread (batched with others), then run it soon.
+
+        Returns False when an item with its key was saved before (a repeated request).
+        """
+        created = self.intake.add(item)
+        if created:
+            self.submit(item.key)
+        return created
 
     def submit(self, key: str) -> None:
         """Run the item with this key soon, off the caller's thread."""
@@ -299,6 +321,7 @@ class Outbox:
             log.exception("outbox could not take back items of dead workers; leases will expire")
 
         def loop() -> None:
+            self.foreground.mark_background()
             renewed = time.monotonic()
             while not self._stop.is_set():
                 signal.clear()
@@ -323,6 +346,77 @@ class Outbox:
             self._thread.join(timeout=10)
             self._thread = None
         self.pool.wait_idle()
+
+
+class Intake:
+    """Saves side effects accepted on request threads in shared transactions (group commit).
+
+    A request that must not be acknowledged before its work is saved hands the item here and
+    waits. One writer thread saves whatever has queued up meanwhile in one statement and one
+    commit, then releases every waiting request: under a burst of commands the cost per
+    request falls, instead of each request queueing for the database on its own.
+    """
+
+    def __init__(self, db: Database, clock: Clock, max_batch: int = 200):
+        self.db = db
+        self.clock = clock
+        self.max_batch = max_batch
+        self._queue: deque[_Accepted] = deque()
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, item: NewItem) -> bool:
+        """Save the item (waiting for the commit); return False when its key was there already.
+
+        Raises what the database raised when it could not be saved.
+        """
+        accepted = _Accepted(item)
+        with self._ready:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._write, name="intake", daemon=True)
+                self._thread.start()
+            self._queue.append(accepted)
+            self._ready.notify()
+        accepted.done.wait()
+        if accepted.error is not None:
+            raise accepted.error
+        return accepted.created
+
+    def _write(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue:
+                    self._ready.wait()
+                batch = [
+                    self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))
+                ]
+            self._save(batch)
+
+    def _save(self, batch: list[_Accepted]) -> None:
+        try:
+            with self.db.uow() as uow:
+                created = uow.repos.outbox.add_many([a.item for a in batch], self.clock())
+                uow.commit()
+        except Exception as exc:
+            if len(batch) > 1:  # save the others: one bad item must not sink the batch
+                for accepted in batch:
+                    self._save([accepted])
+                return
+            batch[0].error = exc
+            batch[0].done.set()
+            return
+        for accepted in batch:  # a key repeated in the batch: the first one created it
+            accepted.created = accepted.item.key in created
+            created.discard(accepted.item.key)
+            accepted.done.set()
+
+
+@dataclass
+class _Accepted:
+    item: NewItem
+    done: threading.Event = field(default_factory=threading.Event)
+    created: bool = False
+    error: Exception | None = None
 
 
 def _is_slack_error(exc: Exception) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -83,6 +84,11 @@ def run_production(
     timer = Scheduler(svc) if scheduler else None
     if timer is not None:
         timer.start()
+    # What start-up made (modules, config, schemas: most of the heap) lives as long as the
+    # process: keep it out of the collector's full passes, which otherwise stop every thread,
+    # acks included, for tens of milliseconds each time.
+    gc.collect()
+    gc.freeze()
     try:
         if settings.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.acks import ListenerPool
 from bot.clock import Clock
 from bot.config import TeamConfig
-from bot.executors import TrackedPool
+from bot.executors import Foreground
 from bot.oncall import OnCall
 from bot.outbox import Outbox
 from bot.settings import Settings
@@ -16,7 +17,7 @@ from storage.db import Database
 
 @dataclass
 class Services:
-    """Settings, team config, database, Slack gateway, clock, on-call and outbox."""
+    """Settings, team config, database, Slack gateway, clock, on-call, outbox and pools."""
 
     settings: Settings
     config: TeamConfig
@@ -25,7 +26,8 @@ class Services:
     clock: Clock
     oncall: OnCall
     outbox: Outbox
-    listeners: TrackedPool
+    listeners: ListenerPool
+    foreground: Foreground  # Slack requests being answered; background work gives way
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until every listener and the Slack work it handed on have finished."""

@@ -23,6 +23,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
+from bot.executors import Foreground
 from bot.text import escape, truncate
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,10 @@ class SlackGateway:
         *,
         cache_ttl: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
+        foreground: Foreground | None = None,
     ):
         self.client = client
+        self.foreground = foreground or Foreground()
         self._cache_ttl = cache_ttl
         self._monotonic = monotonic
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
@@ -129,6 +132,7 @@ class SlackGateway:
     # -- plumbing ---------------------------------------------------------
 
     def _call(self, method: str, **args: Any) -> dict[str, Any]:
+        self.foreground.give_way()
         try:
             if method in _READ_METHODS:
                 response = self.client.api_call(method, http_verb="GET", params=args)

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import uvicorn
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import oncall
+from bot.executors import Foreground
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,16 @@ class Metrics:
         )
 
 
-def slack_endpoint(bolt: App, metrics: Metrics) -> Any:
+def slack_endpoint(bolt: App, metrics: Metrics, foreground: Foreground | None = None) -> Any:
     """Return the Starlette endpoint that hands Slack requests to Bolt."""
+    foreground = foreground or Foreground()
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
-        body = await request.body()
-        # Bolt's dispatch blocks until the listener acks: keep it off the event loop.
-        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        with foreground.serving():  # background work gives way until Slack has its answer
+            body = await request.body()
+            # Bolt's dispatch blocks until the listener acks: keep it off the event loop.
+            response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
         metrics.requests.labels(str(response.status)).inc()
         metrics.latency.observe(time.perf_counter() - started)
         return to_starlette_response(response)
@@ -63,6 +66,11 @@ def slack_endpoint(bolt: App, metrics: Metrics) -> Any:
 def create_web(bolt: App, svc: Services) -> Starlette:
     """Build the ASGI app serving Slack and the operational endpoints."""
     metrics = Metrics()
+    Gauge(
+        "escbot_background_gave_way_seconds",
+        "Time background work (staffing, pings) waited for Slack requests to be answered",
+        registry=metrics.registry,
+    ).set_function(lambda: svc.foreground.waited)
 
     def _db_ok() -> bool:
         try:
@@ -91,7 +99,7 @@ def create_web(bolt: App, svc: Services) -> Starlette:
         return Response(body, media_type="text/calendar; charset=utf-8")
 
     routes = [
-        Route("/slack/events", slack_endpoint(bolt, metrics), methods=["POST"]),
+        Route("/slack/events", slack_endpoint(bolt, metrics, svc.foreground), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/oncall/users/{user}.ics", oncall_feed, methods=["GET"]),

@@ -10,21 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 from bot.deliveries import first_delivery
 from bot.services import Services
-
-
-def handle_event_delivery(
-    svc: Services, body: dict[str, Any], next: Callable[[], None]
-) -> BoltResponse | None:
-    """Let an event through once per `event_id`; acknowledge a repeat and do nothing."""
-    event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-    if event_id and not first_delivery(svc, f"event:{event_id}", "event"):
-        return BoltResponse(status=200, body="")
-    next()
-    return None
 
 
 def strip_nul(value: Any) -> Any:
@@ -39,13 +29,28 @@ def strip_nul(value: Any) -> Any:
     return value
 
 
-def handle_nul_characters(body: dict[str, Any], next: Callable[[], None]) -> None:
-    """Remove NUL characters from the request in place, then go on."""
-    strip_nul(body)
-    next()
+class Deliveries(Middleware):
+    """The one global middleware: what every delivery goes through before a listener.
+
+    A class rather than a function, so Bolt calls it without building the listener
+    arguments for it on every request.
+    """
+
+    def __init__(self, svc: Services):
+        self.svc = svc
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        body = req.body
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not first_delivery(self.svc, f"event:{event_id}", "event"):
+            return BoltResponse(status=200, body="")  # a redelivered event: done already
+        strip_nul(body)
+        self.svc.listeners.expect_ack(req.context)  # the answer leaves when a listener acks
+        return next()
 
 
 def register(app: App, svc: Services) -> None:
     """Register the delivery checks (after Bolt's signature check, before every listener)."""
-    app.use(lambda body, next: handle_event_delivery(svc, body, next))
-    app.use(lambda body, next: handle_nul_characters(body, next))
+    app.use(Deliveries(svc))

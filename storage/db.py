@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +23,48 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class SchemaBehind(RuntimeError):
     """The database schema is older than this code."""
+
+
+class WriteLock:
+    """The lock SQLite transactions of this process queue on; background ones go last.
+
+    `background` says whether the calling thread does background work (staffing, pings);
+    such a thread first calls `before_background` (a chance to wait for a quiet moment),
+    then waits while any other thread waits, so an acknowledgement that must save its work
+    is never queued behind a batch of background transactions.
+    """
+
+    def __init__(self) -> None:
+        self._free = threading.Condition()
+        self._held = False
+        self._urgent = 0  # threads other than background ones waiting
+        self.background: Callable[[], bool] = lambda: False
+        self.before_background: Callable[[], None] = lambda: None
+
+    def acquire(self) -> None:
+        """Take the lock, after every waiting thread that is not background if this one is."""
+        background = self.background()
+        if background:
+            self.before_background()
+        with self._free:
+            if not background:
+                self._urgent += 1
+            try:
+                while self._held or (background and self._urgent):
+                    self._free.wait()
+                self._held = True
+            finally:
+                if not background:
+                    self._urgent -= 1
+
+    def release(self) -> None:
+        """Let the next transaction go."""
+        with self._free:
+            self._held = False
+            self._free.notify_all()
+
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, WriteLock] = weakref.WeakKeyDictionary()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -47,7 +90,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # SQLite has one writer at a time. Queue this process's transactions on a lock rather
         # than in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and
         # starves the threads that wait; BEGIN IMMEDIATE still guards against other processes.
-        write_lock = threading.Lock()
+        write_lock = WriteLock()
+        _WRITE_LOCKS[engine] = write_lock
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
@@ -116,6 +160,14 @@ class Database:
     def uow(self) -> UnitOfWork:
         """Open a new unit of work (one per request or job)."""
         return UnitOfWork(self._sessions)
+
+    def set_background(
+        self, background: Callable[[], bool], before: Callable[[], None] = lambda: None
+    ) -> None:
+        """Let background threads' transactions queue after the others' (embedded SQLite)."""
+        lock = _WRITE_LOCKS.get(self.engine)
+        if lock is not None:
+            lock.background, lock.before_background = background, before
 
     @property
     def is_sqlite(self) -> bool:

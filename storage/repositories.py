@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -340,6 +341,19 @@ class LedgerRepository:
         ]
 
 
+@dataclass(frozen=True)
+class NewItem:
+    """A side effect to stage: its unique key, its kind, its escalation and its payload."""
+
+    key: str
+    kind: str
+    escalation_id: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+_ADD_MANY: dict[str, Any] = {}  # the compiled-once statement of add_many, per dialect
+
+
 class OutboxRepository:
     """Slack side effects waiting to be done."""
 
@@ -376,6 +390,44 @@ class OutboxRepository:
         )
         # A returned row, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
         return self.session.execute(stmt).first() is not None
+
+    def add_many(self, items: Sequence[NewItem], now: datetime) -> set[str]:
+        """Stage many side effects in one statement; return the keys that were new.
+
+        A key already there, or repeated in `items`, is left as it is (the first wins).
+        """
+        rows: dict[str, NewItem] = {}
+        for item in items:
+            rows.setdefault(item.key, item)
+        if not rows:
+            return set()
+        dialect = self.session.get_bind().dialect.name
+        stmt = _ADD_MANY.get(dialect)
+        if stmt is None:
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            table = cast(Table, OutboxItem.__table__)
+            stmt = _ADD_MANY[dialect] = (
+                insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+            )
+        params = [
+            {
+                "key": item.key,
+                "kind": item.kind,
+                "escalation_id": item.escalation_id,
+                "payload": item.payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "locked_until": None,
+                "locked_by": None,
+                "last_error": None,
+                "done_at": None,
+            }
+            for item in rows.values()
+        ]
+        result = self.session.connection().execute(stmt, params)
+        return set(result.scalars())
 
     def get(self, key: str) -> OutboxItem | None:
         """Return the item with this key, or None."""

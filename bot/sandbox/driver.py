@@ -18,7 +18,8 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
@@ -26,7 +27,7 @@ from urllib.parse import urlencode
 
 from bot.sandbox.emulator import Emulator
 
-__all__ = ["Driver", "Reply", "signature_for"]
+__all__ = ["Driver", "Reply", "deliver", "signature_for"]
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -53,6 +54,28 @@ class Reply:
         return 200 <= self.status < 300
 
 
+def deliver(url: str, body: bytes, headers: Mapping[str, str], timeout: float = 10.0) -> Reply:
+    """POST a prepared request to a bot and return its answer and how long it took."""
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+    started = time.perf_counter()
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            status = response.status
+            raw = response.read()
+            response_headers = response.headers
+    except urllib.error.HTTPError as failure:
+        status = failure.code
+        raw = failure.read()
+        response_headers = failure.headers
+    elapsed = time.perf_counter() - started
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text) if text.strip() else None
+    except ValueError:
+        parsed = None
+    return Reply(status, text, parsed, response_headers, elapsed)
+
+
 class Driver:
     """Sends slash commands, block actions, view submissions and events to a bot."""
 
@@ -75,6 +98,7 @@ class Driver:
         self.timeout = timeout
         self.verification_token = verification_token
         self._sequence = count(1)
+        self.holding: list[tuple[bytes, dict[str, str]]] | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -112,6 +136,22 @@ class Driver:
         timestamp: int | None = None,
     ) -> Reply:
         """POST ``body`` to the bot; signs it unless ``sign=False``."""
+        out = self.headers_for(body, content_type, headers, sign=sign, timestamp=timestamp)
+        if self.holding is not None:  # prepared for sending later, from elsewhere
+            self.holding.append((body, out))
+            return Reply(0, "", None)
+        return deliver(self.bot_url, body, out, self.timeout)
+
+    def headers_for(
+        self,
+        body: bytes,
+        content_type: str,
+        headers: dict | None = None,
+        *,
+        sign: bool = True,
+        timestamp: int | None = None,
+    ) -> dict[str, str]:
+        """Return the HTTP headers Slack sends with ``body``, signed unless ``sign=False``."""
         ts = int(self.clock()) if timestamp is None else int(timestamp)
         out = {
             "Content-Type": content_type,
@@ -122,24 +162,16 @@ class Driver:
             out["X-Slack-Signature"] = signature_for(self.signing_secret, ts, body)
         if headers:
             out.update(headers)
-        request = urllib.request.Request(self.bot_url, data=body, headers=out, method="POST")
-        started = time.perf_counter()
+        return out
+
+    @contextmanager
+    def held(self) -> Iterator[list[tuple[bytes, dict[str, str]]]]:
+        """Within the block, requests are prepared (body, headers) instead of sent."""
+        self.holding = []
         try:
-            with _OPENER.open(request, timeout=self.timeout) as response:
-                status = response.status
-                raw = response.read()
-                response_headers = response.headers
-        except urllib.error.HTTPError as failure:
-            status = failure.code
-            raw = failure.read()
-            response_headers = failure.headers
-        elapsed = time.perf_counter() - started
-        text = raw.decode("utf-8", errors="replace")
-        try:
-            parsed = json.loads(text) if text.strip() else None
-        except ValueError:
-            parsed = None
-        return Reply(status, text, parsed, response_headers, elapsed)
+            yield self.holding
+        finally:
+            self.holding = None
 
     def _send(
         self,

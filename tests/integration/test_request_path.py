@@ -1,0 +1,164 @@
+"""The request path: acks leave when a listener acks, accepted work is saved in shared
+commits, and background work gives way to requests being answered."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from slack_bolt import BoltContext
+from sqlalchemy.exc import OperationalError
+
+from bot.acks import ListenerPool, SignallingAck
+from bot.clock import FakeClock
+from bot.executors import Foreground, TrackedPool
+from bot.outbox import Intake
+from storage.db import Database, WriteLock
+from storage.repositories import NewItem
+
+
+def test_a_listener_submit_returns_at_the_ack_while_the_listener_goes_on():
+    pool = ListenerPool(2, "test")
+    context = BoltContext()
+    pool.expect_ack(context)
+    ack = context["ack"]
+    assert isinstance(ack, SignallingAck)
+    release, finished = threading.Event(), threading.Event()
+
+    def listener() -> None:
+        ack("Raising…")
+        release.wait(10)  # work after the ack: Slack must not wait for it
+        finished.set()
+
+    future = pool.submit(listener)
+    assert ack.response is not None and ack.response.body == "Raising…"
+    assert not finished.is_set() and not future.done()
+    release.set()
+    future.result(10)
+    pool.shutdown()
+
+
+def test_a_listener_that_never_acks_releases_the_request_when_it_ends():
+    pool = ListenerPool(2, "test")
+    context = BoltContext()
+    pool.expect_ack(context)
+    future = pool.submit(lambda: None)
+    assert future.done() and context["ack"].response is None
+    # The expectation was used: an unrelated submit from this thread does not wait on it.
+    gate = threading.Event()
+    other = pool.submit(gate.wait, 10)
+    assert not other.done()
+    gate.set()
+    other.result(10)
+    pool.shutdown()
+
+
+def test_an_ack_already_given_is_left_alone():
+    pool = ListenerPool(1, "test")
+    context = BoltContext()
+    answered = SignallingAck()
+    answered("done")
+    context["ack"] = answered
+    pool.expect_ack(context)
+    assert context["ack"] is answered
+    pool.shutdown()
+
+
+def test_background_work_waits_for_the_request_being_answered():
+    foreground = Foreground(patience=30)
+    pool = TrackedPool(1, "bg", initializer=foreground.mark_background)
+    steps: list[str] = []
+    with foreground.serving():
+        started = threading.Event()
+
+        def step() -> None:
+            started.set()
+            foreground.give_way()
+            steps.append("background")
+
+        future = pool.submit(step)
+        started.wait(10)
+        assert not future.done()  # held while the request is answered
+        steps.append("answered")
+    future.result(10)
+    assert steps == ["answered", "background"]
+    assert foreground.waited > 0
+    pool.shutdown()
+
+
+def test_background_work_never_waits_longer_than_its_patience():
+    foreground = Foreground(patience=0.01)
+    pool = TrackedPool(1, "bg", initializer=foreground.mark_background)
+    with foreground.serving():  # a request that is never answered
+        pool.submit(foreground.give_way).result(10)
+    pool.shutdown()
+    assert foreground.waited >= 0.01
+
+
+def test_request_threads_never_give_way():
+    foreground = Foreground(patience=30)
+    with foreground.serving():
+        foreground.give_way()  # this thread is not background: returns at once
+    assert foreground.waited == 0
+
+
+def test_background_transactions_queue_after_the_others():
+    lock = WriteLock()
+    background = threading.local()
+    lock.background = lambda: getattr(background, "on", False)
+    order: list[str] = []
+    lock.acquire()  # a transaction under way
+
+    def take(name: str, is_background: bool) -> None:
+        background.on = is_background
+        lock.acquire()
+        order.append(name)
+        lock.release()
+
+    with ThreadPoolExecutor(2) as threads:
+        first = threads.submit(take, "background", True)
+        while not lock._free._waiters:  # the background transaction queues first
+            threading.Event().wait(0.001)
+        second = threads.submit(take, "request", False)
+        while lock._urgent == 0:
+            threading.Event().wait(0.001)
+        lock.release()
+        first.result(10), second.result(10)
+    assert order == ["request", "background"]
+
+
+def test_concurrent_accepts_share_commits_and_each_key_is_created_once(
+    db: Database, clock: FakeClock
+):
+    intake = Intake(db, clock)
+    keys = [f"raise:{n % 40}" for n in range(200)]  # each key arrives five times
+    with ThreadPoolExecutor(20) as threads:
+        created = list(threads.map(lambda k: intake.add(NewItem(k, "test.noop")), keys))
+    assert sum(created) == 40
+    assert {k for k, c in zip(keys, created, strict=True) if c} == set(keys)
+    with db.uow() as uow:
+        for key in set(keys):
+            item = uow.repos.outbox.get(key)
+            assert item is not None and item.status == "pending" and item.attempts == 0
+    assert intake.add(NewItem("raise:0", "test.noop")) is False  # saved before
+
+
+def test_an_accept_the_database_refuses_raises_in_the_request(
+    db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+):
+    intake = Intake(db, clock)
+    assert intake.add(NewItem("before", "test.noop", payload={"n": 1}))
+
+    def unreachable(*_: object, **__: object) -> set[str]:
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr("storage.repositories.OutboxRepository.add_many", unreachable)
+    with pytest.raises(OperationalError):
+        intake.add(NewItem("during", "test.noop"))
+    monkeypatch.undo()
+    assert intake.add(NewItem("after", "test.noop"))
+    with db.uow() as uow:
+        assert uow.repos.outbox.get("during") is None
+        saved = uow.repos.outbox.get("before")
+        assert saved is not None and saved.payload == {"n": 1}
