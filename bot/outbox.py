@@ -351,10 +351,12 @@ class Outbox:
 class Intake:
     """Saves side effects accepted on request threads in shared transactions (group commit).
 
-    A request that must not be acknowledged before its work is saved hands the item here and
-    waits. One writer thread saves whatever has queued up meanwhile in one statement and one
-    commit, then releases every waiting request: under a burst of commands the cost per
-    request falls, instead of each request queueing for the database on its own.
+    A request that must not be acknowledged before its work is saved queues its item. If no
+    request is saving at that moment, it saves itself, together with whatever queued up in
+    the meantime, in one statement and one commit; requests arriving while it does wait, and
+    the first of them then saves the next batch for all of them. Under a burst of commands the
+    cost per request falls, instead of each request queueing for the database on its own;
+    alone, a request saves its item at once on its own thread.
     """
 
     def __init__(self, db: Database, clock: Clock, max_batch: int = 200):
@@ -362,8 +364,8 @@ class Intake:
         self.clock = clock
         self.max_batch = max_batch
         self._queue: deque[_Accepted] = deque()
-        self._ready = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._saving = False
 
     def add(self, item: NewItem) -> bool:
         """Save the item (waiting for the commit); return False when its key was there already.
@@ -371,26 +373,29 @@ class Intake:
         Raises what the database raised when it could not be saved.
         """
         accepted = _Accepted(item)
-        with self._ready:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._write, name="intake", daemon=True)
-                self._thread.start()
+        with self._lock:
             self._queue.append(accepted)
-            self._ready.notify()
-        accepted.done.wait()
+            lead = not self._saving
+            self._saving = True
+        if not lead:
+            accepted.done.wait()  # saved by another request, or asked to save the next batch
+        if not accepted.saved:
+            self._lead()
         if accepted.error is not None:
             raise accepted.error
         return accepted.created
 
-    def _write(self) -> None:
-        while True:
-            with self._ready:
-                while not self._queue:
-                    self._ready.wait()
-                batch = [
-                    self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))
-                ]
+    def _lead(self) -> None:
+        with self._lock:
+            batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
+        try:
             self._save(batch)
+        finally:
+            with self._lock:
+                following = self._queue[0] if self._queue else None
+                self._saving = following is not None
+            if following is not None:
+                following.done.set()  # not saved yet: it saves the next batch
 
     def _save(self, batch: list[_Accepted]) -> None:
         try:
@@ -402,19 +407,25 @@ class Intake:
                 for accepted in batch:
                     self._save([accepted])
                 return
-            batch[0].error = exc
-            batch[0].done.set()
+            self._settle(batch[0], error=exc)
             return
         for accepted in batch:  # a key repeated in the batch: the first one created it
-            accepted.created = accepted.item.key in created
+            self._settle(accepted, created=accepted.item.key in created)
             created.discard(accepted.item.key)
-            accepted.done.set()
+
+    @staticmethod
+    def _settle(
+        accepted: _Accepted, *, created: bool = False, error: Exception | None = None
+    ) -> None:
+        accepted.created, accepted.error, accepted.saved = created, error, True
+        accepted.done.set()
 
 
 @dataclass
 class _Accepted:
     item: NewItem
     done: threading.Event = field(default_factory=threading.Event)
+    saved: bool = False
     created: bool = False
     error: Exception | None = None
 
