@@ -1,11 +1,14 @@
-"""Answer Slack the moment a listener acks.
+"""Answer Slack the moment a listener acks, while the listener goes on.
 
-Listeners run off the request thread (so work after `ack()` does not hold up the answer),
-and Bolt then looks every 10 ms whether the listener has acked yet: each answer waits up to
-10 ms longer than it needs to, several times the work an ack takes. Here each request's
-`ack` signals an event, and the listener pool's `submit`, which Bolt calls on the request
-thread just before it starts looking, returns only once that event is set (or the listener
-has finished): by the time Bolt looks, the answer is there.
+Over HTTP, the web endpoint runs Bolt's whole dispatch (listener included) on the listener
+pool and gives its request a `SignallingAck` that hands the answer back to the event loop as
+soon as it is called: the answer leaves at once and the work after `ack()` goes on, with no
+thread in between.
+
+In Socket Mode Bolt runs listeners on the pool itself and then looks every 10 ms whether the
+listener has acked yet. There each request's `ack` sets an event, and the pool's `submit`,
+which Bolt calls on the request thread just before it starts looking, returns once that event
+is set (or the listener has finished): by the time Bolt looks, the answer is there.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
+from slack_bolt import Ack, BoltContext, BoltResponse
 
 from bot.executors import TrackedPool
 
@@ -23,17 +26,21 @@ ACK_TIMEOUT = 3.0  # Slack's window; Bolt gives up waiting for an ack after as l
 
 
 class SignallingAck(Ack):
-    """Bolt's `ack` that also sets an event when called."""
+    """Bolt's `ack` that also sets an event, and passes its answer on, when called."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_ack: Callable[[BoltResponse], None] | None = None) -> None:
         super().__init__()
         self.done = threading.Event()
+        self.on_ack = on_ack
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return super().__call__(*args, **kwargs)
+            response = super().__call__(*args, **kwargs)
         finally:
             self.done.set()
+        if self.on_ack is not None:
+            self.on_ack(response)
+        return response
 
 
 class ListenerPool(TrackedPool):
@@ -49,6 +56,8 @@ class ListenerPool(TrackedPool):
         returns once it is called."""
         self._expected.__dict__.pop("ack", None)  # a request no listener took
         current = context.get("ack")
+        if isinstance(current, SignallingAck):  # the web endpoint's: it answers by itself
+            return
         if current is None or current.response is None:  # Bolt's own, not called yet
             ack = SignallingAck()
             context["ack"] = ack

@@ -83,7 +83,9 @@ def create_app(svc: Services) -> App:
         signing_secret=svc.settings.slack_signing_secret or "",
         token_verification_enabled=False,
         request_verification_enabled=True,
-        process_before_response=False,
+        # Over HTTP the web endpoint answers at the ack while the listener goes on (bot.acks);
+        # in Socket Mode Bolt runs listeners on the pool and answers at the ack itself.
+        process_before_response=not svc.settings.slack_app_token,
         raise_error_for_unhandled_request=False,
         listener_executor=svc.listeners,
     )

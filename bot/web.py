@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
 import time
+from concurrent.futures import Executor
 from typing import Any
 
 import uvicorn
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -21,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import oncall
+from bot.acks import SignallingAck
 from bot.executors import Foreground
 from bot.services import Services
 
@@ -46,21 +49,55 @@ class Metrics:
         )
 
 
-def slack_endpoint(bolt: App, metrics: Metrics, foreground: Foreground | None = None) -> Any:
-    """Return the Starlette endpoint that hands Slack requests to Bolt."""
+def slack_endpoint(
+    bolt: App,
+    metrics: Metrics,
+    foreground: Foreground | None = None,
+    listeners: Executor | None = None,
+) -> Any:
+    """Return the Starlette endpoint that hands Slack requests to Bolt.
+
+    With a listener pool (and Bolt set to `process_before_response`), the whole dispatch runs
+    on the pool and the answer leaves as soon as the listener acks, the listener going on.
+    """
     foreground = foreground or Foreground()
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
         with foreground.serving():  # background work gives way until Slack has its answer
             body = await request.body()
-            # Bolt's dispatch blocks until the listener acks: keep it off the event loop.
-            response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+            bolt_request = to_bolt_request(request, body)
+            if listeners is None:
+                # Bolt's dispatch blocks until the listener acks: keep it off the event loop.
+                response = await run_in_threadpool(bolt.dispatch, bolt_request)
+            else:
+                response = await _answer(bolt, bolt_request, listeners)
         metrics.requests.labels(str(response.status)).inc()
         metrics.latency.observe(time.perf_counter() - started)
         return to_starlette_response(response)
 
     return slack_events
+
+
+async def _answer(bolt: App, request: BoltRequest, listeners: Executor) -> BoltResponse:
+    """Dispatch on the pool; return the ack's answer as soon as there is one."""
+    loop = asyncio.get_running_loop()
+    acked: asyncio.Future[BoltResponse] = loop.create_future()
+
+    def settle(response: BoltResponse) -> None:
+        if not acked.done():
+            acked.set_result(response)
+
+    def on_ack(response: BoltResponse) -> None:  # on the pool's thread
+        loop.call_soon_threadsafe(settle, response)
+
+    request.context["ack"] = SignallingAck(on_ack=on_ack)
+    dispatched = asyncio.wrap_future(listeners.submit(bolt.dispatch, request))
+    await asyncio.wait({acked, dispatched}, return_when=asyncio.FIRST_COMPLETED)
+    if acked.done():
+        return acked.result()
+    acked.cancel()
+    return dispatched.result()  # no ack: refused, an error, or a request no listener takes
 
 
 def create_web(bolt: App, svc: Services) -> Starlette:
@@ -99,7 +136,11 @@ def create_web(bolt: App, svc: Services) -> Starlette:
         return Response(body, media_type="text/calendar; charset=utf-8")
 
     routes = [
-        Route("/slack/events", slack_endpoint(bolt, metrics, svc.foreground), methods=["POST"]),
+        Route(
+            "/slack/events",
+            slack_endpoint(bolt, metrics, svc.foreground, svc.listeners),
+            methods=["POST"],
+        ),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/oncall/users/{user}.ics", oncall_feed, methods=["GET"]),

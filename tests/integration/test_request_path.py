@@ -3,17 +3,21 @@ commits, and background work gives way to requests being answered."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from slack_bolt import BoltContext
+from slack_bolt import Ack, App, BoltContext, BoltRequest
+from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy.exc import OperationalError
 
 from bot.acks import ListenerPool, SignallingAck
 from bot.clock import FakeClock
 from bot.executors import Foreground, TrackedPool
 from bot.outbox import Intake
+from bot.web import _answer
 from storage.db import Database, WriteLock
 from storage.repositories import NewItem
 
@@ -162,3 +166,50 @@ def test_an_accept_the_database_refuses_raises_in_the_request(
         assert uow.repos.outbox.get("during") is None
         saved = uow.repos.outbox.get("before")
         assert saved is not None and saved.payload == {"n": 1}
+
+
+def _bolt_app(listener: Callable[..., None]) -> App:
+    app = App(
+        signing_secret="secret",
+        # Who the app is, without asking Slack (auth.test): this test is about answering.
+        authorize=lambda **_: AuthorizeResult(
+            enterprise_id=None, team_id="T0TEAM0001", bot_token="xoxb-test", bot_user_id="U0BOT"
+        ),
+        request_verification_enabled=False,
+        process_before_response=True,
+    )
+    app.command("/escalate")(listener)
+    return app
+
+
+def _command() -> BoltRequest:
+    body = "command=%2Fescalate&text=hi&user_id=U0ANA00001&team_id=T0TEAM0001"
+    return BoltRequest(body=body, headers={"content-type": "application/x-www-form-urlencoded"})
+
+
+def test_over_http_the_answer_leaves_at_the_ack_and_the_listener_goes_on():
+    release, finished = threading.Event(), threading.Event()
+
+    def listener(ack: Ack) -> None:
+        ack("Raising…")
+        release.wait(10)
+        finished.set()
+
+    pool = ListenerPool(2, "test")
+    response = asyncio.run(_answer(_bolt_app(listener), _command(), pool))
+    assert response.status == 200 and response.body == "Raising…"
+    assert not finished.is_set()  # still working after Slack got its answer
+    release.set()
+    pool.wait_idle()
+    assert finished.is_set()
+    pool.shutdown()
+
+
+def test_over_http_a_listener_that_fails_before_acking_answers_500():
+    def listener(ack: Ack) -> None:
+        raise RuntimeError("boom")
+
+    pool = ListenerPool(2, "test")
+    response = asyncio.run(_answer(_bolt_app(listener), _command(), pool))
+    assert response.status == 500
+    pool.shutdown()
