@@ -99,11 +99,13 @@ def run_due(
     tick = Tick(now)
     next_s: int | None = None
     for job in JOBS:
+        svc.foreground.give_way()  # a pass is long: requests being answered go first
         found = job(svc, snap, known, now)
         dues.extend(found.dues)
         if found.next_s is not None and (next_s is None or found.next_s < next_s):
             next_s = found.next_s
     fresh = [d for d in dues if d.key not in known.claimed]
+    svc.foreground.give_way()
     claimed = pings.claim(svc, fresh, now) if fresh else pings.Claimed()
     known.remember(fresh, claimed.known)
     known.prune(snap, pings.seconds(now - pings.LOOKBACK) - 3600)
