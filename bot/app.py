@@ -9,11 +9,10 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot import effects, escalations, pings
-from bot.acks import ListenerPool
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.errors import NOT_SAVED, UserError, database_unreachable
-from bot.executors import Foreground
+from bot.executors import Foreground, TrackedPool
 from bot.oncall import OnCall
 from bot.outbox import Outbox
 from bot.services import Services
@@ -47,7 +46,7 @@ def build_services(
         clock=clock,
         oncall=OnCall(config),
         outbox=Outbox(db, clock, foreground=foreground),
-        listeners=ListenerPool(32, "listener"),
+        listeners=TrackedPool(32, "listener"),
         foreground=foreground,
     )
     escalations.register_outbox(svc)
@@ -83,7 +82,7 @@ def create_app(svc: Services) -> App:
         signing_secret=svc.settings.slack_signing_secret or "",
         token_verification_enabled=False,
         request_verification_enabled=True,
-        # Over HTTP the web endpoint answers at the ack while the listener goes on (bot.acks);
+        # Over HTTP the web endpoint answers at the ack while the listener goes on (bot.web);
         # in Socket Mode Bolt runs listeners on the pool and answers at the ack itself.
         process_before_response=not svc.settings.slack_app_token,
         raise_error_for_unhandled_request=False,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.acks import ListenerPool
 from bot.clock import Clock
 from bot.config import TeamConfig
-from bot.executors import Foreground
+from bot.executors import Foreground, TrackedPool
 from bot.oncall import OnCall
 from bot.outbox import Outbox
 from bot.settings import Settings
@@ -26,7 +25,7 @@ class Services:
     clock: Clock
     oncall: OnCall
     outbox: Outbox
-    listeners: ListenerPool
+    listeners: TrackedPool
     foreground: Foreground  # Slack requests being answered; background work gives way
 
     def wait_idle(self, timeout: float = 30.0) -> None:

@@ -7,13 +7,14 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
 import uvicorn
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import Ack, App, BoltRequest, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -23,7 +24,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import oncall
-from bot.acks import SignallingAck
 from bot.executors import Foreground
 from bot.services import Services
 
@@ -47,6 +47,19 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 3),
         )
+
+
+class AnsweringAck(Ack):
+    """Bolt's `ack` that also hands its answer on (to the web endpoint) when called."""
+
+    def __init__(self, on_ack: Callable[[BoltResponse], None]) -> None:
+        super().__init__()
+        self.on_ack = on_ack
+
+    def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
+        response = super().__call__(*args, **kwargs)
+        self.on_ack(response)
+        return response
 
 
 def slack_endpoint(
@@ -91,7 +104,7 @@ async def _answer(bolt: App, request: BoltRequest, listeners: Executor) -> BoltR
     def on_ack(response: BoltResponse) -> None:  # on the pool's thread
         loop.call_soon_threadsafe(settle, response)
 
-    request.context["ack"] = SignallingAck(on_ack=on_ack)
+    request.context["ack"] = AnsweringAck(on_ack)
     dispatched = asyncio.wrap_future(listeners.submit(bolt.dispatch, request))
     await asyncio.wait({acked, dispatched}, return_when=asyncio.FIRST_COMPLETED)
     if acked.done():

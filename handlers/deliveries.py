@@ -47,7 +47,6 @@ class Deliveries(Middleware):
         if event_id and not first_delivery(self.svc, f"event:{event_id}", "event"):
             return BoltResponse(status=200, body="")  # a redelivered event: done already
         strip_nul(body)
-        self.svc.listeners.expect_ack(req.context)  # the answer leaves when a listener acks
         return next()
 
 

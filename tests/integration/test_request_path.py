@@ -1,4 +1,4 @@
-"""The request path: acks leave when a listener acks, accepted work is saved in shared
+"""The request path: the answer leaves when a listener acks, accepted work is saved in shared
 commits, and background work gives way to requests being answered."""
 
 from __future__ import annotations
@@ -9,64 +9,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from slack_bolt import Ack, App, BoltContext, BoltRequest
+from slack_bolt import Ack, App, BoltRequest
 from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy.exc import OperationalError
 
-from bot.acks import ListenerPool, SignallingAck
 from bot.clock import FakeClock
 from bot.executors import Foreground, TrackedPool
 from bot.outbox import Intake
 from bot.web import _answer
 from storage.db import Database, WriteLock
 from storage.repositories import NewItem
-
-
-def test_a_listener_submit_returns_at_the_ack_while_the_listener_goes_on():
-    pool = ListenerPool(2, "test")
-    context = BoltContext()
-    pool.expect_ack(context)
-    ack = context["ack"]
-    assert isinstance(ack, SignallingAck)
-    release, finished = threading.Event(), threading.Event()
-
-    def listener() -> None:
-        ack("Raising…")
-        release.wait(10)  # work after the ack: Slack must not wait for it
-        finished.set()
-
-    future = pool.submit(listener)
-    assert ack.response is not None and ack.response.body == "Raising…"
-    assert not finished.is_set() and not future.done()
-    release.set()
-    future.result(10)
-    pool.shutdown()
-
-
-def test_a_listener_that_never_acks_releases_the_request_when_it_ends():
-    pool = ListenerPool(2, "test")
-    context = BoltContext()
-    pool.expect_ack(context)
-    future = pool.submit(lambda: None)
-    assert future.done() and context["ack"].response is None
-    # The expectation was used: an unrelated submit from this thread does not wait on it.
-    gate = threading.Event()
-    other = pool.submit(gate.wait, 10)
-    assert not other.done()
-    gate.set()
-    other.result(10)
-    pool.shutdown()
-
-
-def test_an_ack_already_given_is_left_alone():
-    pool = ListenerPool(1, "test")
-    context = BoltContext()
-    answered = SignallingAck()
-    answered("done")
-    context["ack"] = answered
-    pool.expect_ack(context)
-    assert context["ack"] is answered
-    pool.shutdown()
 
 
 def test_background_work_waits_for_the_request_being_answered():
@@ -195,7 +147,7 @@ def test_over_http_the_answer_leaves_at_the_ack_and_the_listener_goes_on():
         release.wait(10)
         finished.set()
 
-    pool = ListenerPool(2, "test")
+    pool = TrackedPool(2, "test")
     response = asyncio.run(_answer(_bolt_app(listener), _command(), pool))
     assert response.status == 200 and response.body == "Raising…"
     assert not finished.is_set()  # still working after Slack got its answer
@@ -209,7 +161,7 @@ def test_over_http_a_listener_that_fails_before_acking_answers_500():
     def listener(ack: Ack) -> None:
         raise RuntimeError("boom")
 
-    pool = ListenerPool(2, "test")
+    pool = TrackedPool(2, "test")
     response = asyncio.run(_answer(_bolt_app(listener), _command(), pool))
     assert response.status == 500
     pool.shutdown()
