@@ -37,7 +37,7 @@ def build_services(
     db = db or Database(settings.database_url)
     client = client or make_client(settings.slack_bot_token or "", settings.slack_api_url)
     foreground = Foreground()
-    db.set_background(foreground.background, foreground.give_way)
+    db.set_background(foreground.background)
     svc = Services(
         settings=settings,
         config=config,

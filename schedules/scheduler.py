@@ -140,7 +140,6 @@ class Scheduler:
         self.poke(full=True)
 
     def _poked(self) -> None:
-        self.svc.foreground.give_way()
         with self._poke_guard:
             full, self._poke_queued = bool(self._poke_queued), None
         self.reconcile(full=full)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -29,9 +28,8 @@ class WriteLock:
     """The lock SQLite transactions of this process queue on; background ones go last.
 
     `background` says whether the calling thread does background work (staffing, pings);
-    such a thread first calls `before_background` (a chance to wait for a quiet moment),
-    then waits while any other thread waits, so an acknowledgement that must save its work
-    is never queued behind a batch of background transactions.
+    such a thread waits while any other thread waits, so an acknowledgement that must save
+    its work is never queued behind a batch of background transactions.
     """
 
     def __init__(self) -> None:
@@ -39,13 +37,10 @@ class WriteLock:
         self._held = False
         self._urgent = 0  # threads other than background ones waiting
         self.background: Callable[[], bool] = lambda: False
-        self.before_background: Callable[[], None] = lambda: None
 
     def acquire(self) -> None:
         """Take the lock, after every waiting thread that is not background if this one is."""
         background = self.background()
-        if background:
-            self.before_background()
         with self._free:
             if not background:
                 self._urgent += 1
@@ -64,10 +59,7 @@ class WriteLock:
             self._free.notify_all()
 
 
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, WriteLock] = weakref.WeakKeyDictionary()
-
-
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, write_lock: WriteLock | None = None, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and write-serialising transactions."""
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -90,12 +82,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # SQLite has one writer at a time. Queue this process's transactions on a lock rather
         # than in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and
         # starves the threads that wait; BEGIN IMMEDIATE still guards against other processes.
-        write_lock = WriteLock()
-        _WRITE_LOCKS[engine] = write_lock
+        lock = write_lock or WriteLock()
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            write_lock.acquire()
+            lock.acquire()
             conn.info["holds_write_lock"] = True
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -107,7 +98,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "rollback")
         def _end(conn: Any) -> None:
             if conn.info.pop("holds_write_lock", False):
-                write_lock.release()
+                lock.release()
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -154,20 +145,17 @@ class Database:
 
     def __init__(self, url: str, **engine_kwargs: Any):
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.write_lock = WriteLock()  # used by the embedded SQLite only
+        self.engine = make_engine(url, self.write_lock, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def uow(self) -> UnitOfWork:
         """Open a new unit of work (one per request or job)."""
         return UnitOfWork(self._sessions)
 
-    def set_background(
-        self, background: Callable[[], bool], before: Callable[[], None] = lambda: None
-    ) -> None:
+    def set_background(self, background: Callable[[], bool]) -> None:
         """Let background threads' transactions queue after the others' (embedded SQLite)."""
-        lock = _WRITE_LOCKS.get(self.engine)
-        if lock is not None:
-            lock.background, lock.before_background = background, before
+        self.write_lock.background = background
 
     @property
     def is_sqlite(self) -> bool:

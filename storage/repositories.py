@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -351,7 +352,12 @@ class NewItem:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-_ADD_MANY: dict[str, Any] = {}  # the compiled-once statement of add_many, per dialect
+@functools.cache
+def _add_many_statement(dialect: str) -> Any:
+    """Return the insert of new outbox rows that skips existing keys and names the new ones."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, OutboxItem.__table__)
+    return insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
 
 
 class OutboxRepository:
@@ -370,26 +376,7 @@ class OutboxRepository:
         **payload: Any,
     ) -> bool:
         """Stage a side effect under a unique key; return False when it exists already."""
-        # One statement, no savepoint: this runs on the request path.
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = (
-            insert(OutboxItem)
-            .values(
-                key=key,
-                kind=kind,
-                escalation_id=escalation_id,
-                payload=payload,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[OutboxItem.key])
-            .returning(OutboxItem.id)
-        )
-        # A returned row, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
-        return self.session.execute(stmt).first() is not None
+        return key in self.add_many([NewItem(key, kind, escalation_id, payload)], now)
 
     def add_many(self, items: Sequence[NewItem], now: datetime) -> set[str]:
         """Stage many side effects in one statement; return the keys that were new.
@@ -401,14 +388,7 @@ class OutboxRepository:
             rows.setdefault(item.key, item)
         if not rows:
             return set()
-        dialect = self.session.get_bind().dialect.name
-        stmt = _ADD_MANY.get(dialect)
-        if stmt is None:
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            table = cast(Table, OutboxItem.__table__)
-            stmt = _ADD_MANY[dialect] = (
-                insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
-            )
+        stmt = _add_many_statement(self.session.get_bind().dialect.name)
         params = [
             {
                 "key": item.key,
@@ -426,8 +406,7 @@ class OutboxRepository:
             }
             for item in rows.values()
         ]
-        result = self.session.connection().execute(stmt, params)
-        return set(result.scalars())
+        return set(self.session.execute(stmt, params).scalars())
 
     def get(self, key: str) -> OutboxItem | None:
         """Return the item with this key, or None."""
@@ -448,20 +427,19 @@ class OutboxRepository:
 
     def wake(self, escalation_id: int, marker: str, now: datetime) -> list[str]:
         """Make an escalation's waiting items (last error starting with marker) due now."""
-        waiting = (
-            (OutboxItem.escalation_id == escalation_id)
-            & (OutboxItem.status == "pending")
-            & OutboxItem.last_error.startswith(marker, autoescape=True)
-            & (OutboxItem.next_attempt_at > now)
-        )
-        keys = list(self.session.scalars(select(OutboxItem.key).where(waiting)))
-        if keys:
-            self.session.execute(
+        return list(
+            self.session.scalars(
                 update(OutboxItem)
-                .where(waiting, OutboxItem.key.in_(keys))
+                .where(
+                    OutboxItem.escalation_id == escalation_id,
+                    OutboxItem.status == "pending",
+                    OutboxItem.last_error.startswith(marker, autoescape=True),
+                    OutboxItem.next_attempt_at > now,
+                )
                 .values(next_attempt_at=now)
+                .returning(OutboxItem.key)
             )
-        return keys
+        )
 
     def pending(self, escalation_id: int) -> list[OutboxItem]:
         """Return an escalation's side effects not yet done."""
