@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.executors import Foreground, TrackedPool
 from storage.db import Database
 from storage.models import OutboxItem
-from storage.repositories import NewItem
+from storage.repositories import NewItem, OutboxInsert
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,9 @@ class Outbox:
     def run(self, item_id: int) -> bool:
         """Try one item now; return True when it is done."""
         self.foreground.give_way()
+        return self._run(item_id)
+
+    def _run(self, item_id: int) -> bool:
         job = self._take(item_id)
         if job is None:
             return False
@@ -224,10 +227,11 @@ class Outbox:
 
     def run_key(self, key: str) -> bool:
         """Try the item with this key now; return True when it is done."""
+        self.foreground.give_way()  # before reading it too: a burst of commands goes first
         with self.db.uow() as uow:
             item = uow.repos.outbox.get(key)
             item_id = item.id if item else None
-        return self.run(item_id) if item_id is not None else False
+        return self._run(item_id) if item_id is not None else False
 
     def run_due(self, limit: int = 50) -> int:
         """Try every item whose time has come; return how many got done."""
@@ -378,7 +382,7 @@ class Intake:
             lead = not self._saving
             self._saving = True
         if not lead:
-            accepted.done.wait()  # saved by another request, or asked to save the next batch
+            accepted.wait()  # saved by another request, or asked to save the next batch
         if not accepted.saved:
             self._lead()
         if accepted.error is not None:
@@ -395,13 +399,13 @@ class Intake:
                 following = self._queue[0] if self._queue else None
                 self._saving = following is not None
             if following is not None:
-                following.done.set()  # not saved yet: it saves the next batch
+                following.wake()  # not saved yet: it saves the next batch
 
     def _save(self, batch: list[_Accepted]) -> None:
         try:
-            with self.db.uow() as uow:
-                created = uow.repos.outbox.add_many([a.item for a in batch], self.clock())
-                uow.commit()
+            insert = OutboxInsert.of(self.db.engine.dialect)
+            with self.db.driver_transaction() as connection:
+                created = insert.run(connection, [a.item for a in batch], self.clock())
         except Exception as exc:
             if len(batch) > 1:  # save the others: one bad item must not sink the batch
                 for accepted in batch:
@@ -418,16 +422,29 @@ class Intake:
         accepted: _Accepted, *, created: bool = False, error: Exception | None = None
     ) -> None:
         accepted.created, accepted.error, accepted.saved = created, error, True
-        accepted.done.set()
+        accepted.wake()
 
 
 @dataclass
 class _Accepted:
     item: NewItem
-    done: threading.Event = field(default_factory=threading.Event)
     saved: bool = False
     created: bool = False
     error: Exception | None = None
+    # Held until the item's request may go on: a lock, far cheaper to make than an Event,
+    # and one is made for every command acknowledged.
+    _waiting: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._waiting.acquire()
+
+    def wait(self) -> None:
+        """Block until `wake` is called (by the thread that saved the item, or to lead)."""
+        self._waiting.acquire()
+
+    def wake(self) -> None:
+        """Let the item's request go on; called once."""
+        self._waiting.release()
 
 
 def _is_slack_error(exc: Exception) -> bool:

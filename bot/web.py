@@ -93,24 +93,38 @@ def slack_endpoint(
 
 
 async def _answer(bolt: App, request: BoltRequest, listeners: Executor) -> BoltResponse:
-    """Dispatch on the pool; return the ack's answer as soon as there is one."""
+    """Dispatch on the pool; return the ack's answer as soon as there is one.
+
+    The pool's thread wakes the event loop once: at the ack, or when dispatch ends without
+    one (refused, an error, or a request no listener takes).
+    """
     loop = asyncio.get_running_loop()
-    acked: asyncio.Future[BoltResponse] = loop.create_future()
+    answer: asyncio.Future[BoltResponse] = loop.create_future()
+    unanswered = threading.Lock()  # taken by the first hand-over (a Lock is cheap to make)
 
-    def settle(response: BoltResponse) -> None:
-        if not acked.done():
-            acked.set_result(response)
+    def settle(response: BoltResponse | None, error: BaseException | None) -> None:
+        if answer.done():
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(response)  # type: ignore[arg-type]
 
-    def on_ack(response: BoltResponse) -> None:  # on the pool's thread
-        loop.call_soon_threadsafe(settle, response)
+    def hand_over(response: BoltResponse | None, error: BaseException | None = None) -> None:
+        if unanswered.acquire(blocking=False):
+            loop.call_soon_threadsafe(settle, response, error)
 
-    request.context["ack"] = AnsweringAck(on_ack)
-    dispatched = asyncio.wrap_future(listeners.submit(bolt.dispatch, request))
-    await asyncio.wait({acked, dispatched}, return_when=asyncio.FIRST_COMPLETED)
-    if acked.done():
-        return acked.result()
-    acked.cancel()
-    return dispatched.result()  # no ack: refused, an error, or a request no listener takes
+    def dispatch() -> None:  # on the pool's thread
+        try:
+            response = bolt.dispatch(request)
+        except BaseException as exc:
+            hand_over(None, exc)
+            raise
+        hand_over(response)
+
+    request.context["ack"] = AnsweringAck(hand_over)
+    listeners.submit(dispatch)
+    return await answer
 
 
 def create_web(bolt: App, svc: Services) -> Starlette:

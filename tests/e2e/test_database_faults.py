@@ -22,14 +22,18 @@ NOT_SAVED = "Not saved"
 
 
 class Outage:
-    """Make every new connection to the database fail while `down` is set."""
+    """Make every connection taken from the pool fail while `down` is set.
+
+    `Engine.raw_connection` is where sessions, `engine.connect()` and the driver-level
+    transactions all take theirs.
+    """
 
     def __init__(self, db: Database):
         self.db = db
         self.down = False
         self.refused = 0
         self.fail_after: int | None = None  # go down after this many more connections
-        self._connect = db.engine.connect
+        self._connect = db.engine.raw_connection
 
     def connect(self, *args: Any, **kwargs: Any) -> Any:
         if self.fail_after is not None:
@@ -47,7 +51,7 @@ def outage_world(
     """A running workspace (on each backend) whose database can be taken away."""
     w = make_world(config, tmp_path, clock, db=db)
     outage = Outage(db)
-    monkeypatch.setattr(db.engine, "connect", outage.connect)
+    monkeypatch.setattr(db.engine, "raw_connection", outage.connect)
     yield w, outage
     outage.down = False
     w.bot.stop()

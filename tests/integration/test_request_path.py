@@ -11,14 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from slack_bolt import Ack, App, BoltRequest
 from slack_bolt.authorization import AuthorizeResult
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.clock import FakeClock
 from bot.executors import Foreground, TrackedPool
 from bot.outbox import Intake
 from bot.web import _answer
 from storage.db import Database, WriteLock
-from storage.repositories import NewItem
+from storage.repositories import NewItem, OutboxInsert
 
 
 def test_background_work_waits_for_the_request_being_answered():
@@ -109,7 +109,7 @@ def test_an_accept_the_database_refuses_raises_in_the_request(
     def unreachable(*_: object, **__: object) -> set[str]:
         raise OperationalError("INSERT", {}, Exception("connection refused"))
 
-    monkeypatch.setattr("storage.repositories.OutboxRepository.add_many", unreachable)
+    monkeypatch.setattr("storage.repositories.OutboxInsert.run", unreachable)
     with pytest.raises(OperationalError):
         intake.add(NewItem("during", "test.noop"))
     monkeypatch.undo()
@@ -118,6 +118,47 @@ def test_an_accept_the_database_refuses_raises_in_the_request(
         assert uow.repos.outbox.get("during") is None
         saved = uow.repos.outbox.get("before")
         assert saved is not None and saved.payload == {"n": 1}
+
+
+def test_the_driver_level_insert_reads_back_as_the_orm_wrote_it(db: Database, clock: FakeClock):
+    now = clock()
+    payload = {"draft": {"title": "Vote-buying ads ‘BR’", "surfaces": ["ads"]}, "n": 1, "x": None}
+    with db.driver_transaction() as connection:
+        created = OutboxInsert.of(db.engine.dialect).run(
+            connection,
+            [NewItem("k1", "test.noop", None, payload), NewItem("k1", "test.other")],
+            now,
+        )
+    assert created == {"k1"}  # repeated in one call: the first wins
+    with db.uow() as uow:  # the ORM's own insert, on the same statement, skips a known key
+        assert uow.repos.outbox.add_many([NewItem("k1", "x"), NewItem("k2", "x")], now) == {"k2"}
+        uow.commit()
+    with db.uow() as uow:
+        item = uow.repos.outbox.get("k1")
+        assert item is not None
+        assert (item.kind, item.payload, item.status, item.attempts) == (
+            "test.noop",
+            payload,
+            "pending",
+            0,
+        )
+        assert item.next_attempt_at == now and item.created_at == now
+        assert item.next_attempt_at.tzinfo is not None
+        assert [i.key for i in uow.repos.outbox.due(now)] == ["k1", "k2"]
+
+
+def test_driver_level_errors_are_sqlalchemy_errors_and_nothing_is_kept(
+    db: Database, clock: FakeClock
+):
+    insert = OutboxInsert.of(db.engine.dialect)
+    # No such escalation: the foreign key refuses the second row.
+    with pytest.raises(IntegrityError), db.driver_transaction() as connection:
+        insert.run(connection, [NewItem("ok", "test.noop")], clock())
+        insert.run(connection, [NewItem("bad", "test.noop", 424242)], clock())
+    with db.uow() as uow:
+        assert uow.repos.outbox.get("ok") is None  # the whole transaction rolled back
+    with db.driver_transaction() as connection:  # and the connection is fine afterwards
+        assert insert.run(connection, [NewItem("ok", "test.noop")], clock()) == {"ok"}
 
 
 def _bolt_app(listener: Callable[..., None]) -> App:
