@@ -329,6 +329,7 @@ class Outbox:
             renewed = time.monotonic()
             while not self._stop.is_set():
                 signal.clear()
+                self.foreground.give_way()  # a pass reads the database: requests go first
                 try:
                     if time.monotonic() - renewed >= RENEW_EVERY:
                         self.renew()
