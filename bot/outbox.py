@@ -366,6 +366,7 @@ class Intake:
 
     def __init__(self, db: Database, clock: Clock, max_batch: int = 200):
         self.db = db
+        self.insert = OutboxInsert.of(db.engine.dialect)
         self.clock = clock
         self.max_batch = max_batch
         self._queue: deque[_Accepted] = deque()
@@ -404,9 +405,8 @@ class Intake:
 
     def _save(self, batch: list[_Accepted]) -> None:
         try:
-            insert = OutboxInsert.of(self.db.engine.dialect)
             with self.db.driver_transaction() as connection:
-                created = insert.run(connection, [a.item for a in batch], self.clock())
+                created = self.insert.run(connection, [a.item for a in batch], self.clock())
         except Exception as exc:
             if len(batch) > 1:  # save the others: one bad item must not sink the batch
                 for accepted in batch:

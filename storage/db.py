@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -58,6 +58,13 @@ class WriteLock:
         with self._free:
             self._held = False
             self._free.notify_all()
+
+    def __enter__(self) -> WriteLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
 
 
 def make_engine(url: str, write_lock: WriteLock | None = None, **kwargs: Any) -> Engine:
@@ -165,24 +172,18 @@ class Database:
         pooled = self.engine.raw_connection()  # connection errors come out as SQLAlchemy's
         driver = pooled.driver_connection
         dialect = self.engine.dialect
-        sqlite = dialect.name == "sqlite"
         try:
-            if sqlite:
-                self.write_lock.acquire()
-            try:
-                if sqlite:
-                    driver.execute("BEGIN IMMEDIATE")
-                yield driver
-                driver.commit()
-            except dialect.loaded_dbapi.Error as exc:
-                driver.rollback()
-                raise driver_error(dialect, exc, "", None) from exc
-            except BaseException:
-                driver.rollback()
-                raise
-            finally:
-                if sqlite:
-                    self.write_lock.release()
+            with self.write_lock if self.is_sqlite else nullcontext():
+                try:
+                    if self.is_sqlite:
+                        driver.execute("BEGIN IMMEDIATE")
+                    yield driver
+                    driver.commit()
+                except BaseException as exc:
+                    driver.rollback()
+                    if isinstance(exc, dialect.loaded_dbapi.Error):
+                        raise driver_error(dialect, exc, "", None) from exc
+                    raise
         finally:
             pooled.close()
 
