@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.sandbox.driver import Driver, Reply, signature_for
+from bot.sandbox.driver import Driver, Reply
 
 
 @dataclass
 class Captured:
-    """A signed request as Slack would send it: body, content type and signing headers."""
+    """A signed request as Slack would send it: body, content type and headers."""
 
     body: bytes
     content_type: str
@@ -21,24 +20,10 @@ class Captured:
 
 def capture(driver: Driver, build: Callable[[], object]) -> Captured:
     """Build a request with the driver's real payload shapes without sending it."""
-    seen: list[Captured] = []
-
-    def keep(body, content_type, headers=None, *, sign=True, timestamp=None):
-        ts = int(time.time()) if timestamp is None else timestamp
-        signed = {
-            "X-Slack-Request-Timestamp": str(ts),
-            "X-Slack-Signature": signature_for(driver.signing_secret, ts, body),
-        }
-        seen.append(Captured(body, content_type, {**signed, **(headers or {})}))
-        return Reply(200, "", None)
-
-    driver.send_raw = keep  # type: ignore[method-assign]
-    try:
+    with driver.held() as held:
         build()
-    finally:
-        del driver.send_raw
-    [request] = seen
-    return request
+    [(body, headers)] = held
+    return Captured(body, headers["Content-Type"], headers)
 
 
 def deliver(driver: Driver, request: Captured, retry_num: int | None = None) -> Reply:

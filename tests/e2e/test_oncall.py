@@ -11,11 +11,11 @@ Chi New York, Dan Berlin, Eve São Paulo.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from storage.models import Override
 from tests.e2e.conftest import World
 from tests.e2e.esc_support import esc, raise_esc
+from tests.e2e.replay import capture, deliver
 
 LEAD, ANA, BEN, CHI, DAN, EVE = (
     "U0LEAD0001",
@@ -177,23 +177,12 @@ def test_override_refusals(world: World):
 
 
 def test_a_retried_override_is_recorded_once(world: World):
-    sent: list[tuple[bytes, str]] = []
-    deliver = world.driver.send_raw
-
-    def keep(body: bytes, content_type: str, headers: dict | None = None, **kw: Any) -> Any:
-        sent.append((body, content_type))
-        return deliver(body, content_type, headers, **kw)
-
     before = len(world.emulator.responses)
-    world.driver.send_raw = keep  # type: ignore[method-assign]
-    try:
-        world.driver.command(LEAD, "/oncall", f"override <@{DAN}> now +2h")
-    finally:
-        del world.driver.send_raw
-    [(body, content_type)] = sent
-    for retry in ("1", "2"):
-        headers = {"X-Slack-Retry-Num": retry, "X-Slack-Retry-Reason": "http_timeout"}
-        assert deliver(body, content_type, headers).status == 200
+    request = capture(
+        world.driver, lambda: world.driver.command(LEAD, "/oncall", f"override <@{DAN}> now +2h")
+    )
+    for retry in (None, 1, 2):
+        assert deliver(world.driver, request, retry_num=retry).status == 200
     world.settle()
     assert len(overrides(world)) == 1
     texts = [r["payload"]["text"] for r in world.emulator.responses[before:]]
