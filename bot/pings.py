@@ -37,7 +37,7 @@ from bot.slack import SlackError
 from schedules import rotation as engine
 from storage.db import UnitOfWork
 from storage.models import Escalation, Participant, Signoff
-from storage.pings import PingRepository
+from storage.repositories import NewItem
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -
     since_s = now_s - _LOOKBACK_S if full or since is None else seconds(since)
     everies = _every(svc, "update_every")
     with svc.db.uow() as uow:
-        repo = PingRepository(uow.session)
+        repo = uow.repos.pings
         # Also those due a little ahead: their moments become date jobs.
         escalations = repo.reminders_due(OPEN, everies, since_s, now_s + _AHEAD_S)
         unacknowledged = repo.unacknowledged(PAGEABLE, now - LOOKBACK - paging_span(svc))
@@ -505,11 +505,8 @@ def claim(svc: Services, dues: Sequence[Due], now: datetime, batch: int = 500) -
     return out
 
 
-Item = dict[str, Any]
-
-
-def _item(key: str, kind: str, escalation_id: int | None = None, **payload: Any) -> Item:
-    return {"key": key, "kind": kind, "escalation_id": escalation_id, "payload": payload}
+def _item(key: str, kind: str, escalation_id: int | None = None, **payload: Any) -> NewItem:
+    return NewItem(key, kind, escalation_id, payload)
 
 
 def _claim(svc: Services, dues: Sequence[Due], now: datetime) -> Claimed:
@@ -517,7 +514,7 @@ def _claim(svc: Services, dues: Sequence[Due], now: datetime) -> Claimed:
     with svc.db.uow() as uow:
         rows = [(d.key, d.kind, d.due_at, SENT if d.send else SKIPPED) for d in dues]
         won = uow.repos.ledger.claim_many(rows, now)
-        items: list[Item] = []
+        items: list[NewItem] = []
         for due in dues:
             if due.key not in won:
                 out.taken.append(due.key)
@@ -534,13 +531,13 @@ def _claim(svc: Services, dues: Sequence[Due], now: datetime) -> Claimed:
                 else:
                     out.sent.append(due.key)
                     items.extend(staged)
-        PingRepository(uow.session).stage(items, now)
+        uow.repos.outbox.add_many(items, now)
         uow.commit()
-    out.outbox = [item["key"] for item in items]
+    out.outbox = [item.key for item in items]
     return out
 
 
-def _stage_page(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[Item] | None:
+def _stage_page(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[NewItem] | None:
     esc = uow.repos.escalations.get(int(due.escalation_id or 0))
     if esc is None or esc.status not in PAGEABLE or esc.acknowledged_at is not None:
         return None  # acknowledged since the pass read it: paging has stopped
@@ -587,12 +584,12 @@ def _stage_page(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list
 
 
 def _owned_open(uow: UnitOfWork, owner: str | None) -> list[int]:
-    return PingRepository(uow.session).owned(owner, OPEN) if owner else []
+    return uow.repos.pings.owned(owner, OPEN) if owner else []
 
 
 def _stage_shift_start(
     svc: Services, uow: UnitOfWork, due: Due, now: datetime
-) -> list[Item] | None:
+) -> list[NewItem] | None:
     data = due.data
     at = instant(data["at"])
     rotation = data["rotation"]
@@ -615,7 +612,7 @@ def _stage_shift_start(
     ]
 
 
-def _stage_handoff(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[Item] | None:
+def _stage_handoff(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[NewItem] | None:
     data = due.data
     common = {
         "rotation": data["rotation"],
@@ -636,7 +633,7 @@ def _stage_handoff(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> l
 
 def _stage_update_reminder(
     svc: Services, uow: UnitOfWork, due: Due, now: datetime
-) -> list[Item] | None:
+) -> list[NewItem] | None:
     esc = uow.repos.escalations.get(int(due.escalation_id or 0))
     if esc is None or esc.status not in OPEN:
         return None
@@ -650,7 +647,7 @@ def _stage_update_reminder(
 
 def _stage_signoff_reminder(
     svc: Services, uow: UnitOfWork, due: Due, now: datetime
-) -> list[Item] | None:
+) -> list[NewItem] | None:
     signoff = uow.session.get(Signoff, due.subject)
     if signoff is None or signoff.status != "pending":
         return None
@@ -677,7 +674,7 @@ def coverage_gaps(
     return out
 
 
-def _stage_gaps(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[Item] | None:
+def _stage_gaps(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[NewItem] | None:
     start = max(now, due.due_at)
     found = coverage_gaps(svc, uow, start, start + GAP_WINDOW)
     if not found:
@@ -698,7 +695,7 @@ def weekly_stats(uow: UnitOfWork, start: datetime, end: datetime, now: datetime)
 
     Restricted escalations count in every number but are never named.
     """
-    repo = PingRepository(uow.session)
+    repo = uow.repos.pings
     raised = repo.raised_between(start, end)
     to_ack = [
         (e.acknowledged_at - e.created_at).total_seconds() for e in raised if e.acknowledged_at
@@ -727,11 +724,13 @@ def weekly_stats(uow: UnitOfWork, start: datetime, end: datetime, now: datetime)
             if not e.restricted
         ],
         "restricted_breaches": sum(1 for e in breaches if e.restricted),
-        "open_followups": dict(sorted(Tally(repo.open_followup_kinds()).items())),
+        "open_followups": dict(
+            sorted(Tally(f.kind for f in uow.repos.escalations.followups(status="open")).items())
+        ),
     }
 
 
-def _stage_digest(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[Item] | None:
+def _stage_digest(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[NewItem] | None:
     stats = weekly_stats(uow, due.due_at - timedelta(days=7), due.due_at, now)
     week = due.key.split(":", 1)[1]
     return [_item(due.key, OUT_DIGEST, week=week, stats=stats)]
@@ -817,12 +816,8 @@ def send_page_dm(svc: Services, job: Job) -> None:
     members = svc.slack.usergroup_members(job.payload["usergroup"])
     common = {"round": job.payload["round"], "step": job.payload["step"]}
     with svc.db.uow() as uow:
-        PingRepository(uow.session).stage(
-            [
-                _item(f"{job.key}:{user}", OUT_PAGE_DM, esc.id, user=user, **common)
-                for user in members
-                if uow.repos.outbox.get(f"{job.key}:{user}") is None
-            ],
+        uow.repos.outbox.add_many(  # a member's item staged before stays as it is
+            [_item(f"{job.key}:{u}", OUT_PAGE_DM, esc.id, user=u, **common) for u in members],
             svc.clock(),
         )
         uow.commit()
@@ -834,7 +829,7 @@ def _open_escalations(svc: Services, numbers: Sequence[int], owner: str | None) 
     if not numbers or owner is None:
         return []
     with svc.db.uow() as uow:
-        return PingRepository(uow.session).still_owned(numbers, owner, OPEN)
+        return uow.repos.pings.still_owned(numbers, owner, OPEN)
 
 
 def send_shift_start(svc: Services, job: Job) -> None:

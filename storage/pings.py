@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, and_, func, insert, literal, or_, select
+from sqlalchemy import BigInteger, Row, and_, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from storage.models import Escalation, Followup, OutboxItem, Signoff
+from storage.models import Escalation, Signoff
 
 
 class epoch(FunctionElement[int]):
@@ -124,33 +124,4 @@ class PingRepository:
                 .where(Escalation.created_at >= start, Escalation.created_at < end)
                 .order_by(Escalation.id)
             )
-        )
-
-    def open_followup_kinds(self) -> list[str]:
-        """Return the kind of every open follow-up."""
-        return list(self.session.scalars(select(Followup.kind).where(Followup.status == "open")))
-
-    def stage(self, items: Sequence[dict[str, Any]], now: datetime) -> None:
-        """Stage outbox items (key, kind, escalation_id, payload) in one statement.
-
-        Only for keys that cannot exist yet: ones derived from a ledger key this transaction
-        has just claimed.
-        """
-        if not items:
-            return
-        self.session.execute(
-            insert(OutboxItem),
-            [
-                {
-                    "key": item["key"],
-                    "kind": item["kind"],
-                    "escalation_id": item.get("escalation_id"),
-                    "payload": item["payload"],
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for item in items
-            ],
         )

@@ -26,6 +26,7 @@ from storage.models import (
     Signoff,
     TimelineEvent,
 )
+from storage.pings import PingRepository
 
 
 class Repositories:
@@ -39,6 +40,7 @@ class Repositories:
         self.ledger = LedgerRepository(session)
         self.outbox = OutboxRepository(session)
         self.requests = RequestRepository(session)
+        self.pings = PingRepository(session)
 
 
 def next_value(session: Session, name: str) -> int:
