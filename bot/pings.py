@@ -593,10 +593,7 @@ def _stage_shift_start(
     data = due.data
     at = instant(data["at"])
     rotation = data["rotation"]
-    overrides = svc.oncall.overrides(
-        uow.repos.overrides, rotation, at - timedelta(days=60), at + timedelta(days=60)
-    )
-    shift = engine.on_call(svc.oncall.rotations[rotation], at, overrides)
+    shift = svc.oncall.now(uow.repos.overrides, rotation, at)
     end = shift.end if shift is not None else at
     return [
         _item(

@@ -782,30 +782,14 @@ def shifts(
 ) -> list[Shift]:
     """The final schedule within ``[start, end)``: same-user stretches merged, the first and
     last cut to the window, gaps left out."""
-    a = _naive_utc(start, "start")
-    b = _naive_utc(end, "end")
-    plan = _plan(rotation)
-    rid = rotation.id
-    return [
-        Shift(rid, user, _aware(s), _aware(e), layer)
-        for s, e, user, layer in _sweep(plan, _overrides_plan(overrides), a, b)
-        if user is not None
-    ]
+    return [s for s in timeline(rotation, start, end, overrides) if s.user is not None]
 
 
 def gaps(
     rotation: Rotation, start: datetime, end: datetime, overrides: Sequence[Override] = ()
 ) -> list[Shift]:
     """Stretches of ``[start, end)`` with nobody on call (``user`` None), cut to the window."""
-    a = _naive_utc(start, "start")
-    b = _naive_utc(end, "end")
-    plan = _plan(rotation)
-    rid = rotation.id
-    return [
-        Shift(rid, None, _aware(s), _aware(e), None)
-        for s, e, user, _ in _sweep(plan, _overrides_plan(overrides), a, b)
-        if user is None
-    ]
+    return [s for s in timeline(rotation, start, end, overrides) if s.user is None]
 
 
 def next_handoff(

@@ -116,7 +116,7 @@ class Scheduler:
             self._swept = None
         return self.run_due(now, submit=submit, full=True)
 
-    def reconcile(self, *, full: bool = True) -> jobs.Tick | None:
+    def reconcile(self, *, full: bool) -> jobs.Tick | None:
         """Run a pass now, logging rather than raising (the next pass retries)."""
         try:
             return self.run_due(full=full)
@@ -134,7 +134,6 @@ class Scheduler:
         # The outbox pool is tracked, so whoever waits for Slack work to settle waits for this.
         self.svc.outbox.pool.submit(self._poked)
 
-    reschedule = poke
 
     def _reconcile_soon(self) -> None:
         self.poke(full=True)
