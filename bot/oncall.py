@@ -15,7 +15,14 @@ from bot.blocks import local_when
 from bot.calendar import render_calendar
 from bot.config import DAYS, USER_ID, RotationConfig, TeamConfig
 from bot.errors import NotPermitted, NotSaved, UsageError, UserError
-from bot.oncall_parsing import OnCallRequest, resolve_time, usage
+from bot.oncall_parsing import (
+    GAPS_DAYS,
+    ME_DAYS,
+    SCHEDULE_DAYS,
+    OnCallRequest,
+    resolve_time,
+    usage,
+)
 from bot.routing import Target
 from schedules import rotation as engine
 from storage.models import Override as OverrideRow
@@ -325,7 +332,7 @@ def who_is_on_call(svc: Services, asker: str, rotation: str | None = None) -> No
 
 
 def schedule(
-    svc: Services, asker: str, rotation: str | None = None, days: int = 7
+    svc: Services, asker: str, rotation: str | None = None, days: int = SCHEDULE_DAYS
 ) -> ScheduleReport:
     """Return the final schedule of every rotation (or one) for the next `days` days."""
     now = svc.clock()
@@ -339,7 +346,7 @@ def schedule(
     return report
 
 
-def my_shifts(svc: Services, user: str, days: int = 28) -> MyShifts:
+def my_shifts(svc: Services, user: str, days: int = ME_DAYS) -> MyShifts:
     """Return the user's shifts (the current one included) over the next `days` days."""
     now = svc.clock()
     report = MyShifts(user, user_tz(svc, user), now, days)
@@ -473,7 +480,7 @@ def remove_override(svc: Services, actor: str, override_id: int) -> OverrideRow:
 
 
 def coverage_gaps(
-    svc: Services, asker: str, days: int = 14, rotation: str | None = None
+    svc: Services, asker: str, days: int = GAPS_DAYS, rotation: str | None = None
 ) -> GapsReport:
     """Return the windows of the next `days` days where a rotation has nobody on call."""
     now = svc.clock()

@@ -9,7 +9,14 @@ from slack_bolt import Ack, App
 
 from bot import blocks, oncall
 from bot.errors import UsageError
-from bot.oncall_parsing import OnCallRequest, help_text, parse_oncall
+from bot.oncall_parsing import (
+    GAPS_DAYS,
+    ME_DAYS,
+    SCHEDULE_DAYS,
+    OnCallRequest,
+    help_text,
+    parse_oncall,
+)
 from bot.services import Services
 from handlers.replying import Reply, answer
 
@@ -26,10 +33,10 @@ SUBCOMMANDS: dict[str, Sub] = {
         oncall.who_is_on_call(svc, actor, req.rotation)
     ),
     "schedule": lambda svc, actor, req, key: blocks.oncall_schedule_reply(
-        oncall.schedule(svc, actor, req.rotation, req.days or 7)
+        oncall.schedule(svc, actor, req.rotation, req.days or SCHEDULE_DAYS)
     ),
     "me": lambda svc, actor, req, key: blocks.my_shifts_reply(
-        oncall.my_shifts(svc, actor, req.days or 28)
+        oncall.my_shifts(svc, actor, req.days or ME_DAYS)
     ),
     "override": lambda svc, actor, req, key: blocks.override_made_reply(
         oncall.create_override(svc, actor, req, request_key=key)
@@ -39,7 +46,7 @@ SUBCOMMANDS: dict[str, Sub] = {
     ),
     "remove": lambda svc, actor, req, key: _removed(svc, actor, req),
     "gaps": lambda svc, actor, req, key: blocks.oncall_gaps_reply(
-        oncall.coverage_gaps(svc, actor, req.days or 14, req.rotation)
+        oncall.coverage_gaps(svc, actor, req.days or GAPS_DAYS, req.rotation)
     ),
 }
 

@@ -134,7 +134,6 @@ class Scheduler:
         # The outbox pool is tracked, so whoever waits for Slack work to settle waits for this.
         self.svc.outbox.pool.submit(self._poked)
 
-
     def _reconcile_soon(self) -> None:
         self.poke(full=True)
 
