@@ -11,6 +11,7 @@ from bot.errors import UsageError, UserError
 from bot.parsing import parse_escalate
 from bot.services import Services
 from bot.text import escape
+from handlers.replying import request_key
 
 
 def handle_escalate_command(svc: Services, ack: Ack, command: dict[str, Any]) -> None:
@@ -33,7 +34,7 @@ def handle_escalate_command(svc: Services, ack: Ack, command: dict[str, Any]) ->
             svc,
             draft,
             command["user_id"],
-            request_key=f"command:{command['trigger_id']}",
+            request_key=request_key(command),
             response_url=command.get("response_url"),
             origin_channel=command.get("channel_id"),
         )

@@ -12,7 +12,7 @@ from bot.errors import UsageError
 from bot.esc_parsing import EscRequest, help_text, parse_decision, parse_esc
 from bot.lifecycle import Where
 from bot.services import Services
-from handlers.replying import Reply, answer
+from handlers.replying import Reply, answer, parse_and_ack, request_key
 
 Sub = Callable[[Services, str, Where, EscRequest, str], Reply]
 
@@ -105,15 +105,11 @@ def _open_form(svc: Services, actor: str, where: Where, trigger_id: str, sub: st
 
 def handle_esc_command(svc: Services, ack: Ack, command: dict[str, Any]) -> None:
     """`/esc [ESC-n] <subcommand> …`: act on this channel's escalation (or the named one)."""
-    try:
-        request = parse_esc(command.get("text") or "", svc.config)
-    except UsageError as exc:
-        ack(str(exc))
+    request = parse_and_ack(
+        ack, lambda: parse_esc(command.get("text") or "", svc.config), help_text
+    )
+    if request is None:
         return
-    if request.sub == "help":
-        ack(help_text())
-        return
-    ack()
     actor = command["user_id"]
     where = Where(request.number, command.get("channel_id"))
     if request.sub in FORMS and not (request.decision or request.text):
@@ -123,7 +119,7 @@ def handle_esc_command(svc: Services, ack: Ack, command: dict[str, Any]) -> None
             lambda: _open_form(svc, actor, where, command["trigger_id"], request.sub),
         )
         return
-    key = f"command:{command['trigger_id']}"
+    key = request_key(command)
     answer(
         svc,
         command.get("response_url"),
@@ -150,7 +146,7 @@ def handle_decision_command(svc: Services, ack: Ack, command: dict[str, Any]) ->
         ack(str(exc))
         return
     ack()
-    key = f"command:{command['trigger_id']}"
+    key = request_key(command)
     answer(
         svc,
         command.get("response_url"),

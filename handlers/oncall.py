@@ -8,7 +8,6 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import blocks, oncall
-from bot.errors import UsageError
 from bot.oncall_parsing import (
     GAPS_DAYS,
     ME_DAYS,
@@ -18,7 +17,7 @@ from bot.oncall_parsing import (
     parse_oncall,
 )
 from bot.services import Services
-from handlers.replying import Reply, answer
+from handlers.replying import Reply, answer, parse_and_ack, request_key
 
 Sub = Callable[[Services, str, OnCallRequest, str], Reply]
 
@@ -53,17 +52,13 @@ SUBCOMMANDS: dict[str, Sub] = {
 
 def handle_oncall_command(svc: Services, ack: Ack, command: dict[str, Any]) -> None:
     """`/oncall [rotation] | schedule | me | override | overrides | gaps | help`."""
-    try:
-        request = parse_oncall(command.get("text") or "", list(svc.oncall.rotations))
-    except UsageError as exc:
-        ack(str(exc))
+    request = parse_and_ack(
+        ack, lambda: parse_oncall(command.get("text") or "", list(svc.oncall.rotations)), help_text
+    )
+    if request is None:
         return
-    if request.sub == "help":
-        ack(help_text())
-        return
-    ack()
     actor = command["user_id"]
-    key = f"command:{command['trigger_id']}"
+    key = request_key(command)
     answer(
         svc,
         command.get("response_url"),

@@ -11,14 +11,43 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from bot.errors import NOT_SAVED, UserError, database_unreachable
+from bot.errors import NOT_SAVED, UsageError, UserError, database_unreachable
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 Reply = tuple[str, list[dict[str, Any]] | None]
+
+
+class _Parsed(Protocol):
+    sub: str
+
+
+Parsed = TypeVar("Parsed", bound=_Parsed)
+
+
+def parse_and_ack(
+    ack: Callable[..., Any], parse: Callable[[], Parsed], help_text: Callable[[], str]
+) -> Parsed | None:
+    """Parse a command's text and acknowledge it: bad input and `help` are answered in the ack
+    itself (None is returned); anything else is acknowledged empty and returned to run."""
+    try:
+        request = parse()
+    except UsageError as exc:
+        ack(str(exc))
+        return None
+    if request.sub == "help":
+        ack(help_text())
+        return None
+    ack()
+    return request
+
+
+def request_key(command: dict[str, Any]) -> str:
+    """Return the key that makes a command's effects happen once, however often it is sent."""
+    return f"command:{command['trigger_id']}"
 
 
 def answer(svc: Services, response_url: str | None, run: Callable[[], Reply | None]) -> None:
