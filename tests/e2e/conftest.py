@@ -92,3 +92,14 @@ def world(config: TeamConfig, tmp_path: Path, clock: FakeClock) -> Iterator[Worl
     yield w
     w.bot.stop()
     w.emulator.stop()
+
+
+@pytest.fixture
+def any_world(
+    db: Database, config: TeamConfig, tmp_path: Path, clock: FakeClock
+) -> Iterator[World]:
+    """A running workspace on each database backend (the parametrized `db`)."""
+    w = make_world(config, tmp_path, clock, db=db)
+    yield w
+    w.bot.stop()
+    w.emulator.stop()

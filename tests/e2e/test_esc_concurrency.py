@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
-import pytest
+from collections.abc import Callable
 
 from bot.blocks import Action
-from bot.clock import FakeClock
-from bot.config import TeamConfig
 from bot.decisions import verify_all
-from storage.db import Database
-from tests.e2e.conftest import World, make_world
+from tests.e2e.conftest import World
 from tests.e2e.esc_support import LEAD, MEMBER, REPORTER, decisions, events, load, raise_esc
-
-
-@pytest.fixture
-def any_world(
-    db: Database, config: TeamConfig, tmp_path: Path, clock: FakeClock
-) -> Iterator[World]:
-    """A running workspace on the parametrized backend."""
-    w = make_world(config, tmp_path, clock, db=db)
-    yield w
-    w.bot.stop()
-    w.emulator.stop()
 
 
 def _at_once(calls: list[Callable[[], object]]) -> None:

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.config import TeamConfig
 from bot.text import ZWSP
-from storage.db import Database
-from tests.e2e.conftest import World, make_world
+from tests.e2e.conftest import World
 from tests.e2e.esc_support import MEMBER, REPORTER, esc, flatten, load, raise_esc, signoffs
 from tests.e2e.esc_support import select as option
 
@@ -169,17 +164,6 @@ SQLISH = [
     "back\\slash \\x00 and a real NUL:\x00end",
     "1 OR 1=1 /* comment */ UNION SELECT * FROM outbox",
 ]
-
-
-@pytest.fixture
-def any_world(
-    db: Database, config: TeamConfig, tmp_path: Path, clock: FakeClock
-) -> Iterator[World]:
-    """A running workspace on each database backend."""
-    w = make_world(config, tmp_path, clock, db=db)
-    yield w
-    w.bot.stop()
-    w.emulator.stop()
 
 
 def test_sql_metacharacters_are_plain_text(any_world: World):
