@@ -41,6 +41,7 @@ from bot.sandbox.emulator import Emulator  # noqa: E402
 from bot.sandbox.seed import seed  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Escalation, OutboxItem  # noqa: E402
+from tests.benchmarks.stats import pct  # noqa: E402
 
 SECRET = "bench-secret"
 SENDERS = 20
@@ -65,12 +66,6 @@ gc.collect()
 gc.freeze()
 uvicorn.run(web, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning", access_log=False)
 """
-
-
-def pct(values: list[float], q: float) -> float:
-    """Return the q-th percentile (0..100) of values, nearest rank."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def bench_config_text() -> str:

@@ -39,6 +39,7 @@ from bot.settings import Settings  # noqa: E402
 from schedules.scheduler import Scheduler  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Escalation, OutboxItem, SentNotification  # noqa: E402
+from tests.benchmarks.stats import pct  # noqa: E402
 
 TEAM = ["U0LEAD0001", "U0ANA00001", "U0BEN00001", "U0CHI00001"]
 PEOPLE = [f"U0P{n:07d}" for n in range(300)]
@@ -54,12 +55,6 @@ TARGETS = {
     "restart recovery": "< 2 s",
     "lag p99": "< 1 s",
 }
-
-
-def pct(values: list[float], q: float) -> float:
-    """Return the q-th percentile (0..100) of values, nearest rank."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def team_config(rotations: int, rng: random.Random) -> TeamConfig:
@@ -372,9 +367,15 @@ def main(argv: list[str] | None = None) -> int:
             if base in due_at and due_at[base] >= soon - timedelta(seconds=1):
                 lags.append(at - (due_at[base] + offset).timestamp())
         missing = len(expected - set(seen))
-        results["lag p99"] = (
+        figures = (
             f"p50 {pct(lags, 50) * 1000:.0f} ms, p99 {pct(lags, 99) * 1000:.0f} ms "
-            f"over {len(lags)} messages" + (f" ({missing} pages missing!)" if missing else "")
+            if lags
+            else "no message timed "
+        )
+        results["lag p99"] = (
+            figures
+            + f"over {len(lags)} messages"
+            + (f" ({missing} pages missing!)" if missing else "")
         )
     finally:
         drop()

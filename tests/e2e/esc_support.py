@@ -93,7 +93,8 @@ def select(value: str) -> dict[str, Any]:
     }
 
 
-def _said(world: World, reply: Any, before: int) -> str:
+def said(world: World, reply: Any, before: int = 0) -> str:
+    """Return what the user saw: the ack's text and the replies since `before`."""
     parts = []
     if reply.json and isinstance(reply.json, dict) and reply.json.get("text"):
         parts.append(reply.json["text"])
@@ -109,7 +110,7 @@ def esc(world: World, user: str, text: str, channel: str, command: str = "/esc")
     reply = world.driver.command(user, command, text, channel_id=channel)
     assert reply.status == 200, reply.body
     world.settle()
-    return _said(world, reply, before)
+    return said(world, reply, before)
 
 
 def click(
@@ -127,7 +128,7 @@ def click(
     )
     assert reply.status == 200, reply.body
     world.settle()
-    return _said(world, reply, before)
+    return said(world, reply, before)
 
 
 def top_view(world: World, user: str) -> dict[str, Any]:

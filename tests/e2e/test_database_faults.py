@@ -15,7 +15,7 @@ from bot.clock import FakeClock
 from bot.config import TeamConfig
 from storage.db import Database
 from tests.e2e.conftest import World, make_world
-from tests.e2e.esc_support import MEMBER, REPORTER, flatten, load, raise_esc
+from tests.e2e.esc_support import MEMBER, REPORTER, load, raise_esc, said
 from tests.e2e.esc_support import select as option
 
 NOT_SAVED = "Not saved"
@@ -61,13 +61,6 @@ def outage_world(
 def effects(world: World, since: int = 0) -> list[str]:
     """Return the Web API calls since `since` that change something (auth.test only reads)."""
     return [c.method for c in world.emulator.calls[since:] if c.method != "auth.test"]
-
-
-def said(world: World, reply: Any, before: int = 0) -> str:
-    """Return what the user saw: the ack's text and any later replies."""
-    parts = [reply.body or ""]
-    parts += [flatten(r["payload"]) for r in world.emulator.responses[before:]]
-    return "\n".join(parts)
 
 
 def test_a_command_while_the_database_is_down_is_refused_and_retried_later(outage_world):
