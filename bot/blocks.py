@@ -163,14 +163,15 @@ def announcement(esc: Escalation, link: str) -> tuple[str, list[dict[str, Any]]]
     return text, [section(text)]
 
 
-def staffed_summary(esc: Escalation, pending: Sequence[str], skipped: dict[str, str]) -> str:
+def staffed_summary(esc: Escalation, skipped: dict[str, str]) -> str:
     """Return what the reporter is told once the channel is set up."""
-    parts = [f"*{esc.ref}* is open in <#{esc.channel_id}>."]
-    if skipped:
-        parts.append("Could not add: " + ", ".join(f"<@{u}> ({e})" for u, e in skipped.items()))
-    if pending:
-        parts.append("Still pending, retrying: " + ", ".join(pending) + ".")
-    return " ".join(parts)
+    opened = f"*{esc.ref}* is open in <#{esc.channel_id}>."
+    return f"{opened} {could_not_add(skipped)}" if skipped else opened
+
+
+def could_not_add(failed: dict[str, str]) -> str:
+    """Return the note naming the users an invite could not add, with Slack's reasons."""
+    return "Could not add: " + ", ".join(f"<@{u}> ({e})" for u, e in failed.items()) + "."
 
 
 def staffing_delayed(esc: Escalation, pending: Sequence[str], error: str) -> str:
@@ -410,7 +411,7 @@ def invite_note(actor: str | None, invited: Sequence[str], failed: dict[str, str
         by = f" by {_mention(actor)}" if actor else ""
         parts.append(f":wave: Added{by}: " + ", ".join(_mention(u) for u in invited) + ".")
     if failed:
-        parts.append("Could not add: " + ", ".join(f"<@{u}> ({e})" for u, e in failed.items()))
+        parts.append(could_not_add(failed))
     return " ".join(parts)
 
 

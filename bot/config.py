@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -30,7 +30,8 @@ USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = get_args(Day)
 SHIFT = re.compile(r"^(\d{1,5})([hdw])$")
 
 
@@ -96,7 +97,6 @@ TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 LocalDateTime = Annotated[datetime, BeforeValidator(_local_datetime)]
 ClockTime = Annotated[time, BeforeValidator(_clock)]
 ShiftText = Annotated[str, BeforeValidator(_shift)]
-Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class _Model(BaseModel):
@@ -136,12 +136,8 @@ class EscalationPolicy(_Model):
     repeat: int = Field(default=0, ge=0, le=10)
 
 
-def _every_day() -> list[Day]:
-    return ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
 class Restrict(_Model):
-    days: list[Day] = Field(default_factory=_every_day, min_length=1)
+    days: list[Day] = Field(default_factory=lambda: list(DAYS), min_length=1)
     from_: ClockTime = Field(default=time(0), alias="from")
     to: ClockTime = time(0)
 

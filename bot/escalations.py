@@ -451,10 +451,10 @@ def staff(svc: Services, job: Job) -> None:
         uow.commit()
     svc.outbox.wake(esc.id)  # pages and updates that waited for the channel and its card
     if skipped:
-        note = "Could not add: " + ", ".join(f"<@{u}> ({e})" for u, e in skipped.items()) + "."
+        note = blocks.could_not_add(skipped)
         post_once(svc, esc.channel_id, f"skipped:{esc.id}", note, None, retrying=job.retrying)
     try:
-        _tell(svc, esc, job, blocks.staffed_summary(esc, [], skipped), in_channel=True)
+        _tell(svc, esc, job, blocks.staffed_summary(esc, skipped), in_channel=True)
     except (SlackError, OSError) as exc:  # staffed; a lost confirmation is not worth a retry
         log.warning("could not confirm %s to its reporter: %s", esc.ref, exc)
 
