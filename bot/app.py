@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from bot import effects, escalations, pings
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
-from bot.errors import NOT_SAVED, UserError, database_unreachable
+from bot.errors import user_message
 from bot.executors import Foreground, TrackedPool
 from bot.oncall import OnCall
 from bot.outbox import Outbox
@@ -57,12 +57,8 @@ def build_services(
 
 def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse | None:
     """Turn domain errors into a short ephemeral reply; log everything else with context."""
-    if isinstance(error, UserError):
-        message = str(error)
-    elif database_unreachable(error):
-        log.error("not saved, the database is unreachable: %s", error)
-        message = NOT_SAVED
-    else:
+    message = user_message(error)
+    if message is None:
         log.exception(
             "unhandled error for %s", body.get("type") or body.get("command"), exc_info=error
         )

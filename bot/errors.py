@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+log = logging.getLogger(__name__)
 
 NOT_SAVED = "Not saved: the database is unreachable. Please try again."
 
@@ -28,3 +32,16 @@ def database_unreachable(error: BaseException) -> bool:
     if isinstance(error, OperationalError | InterfaceError):
         return True
     return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def user_message(error: BaseException) -> str | None:
+    """Return what the user is told about an error, or None for one to raise (a bug).
+
+    A UserError says it itself; a database out of reach means nothing was saved.
+    """
+    if isinstance(error, UserError):
+        return str(error)
+    if database_unreachable(error):
+        log.error("not saved, the database is unreachable: %s", error)
+        return NOT_SAVED
+    return None

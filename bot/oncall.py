@@ -9,12 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import OperationalError
-
 from bot.blocks import local_when
 from bot.calendar import render_calendar
 from bot.config import DAYS, USER_ID, RotationConfig, TeamConfig
-from bot.errors import NotPermitted, NotSaved, UsageError, UserError
+from bot.errors import NotPermitted, UsageError, UserError
 from bot.oncall_parsing import (
     GAPS_DAYS,
     ME_DAYS,
@@ -400,40 +398,36 @@ def create_override(
             f"That override would end in the past ({_plain(end, asker_tz)}): nothing to cover. "
             + usage("override")
         )
-    try:
-        with svc.db.uow() as uow:
-            repo = uow.repos.overrides
-            earlier = svc.oncall.overrides(repo, rotation_id, start, end)
-            replaces = list(
-                dict.fromkeys(
-                    s.user
-                    for s in engine.shifts(rotation, start, end, earlier)
-                    if s.user and s.user != request.user
-                )
+    with svc.db.uow() as uow:
+        repo = uow.repos.overrides
+        earlier = svc.oncall.overrides(repo, rotation_id, start, end)
+        replaces = list(
+            dict.fromkeys(
+                s.user
+                for s in engine.shifts(rotation, start, end, earlier)
+                if s.user and s.user != request.user
             )
-            if not uow.repos.requests.claim(request_key, "override", now):
-                done = uow.repos.requests.get(request_key)
-                again = repo.get(int((done.result if done else {}).get("override", 0)))
-                if again is None:
-                    raise UserError("This request was already handled.")
-                return OverrideMade(again, asker_tz, user_tz(svc, again.user_id), [], False)
-            row = repo.add(
-                OverrideRow(
-                    rotation=rotation_id,
-                    user_id=request.user,
-                    start=start,
-                    end=end,
-                    created_by=actor,
-                    created_at=now,
-                )
+        )
+        if not uow.repos.requests.claim(request_key, "override", now):
+            done = uow.repos.requests.get(request_key)
+            again = repo.get(int((done.result if done else {}).get("override", 0)))
+            if again is None:
+                raise UserError("This request was already handled.")
+            return OverrideMade(again, asker_tz, user_tz(svc, again.user_id), [], False)
+        row = repo.add(
+            OverrideRow(
+                rotation=rotation_id,
+                user_id=request.user,
+                start=start,
+                end=end,
+                created_by=actor,
+                created_at=now,
             )
-            claimed = uow.repos.requests.get(request_key)
-            assert claimed is not None
-            claimed.result = {"override": row.id}
-            uow.commit()
-    except OperationalError as exc:
-        log.error("could not record an override: %s", exc)
-        raise NotSaved("Not saved: the database is unreachable. Please try again.") from None
+        )
+        claimed = uow.repos.requests.get(request_key)
+        assert claimed is not None
+        claimed.result = {"override": row.id}
+        uow.commit()
     return OverrideMade(row, asker_tz, user_tz(svc, request.user), replaces, True)
 
 
@@ -456,26 +450,22 @@ def list_overrides(svc: Services, asker: str, rotation: str | None = None) -> Ov
 def remove_override(svc: Services, actor: str, override_id: int) -> OverrideRow:
     """Cancel an override; only its author or a team member may, and not once it is over."""
     now = svc.clock()
-    try:
-        with svc.db.uow() as uow:
-            row = uow.repos.overrides.get(override_id)
-            if row is None:
-                raise UserError(f"There is no override #{override_id}. See `/oncall overrides`.")
-            if row.removed_at is not None:
-                raise UserError(f"Override #{override_id} was already removed.")
-            if actor != row.created_by and not svc.config.is_member(actor):
-                raise NotPermitted(
-                    f"Only <@{row.created_by}>, who made override #{override_id}, or a team "
-                    "member can remove it."
-                )
-            if row.end <= now:
-                raise UserError(f"Override #{override_id} is over already; it stays on record.")
-            row.removed_at = now
-            row.removed_by = actor
-            uow.commit()
-    except OperationalError as exc:
-        log.error("could not remove an override: %s", exc)
-        raise NotSaved("Not saved: the database is unreachable. Please try again.") from None
+    with svc.db.uow() as uow:
+        row = uow.repos.overrides.get(override_id)
+        if row is None:
+            raise UserError(f"There is no override #{override_id}. See `/oncall overrides`.")
+        if row.removed_at is not None:
+            raise UserError(f"Override #{override_id} was already removed.")
+        if actor != row.created_by and not svc.config.is_member(actor):
+            raise NotPermitted(
+                f"Only <@{row.created_by}>, who made override #{override_id}, or a team "
+                "member can remove it."
+            )
+        if row.end <= now:
+            raise UserError(f"Override #{override_id} is over already; it stays on record.")
+        row.removed_at = now
+        row.removed_by = actor
+        uow.commit()
     return row
 
 

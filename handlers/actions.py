@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 
 from bot import blocks, decisions, lifecycle, signoffs
 from bot.blocks import Action, Callback
-from bot.errors import NOT_SAVED, UserError, database_unreachable
+from bot.errors import UserError, user_message
 from bot.esc_parsing import DecisionDraft
 from bot.lifecycle import Where
 from bot.services import Services
@@ -123,13 +123,11 @@ def _apply(ack: Ack, field: str, run: Any) -> None:
     """Run the use case, then close the form; a refusal is shown on the form instead."""
     try:
         run()
-    except UserError as exc:
-        ack(response_action="errors", errors={field: str(exc)[:1900]})
-        return
     except Exception as exc:
-        if not database_unreachable(exc):
+        message = user_message(exc)
+        if message is None:
             raise
-        ack(response_action="errors", errors={field: NOT_SAVED})
+        ack(response_action="errors", errors={field: message[:1900]})
         return
     ack()
 

@@ -9,14 +9,11 @@ still goes there.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from bot.errors import NOT_SAVED, UsageError, UserError, database_unreachable
+from bot.errors import UsageError, user_message
 from bot.services import Services
-
-log = logging.getLogger(__name__)
 
 Reply = tuple[str, list[dict[str, Any]] | None]
 
@@ -54,12 +51,10 @@ def answer(svc: Services, response_url: str | None, run: Callable[[], Reply | No
     """Run the use case and tell the invoker what it did (if anything), or why it refused."""
     try:
         reply = run()
-    except UserError as exc:
-        reply = str(exc), None
     except Exception as exc:  # raising after the ack would lose Slack's answer (see above)
-        if not database_unreachable(exc):
+        message = user_message(exc)
+        if message is None:
             raise
-        log.error("not saved, the database is unreachable: %s", exc)
-        reply = NOT_SAVED, None
+        reply = message, None
     if reply is not None and response_url:
         svc.slack.respond(response_url, reply[0], blocks=reply[1])
