@@ -693,10 +693,12 @@ DIGEST_LIST_LIMIT = 20
 BRIEF_LIMIT = 40  # escalations listed in a handoff brief (a message holds 50 blocks)
 
 
-def local_when(instant: datetime, tz: str) -> str:
-    """Return an instant as `Mon 9 Mar 09:00 PDT` in the IANA time zone `tz`."""
+def local_when(instant: datetime, tz: str, *, year: bool = False) -> str:
+    """Return an instant as `Mon 9 Mar 09:00 PDT` (with `year`, `Mon 9 Mar 2026 09:00 PDT`)
+    in the IANA time zone `tz`."""
     local = instant.astimezone(ZoneInfo(tz))
-    return f"{local:%a} {local.day} {local:%b %H:%M} {local.tzname()}"
+    month = f"{local:%b %Y}" if year else f"{local:%b}"
+    return f"{local:%a} {local.day} {month} {local:%H:%M} {local.tzname()}"
 
 
 def span(seconds: float) -> str:

@@ -390,13 +390,13 @@ def create_override(
     end = resolve_time(request.end, asker_tz, now, base=start)
     if end <= start:
         raise UsageError(
-            f"The override must end after it starts ({_plain(start, asker_tz)} → "
-            f"{_plain(end, asker_tz)}). {usage('override')}"
+            f"The override must end after it starts ({local_when(start, asker_tz, year=True)} → "
+            f"{local_when(end, asker_tz, year=True)}). {usage('override')}"
         )
     if end <= now:
         raise UsageError(
-            f"That override would end in the past ({_plain(end, asker_tz)}): nothing to cover. "
-            + usage("override")
+            "That override would end in the past "
+            f"({local_when(end, asker_tz, year=True)}): nothing to cover. " + usage("override")
         )
     with svc.db.uow() as uow:
         repo = uow.repos.overrides
@@ -429,11 +429,6 @@ def create_override(
         claimed.result = {"override": row.id}
         uow.commit()
     return OverrideMade(row, asker_tz, user_tz(svc, request.user), replaces, True)
-
-
-def _plain(instant: datetime, tz: str) -> str:
-    local = instant.astimezone(ZoneInfo(tz))
-    return f"{local:%a} {local.day} {local:%b %Y %H:%M} {local.tzname()}"
 
 
 def list_overrides(svc: Services, asker: str, rotation: str | None = None) -> OverridesReport:
