@@ -312,19 +312,20 @@ def who_is_on_call(svc: Services, asker: str, rotation: str | None = None) -> No
     report = NowReport(asker, user_tz(svc, asker), now)
     with svc.db.uow() as uow:
         repo = uow.repos.overrides
-        for rid in _rotation_ids(svc, rotation):
-            shift = svc.oncall.covering(repo, rid, now)
-            following = svc.oncall.next(repo, rid, now)
-            report.rotations.append(Covering(rid, shift, None, following, None))
+        found = [
+            (rid, svc.oncall.covering(repo, rid, now), svc.oncall.next(repo, rid, now))
+            for rid in _rotation_ids(svc, rotation)
+        ]
+    # Time zones after the transaction: they may ask Slack.
     report.rotations = [
         Covering(
-            c.rotation,
-            c.shift,
-            user_tz(svc, c.shift.user) if c.shift.user else None,
-            c.next,
-            user_tz(svc, c.next.user) if c.next and c.next.user else None,
+            rid,
+            shift,
+            user_tz(svc, shift.user) if shift.user else None,
+            following,
+            user_tz(svc, following.user) if following and following.user else None,
         )
-        for c in report.rotations
+        for rid, shift, following in found
     ]
     return report
 
