@@ -23,6 +23,7 @@ from schedules.rotation import (
     shifts,
     timeline,
 )
+from tests.unit.rotation_support import reference_resolve, who
 
 CHI = ZoneInfo("America/Chicago")
 LA = ZoneInfo("America/Los_Angeles")
@@ -45,11 +46,6 @@ def layer(members: str, start: datetime, shift: str, restrict: Restrict | None =
 
 def rot(tz: str, *layers: Layer, rid: str = "r") -> Rotation:
     return Rotation(rid, tz, tuple(layers))
-
-
-def who(rotation: Rotation, at: datetime, overrides=()) -> str | None:
-    s = on_call(rotation, at, overrides)
-    return None if s is None else s.user
 
 
 def handoff_starts(lay: Layer, tz: str, a: datetime, b: datetime) -> list[tuple[str, datetime]]:
@@ -124,16 +120,6 @@ def test_resolve(naive, tz, expected):
     assert resolve(naive, tz).tzinfo is UTC
 
 
-def _reference_resolve(naive: datetime, tz: ZoneInfo) -> datetime:
-    """First occurrence if the wall time exists, else the first existing minute after it."""
-    t = naive
-    while True:
-        aware = t.replace(tzinfo=tz, fold=0)
-        if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == t:
-            return aware.astimezone(UTC)
-        t = (t + timedelta(minutes=1)).replace(second=0, microsecond=0)
-
-
 @pytest.mark.parametrize(
     "zone",
     [
@@ -158,7 +144,7 @@ def test_resolve_matches_zoneinfo_around_every_change(zone):
             wall = t.astimezone(tz).replace(tzinfo=None)
             for m in range(0, 36 * 60, 15):
                 naive = wall + timedelta(minutes=m)
-                assert resolve(naive, zone) == _reference_resolve(naive, tz), naive
+                assert resolve(naive, zone) == reference_resolve(naive, tz), naive
                 checked += 1
         t = nxt
     assert checked > 0

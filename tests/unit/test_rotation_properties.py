@@ -24,6 +24,7 @@ from schedules.rotation import (
     shifts,
     timeline,
 )
+from tests.unit.rotation_support import reference_resolve, who
 
 SETTINGS = settings(
     max_examples=150,
@@ -202,11 +203,6 @@ def point_scenarios(draw):
     return rotation, t, draw(overrides_near((t - timedelta(days=1), t + timedelta(days=1))))
 
 
-def user_at(rotation: Rotation, at: datetime, overrides) -> str | None:
-    s = on_call(rotation, at, overrides)
-    return None if s is None else s.user
-
-
 def horizon(rotation: Rotation) -> timedelta:
     """How far on_call looks either side for the ends of a shift (documented there)."""
     return max(layer.shift.delta for layer in rotation.layers) * 2 + timedelta(days=8)
@@ -342,7 +338,7 @@ def test_next_handoff_is_the_next_change_to_someone(scenario, data):
     tl = timeline(rotation, t, nh.start + ONE_US, ovs)
     assert tl[-1].user == nh.user and tl[-1].start == nh.start
     assert all(s.user is None for s in tl[1:-1])
-    assert user_at(rotation, nh.start - ONE_US, ovs) != nh.user
+    assert who(rotation, nh.start - ONE_US, ovs) != nh.user
 
 
 @SETTINGS
@@ -385,7 +381,7 @@ def test_single_unrestricted_layer_matches_reference(case):
     # every quarter of an hour for two hours either side of ``center``
     for q in range(-8, 9):
         at = center + timedelta(minutes=15 * q)
-        assert user_at(rotation, at, ()) == reference_member(lay, ZoneInfo(zone), at), at
+        assert who(rotation, at, ()) == reference_member(lay, ZoneInfo(zone), at), at
 
 
 @SETTINGS
@@ -398,25 +394,13 @@ def test_point_queries_agree_with_a_long_sweep(scenario):
     for q in range(-8, 9):
         t = center + timedelta(minutes=15 * q)
         seg = next(s for s in tl if s.start <= t < s.end)
-        assert user_at(rotation, t, ovs) == seg.user, t
+        assert who(rotation, t, ovs) == seg.user, t
         assert timeline(rotation, t, t + ONE_US, ovs)[0].user == seg.user, t
 
 
 # --------------------------------------------------------------------------------------------
 # A deliberately naive reference implementation of the handoff rules
 # --------------------------------------------------------------------------------------------
-
-
-def reference_resolve(naive: datetime, tz: ZoneInfo) -> datetime:
-    """Local wall time -> UTC: first occurrence if ambiguous; for a non-existent time, step
-    forward minute by minute to the first wall time that exists (the end of the gap)."""
-    t = naive
-    while True:
-        aware = t.replace(tzinfo=tz, fold=0)
-        back = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
-        if back == t:
-            return aware.astimezone(UTC)
-        t = (t + timedelta(minutes=1)).replace(second=0, microsecond=0)
 
 
 def reference_handoff(lay: Layer, tz: ZoneInfo, k: int) -> datetime:
