@@ -55,12 +55,18 @@ def raise_esc(
     return esc
 
 
-def raise_form(
-    world: World, user: str, title: str, category: str = "other", flags: tuple[str, ...] = ()
-) -> Escalation:
-    """Raise an escalation through the /escalate form (the only way to set its flags)."""
-    with world.db.uow() as uow:
-        before = len(uow.repos.escalations.find())
+def escalate_form(
+    world: World,
+    user: str,
+    title: str,
+    category: str = "other",
+    flags: tuple[str, ...] = (),
+    **selects: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Open the /escalate form as `user` and fill it in; return (view, values) to submit.
+
+    Selects keep the form's initial options unless named in `selects` (block: value).
+    """
     world.driver.command(user, "/escalate", "")
     world.settle()
     view = world.emulator.open_views(user)[-1]
@@ -69,7 +75,8 @@ def raise_form(
         initial = block.get("element", {}).get("initial_option")
         if initial:
             values[block["block_id"]] = {block["block_id"]: select(initial["value"])}
-    values["category"] = {"category": select(category)}
+    for block, value in {"category": category, **selects}.items():
+        values[block] = {block: select(value)}
     values["flags"] = {
         "flags": {
             "type": "checkboxes",
@@ -78,6 +85,16 @@ def raise_form(
             ],
         }
     }
+    return view, values
+
+
+def raise_form(
+    world: World, user: str, title: str, category: str = "other", flags: tuple[str, ...] = ()
+) -> Escalation:
+    """Raise an escalation through the /escalate form (the only way to set its flags)."""
+    with world.db.uow() as uow:
+        before = len(uow.repos.escalations.find())
+    view, values = escalate_form(world, user, title, category, flags)
     world.driver.submit_view(user, view, values)
     world.settle()
     esc = load(world, before + 1)

@@ -15,8 +15,7 @@ from bot.clock import FakeClock
 from bot.config import TeamConfig
 from storage.db import Database
 from tests.e2e.conftest import World, make_world
-from tests.e2e.esc_support import MEMBER, REPORTER, load, raise_esc, said
-from tests.e2e.esc_support import select as option
+from tests.e2e.esc_support import MEMBER, REPORTER, escalate_form, load, raise_esc, said
 
 NOT_SAVED = "Not saved"
 
@@ -84,21 +83,15 @@ def test_a_command_while_the_database_is_down_is_refused_and_retried_later(outag
 
 def test_a_form_while_the_database_is_down_stays_open_with_the_reason(outage_world):
     world, outage = outage_world
-    world.driver.command(REPORTER, "/escalate", "")
-    world.settle()
-    [view] = world.emulator.open_views(REPORTER)
-    values = {
-        "title": {"title": "Leaked documents"},
-        **{
-            block: {block: option(value)}
-            for block, value in (
-                ("category", "press"),
-                ("policy_area", "other"),
-                ("severity", "SEV2"),
-                ("region", "global"),
-            )
-        },
-    }
+    view, values = escalate_form(
+        world,
+        REPORTER,
+        "Leaked documents",
+        "press",
+        policy_area="other",
+        severity="SEV2",
+        region="global",
+    )
     outage.down = True
     reply = world.driver.submit_view(REPORTER, view, values)
     assert reply.json["response_action"] == "errors"

@@ -15,11 +15,11 @@ from tests.e2e.esc_support import (
     REPORTER,
     decisions,
     esc,
+    escalate_form,
     events,
     raise_esc,
     signoffs,
 )
-from tests.e2e.esc_support import select as option
 from tests.e2e.replay import at_once, capture, deliver
 
 
@@ -61,17 +61,15 @@ def test_the_same_slash_command_delivered_at_once_raises_one_escalation(world: W
 
 
 def _escalate_form(world: World) -> tuple[dict, dict]:
-    world.driver.command(REPORTER, "/escalate", "")
-    world.settle()
-    [view] = world.emulator.open_views(REPORTER)
-    values = {
-        "title": {"title": "Submitted twice"},
-        "category": {"category": option("content")},
-        "policy_area": {"policy_area": option("other")},
-        "severity": {"severity": option("SEV3")},
-        "region": {"region": option("global")},
-    }
-    return view, values
+    return escalate_form(
+        world,
+        REPORTER,
+        "Submitted twice",
+        "content",
+        policy_area="other",
+        severity="SEV3",
+        region="global",
+    )
 
 
 def test_a_form_submitted_twice_raises_one_escalation(world: World):

@@ -9,8 +9,16 @@ import pytest
 
 from bot.text import ZWSP
 from tests.e2e.conftest import World
-from tests.e2e.esc_support import MEMBER, REPORTER, esc, flatten, load, raise_esc, signoffs
-from tests.e2e.esc_support import select as option
+from tests.e2e.esc_support import (
+    MEMBER,
+    REPORTER,
+    esc,
+    escalate_form,
+    flatten,
+    load,
+    raise_esc,
+    signoffs,
+)
 
 BROADCASTS = (
     "Heads up <!channel> <!here|here> <!everyone> @channel @HERE <@U0LEAD0001|boss> "
@@ -190,28 +198,17 @@ def test_sql_metacharacters_are_plain_text(any_world: World):
 
 
 def test_links_never_unfurl(world: World):
-    world.driver.command(REPORTER, "/escalate", "")
-    world.settle()
-    [view] = world.emulator.open_views(REPORTER)
-    values: dict[str, Any] = {
-        "title": {"title": "Graphic video spreading"},
-        "links": {"links": "https://example.com/graphic.mp4\nhttps://example.com/photo.jpg"},
-        "flags": {
-            "flags": {
-                "type": "checkboxes",
-                "selected_options": [
-                    {"text": {"type": "plain_text", "text": "graphic"}, "value": "graphic"}
-                ],
-            }
-        },
-    }
-    for block, value in (
-        ("category", "content"),
-        ("policy_area", "community_standards"),
-        ("severity", "SEV2"),
-        ("region", "global"),
-    ):
-        values[block] = {block: option(value)}
+    view, values = escalate_form(
+        world,
+        REPORTER,
+        "Graphic video spreading",
+        "content",
+        ("graphic",),
+        policy_area="community_standards",
+        severity="SEV2",
+        region="global",
+    )
+    values["links"] = {"links": "https://example.com/graphic.mp4\nhttps://example.com/photo.jpg"}
     world.driver.submit_view(REPORTER, view, values)
     world.settle()
     row = load(world, 1)

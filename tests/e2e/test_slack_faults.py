@@ -20,8 +20,7 @@ from bot.clock import FakeClock
 from bot.config import TeamConfig
 from storage.models import Escalation, OutboxItem
 from tests.e2e.conftest import World, make_world
-from tests.e2e.esc_support import MEMBER, REPORTER, esc, flatten, load, raise_esc
-from tests.e2e.esc_support import select as option
+from tests.e2e.esc_support import MEMBER, REPORTER, esc, escalate_form, flatten, load, raise_esc
 
 
 @dataclass
@@ -133,21 +132,15 @@ def test_rate_limits_on_every_staffing_call_are_waited_out(faulty: Faulty):
 
 
 def _modal(world: World) -> None:
-    world.driver.command(REPORTER, "/escalate", "")
-    world.settle()
-    [view] = world.emulator.open_views(REPORTER)
-    values = {
-        "title": {"title": "From the form"},
-        **{
-            block: {block: option(value)}
-            for block, value in (
-                ("category", "content"),
-                ("policy_area", "other"),
-                ("severity", "SEV3"),
-                ("region", "global"),
-            )
-        },
-    }
+    view, values = escalate_form(
+        world,
+        REPORTER,
+        "From the form",
+        "content",
+        policy_area="other",
+        severity="SEV3",
+        region="global",
+    )
     world.driver.submit_view(REPORTER, view, values)
     world.settle()
 
