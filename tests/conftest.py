@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,11 +28,16 @@ def make_database(kind: str, tmp_path: Path) -> tuple[Database, object]:
         return db, db.dispose
     if not PG_URL:
         pytest.skip("TEST_DATABASE_URL is not set")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
+    return pg_schema_database(PG_URL)
+
+
+def pg_schema_database(url: str, prefix: str = "t") -> tuple[Database, Callable[[], None]]:
+    """Return a Database on a new schema of the PostgreSQL at `url`, and its disposal."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = Database(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    db = Database(url, connect_args={"options": f"-csearch_path={schema}"})
 
     def drop() -> None:
         db.dispose()

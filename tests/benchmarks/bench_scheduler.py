@@ -18,12 +18,11 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -40,6 +39,7 @@ from schedules.scheduler import Scheduler  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Escalation, OutboxItem, SentNotification  # noqa: E402
 from tests.benchmarks.stats import pct  # noqa: E402
+from tests.conftest import pg_schema_database  # noqa: E402
 
 TEAM = ["U0LEAD0001", "U0ANA00001", "U0BEN00001", "U0CHI00001"]
 PEOPLE = [f"U0P{n:07d}" for n in range(300)]
@@ -126,19 +126,8 @@ def open_database(url: str | None) -> tuple[Database, Any]:
         db = Database(f"sqlite:///{tmp}/bench.db")
         db.upgrade()
         return db, db.dispose
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = Database(url, connect_args={"options": f"-csearch_path={schema}"})
+    db, drop = pg_schema_database(url, prefix="bench")
     db.upgrade()
-
-    def drop() -> None:
-        db.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
     return db, drop
 
 
