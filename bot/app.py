@@ -17,7 +17,7 @@ from bot.oncall import OnCall
 from bot.outbox import Outbox
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack import SlackGateway, make_client
+from bot.slack import SlackError, SlackGateway, make_client
 from handlers import actions, commands, deliveries, esc, home, views
 from handlers import oncall as oncall_listeners
 from storage.db import Database
@@ -58,10 +58,11 @@ def build_services(
 def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse | None:
     """Turn domain errors into a short ephemeral reply; log everything else with context."""
     message = user_message(error)
+    if message is None and isinstance(error, SlackError):  # Slack's refusal, not our bug
+        log.warning("Slack refused a call for %s: %s", _kind(body), error)
+        message = f":warning: Slack did not take that ({error.error}). Try again."
     if message is None:
-        log.exception(
-            "unhandled error for %s", body.get("type") or body.get("command"), exc_info=error
-        )
+        log.exception("unhandled error for %s", _kind(body), exc_info=error)
         message = ":warning: Something went wrong on our side; nothing was lost. Try again."
     try:
         if respond is not None and respond.response_url:
@@ -69,6 +70,10 @@ def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> BoltRespo
     except Exception:
         log.warning("could not tell the user about an error", exc_info=True)
     return None
+
+
+def _kind(body: dict[str, Any]) -> Any:
+    return body.get("type") or body.get("command")
 
 
 def create_app(svc: Services) -> App:

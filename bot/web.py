@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import threading
@@ -15,7 +16,8 @@ import uvicorn
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from slack_bolt import Ack, App, BoltRequest, BoltResponse
-from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.adapter.starlette.handler import to_starlette_response
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import oncall
+from bot import edge, oncall
 from bot.executors import Foreground
 from bot.services import Services
 
@@ -67,29 +69,56 @@ def slack_endpoint(
     metrics: Metrics,
     foreground: Foreground | None = None,
     listeners: Executor | None = None,
+    signing_secret: str | None = None,
 ) -> Any:
     """Return the Starlette endpoint that hands Slack requests to Bolt.
 
     With a listener pool (and Bolt set to `process_before_response`), the whole dispatch runs
     on the pool and the answer leaves as soon as the listener acks, the listener going on.
+    Nothing unsigned gets past the signature check, nothing malformed past `bot.edge`.
     """
     foreground = foreground or Foreground()
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
         with foreground.serving():  # background work gives way until Slack has its answer
             body = await request.body()
-            bolt_request = to_bolt_request(request, body)
-            if listeners is None:
-                # Bolt's dispatch blocks until the listener acks: keep it off the event loop.
-                response = await run_in_threadpool(bolt.dispatch, bolt_request)
+            if verifier is None or not edge.signed(verifier, body, request.headers):
+                response = _refusal(401, "invalid signature")
             else:
-                response = await _answer(bolt, bolt_request, listeners)
+                response = await _dispatch(bolt, body, request, listeners)
         metrics.requests.labels(str(response.status)).inc()
         metrics.latency.observe(time.perf_counter() - started)
         return to_starlette_response(response)
 
     return slack_events
+
+
+async def _dispatch(
+    bolt: App, body: bytes, request: Request, listeners: Executor | None
+) -> BoltResponse:
+    """Answer a signed request: 400 when malformed, else what Bolt's listeners say."""
+    parsed = edge.parse(body, request.headers, request.url.query)
+    if isinstance(parsed, str):
+        log.warning("refused a malformed Slack request: %s", parsed)
+        return _refusal(400, f"malformed request: {parsed}")
+    try:
+        if listeners is None:
+            # Bolt's dispatch blocks until the listener acks: keep it off the event loop.
+            return await run_in_threadpool(bolt.dispatch, parsed)
+        return await _answer(bolt, parsed, listeners)
+    except Exception as exc:  # Bolt's own handling failed: answer, and log one line
+        log.error("could not answer a Slack request: %s: %s", type(exc).__name__, exc)
+        return _refusal(400, "request not handled")
+
+
+def _refusal(status: int, error: str) -> BoltResponse:
+    return BoltResponse(
+        status=status,
+        body=json.dumps({"error": error}),
+        headers={"content-type": "application/json"},
+    )
 
 
 async def _answer(bolt: App, request: BoltRequest, listeners: Executor) -> BoltResponse:
@@ -165,7 +194,13 @@ def create_web(bolt: App, svc: Services) -> Starlette:
     routes = [
         Route(
             "/slack/events",
-            slack_endpoint(bolt, metrics, svc.foreground, svc.listeners),
+            slack_endpoint(
+                bolt,
+                metrics,
+                svc.foreground,
+                svc.listeners,
+                signing_secret=svc.settings.slack_signing_secret,
+            ),
             methods=["POST"],
         ),
         Route("/healthz", healthz, methods=["GET"]),

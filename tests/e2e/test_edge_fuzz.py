@@ -1,0 +1,232 @@
+"""Hypothesis at the HTTP edge: whatever reaches /slack/events, no 500 and no traceback.
+
+Bodies are arbitrary bytes, arbitrary JSON (raw or as a form's `payload`) and real Slack
+requests with fields deleted or replaced; content types vary; each is sent unsigned, badly
+signed or properly signed to the bot serving real HTTP. Unsigned ones get 401, nothing
+refused writes anything, and nothing logs a traceback.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from bot.blocks import Action
+from bot.clock import FakeClock
+from bot.config import TeamConfig
+from storage.models import Base
+from tests.e2e.conftest import SECRET, World, make_world
+from tests.e2e.esc_support import MEMBER, REPORTER, escalate_form, raise_esc
+from tests.e2e.replay import capture
+from tests.support.logs import Caught, caught_logs
+
+FORM = "application/x-www-form-urlencoded"
+CONTENT_TYPES = [FORM, "application/json", "text/plain", "multipart/form-data; boundary=x", ""]
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@pytest.fixture(scope="module")
+def edge_world(
+    config: TeamConfig, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[World, list[dict[str, Any]]]]:
+    """A running workspace with one escalation, and real requests of each kind to mutate."""
+    clock = FakeClock(datetime(2026, 3, 4, 17, 0, tzinfo=UTC))
+    world = make_world(config, Path(tmp_path_factory.mktemp("edge")), clock)
+    esc = raise_esc(world)
+    view, values = escalate_form(
+        world, REPORTER, "Fuzzed", "press", policy_area="other", severity="SEV2", region="global"
+    )
+    d = world.driver
+    builds = [
+        lambda: d.command(REPORTER, "/escalate", "SEV3 #ads Fuzzed"),
+        lambda: d.command(MEMBER, "/esc", "status", channel_id=esc.channel_id),
+        lambda: d.command(MEMBER, "/oncall", ""),
+        lambda: d.action(
+            MEMBER, Action.ACK.value, str(esc.id), channel_id=esc.channel_id, message_ts=esc.card_ts
+        ),
+        lambda: d.submit_view(REPORTER, view, values),
+        lambda: d.event({"type": "app_home_opened", "user": MEMBER, "tab": "home"}),
+    ]
+    templates = []
+    for build in builds:
+        request = capture(d, build)
+        if request.content_type == FORM:
+            templates.append(_form_template(request.body))
+        else:
+            templates.append({"json": json.loads(request.body)})
+    yield world, templates
+    world.bot.stop()
+    world.emulator.stop()
+
+
+def _form_template(body: bytes) -> dict[str, Any]:
+    from urllib.parse import parse_qsl
+
+    form = dict(parse_qsl(body.decode()))
+    if "payload" in form:
+        return {"payload": json.loads(form["payload"])}
+    return {"form": form}
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            out += _paths(inner, (*prefix, key))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            out += _paths(inner, (*prefix, i))
+    return out
+
+
+@st.composite
+def mutated(draw: st.DrawFn, template: dict[str, Any]) -> tuple[bytes, str]:
+    """Return a real request with one to three fields deleted or replaced by any JSON."""
+    [(kind, value)] = template.items()
+    value = json.loads(json.dumps(value))
+    for _ in range(draw(st.integers(1, 3))):
+        paths = _paths(value)
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent = value
+        for step in path[:-1]:
+            parent = parent[step]
+        if draw(st.booleans()):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(JSON | st.text(max_size=20))
+    if kind == "json":
+        return json.dumps(value).encode(), "application/json"
+    if kind == "payload":
+        return urlencode({"payload": json.dumps(value)}).encode(), FORM
+    return urlencode({k: str(v) for k, v in value.items()}).encode(), FORM
+
+
+def bodies(templates: list[dict[str, Any]]) -> st.SearchStrategy[tuple[bytes, str]]:
+    """Return (body, content type) pairs, from noise to nearly right."""
+    content_type = st.sampled_from(CONTENT_TYPES)
+    return st.one_of(
+        st.tuples(st.binary(max_size=200), content_type),
+        st.tuples(JSON.map(lambda v: json.dumps(v).encode()), content_type),
+        st.tuples(
+            JSON.map(lambda v: urlencode({"payload": json.dumps(v)}).encode()), st.just(FORM)
+        ),
+        st.tuples(st.text(max_size=60).map(lambda t: ("payload=" + t).encode()), content_type),
+        st.tuples(
+            st.sampled_from([b"{broken", b"payload={not json", b"payload=[]", b""]), content_type
+        ),
+        *(mutated(t) for t in templates),
+    )
+
+
+def _rows(world: World) -> dict[str, int]:
+    with world.db.uow() as uow:
+        return {
+            table.name: uow.session.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def _send(world: World, body: bytes, content_type: str, signing: str, ts: int) -> Any:
+    headers = {"Content-Type": content_type} if content_type else {}
+    if signing == "signed":
+        headers["X-Slack-Request-Timestamp"] = str(ts)
+        base = f"v0:{ts}:".encode() + body  # any bytes, UTF-8 or not
+        headers["X-Slack-Signature"] = "v0=" + hmac.new(SECRET.encode(), base, sha256).hexdigest()
+    elif signing == "badly signed":
+        headers["X-Slack-Request-Timestamp"] = "not-a-number"
+        headers["X-Slack-Signature"] = "v0=zz"
+    return world.driver.send_raw(body, content_type, headers, sign=False)
+
+
+def _check(world: World, logs: Caught, body: bytes, content_type: str, signing: str) -> None:
+    before = _rows(world)
+    logs.clear()
+    reply = _send(world, body, content_type, signing, int(time.time()))
+    world.settle()
+    assert reply.status < 500, (reply.status, reply.body, body)
+    if signing != "signed":
+        assert reply.status == 401, (reply.status, body)
+    if reply.status >= 400:
+        assert _rows(world) == before, body  # refused: nothing written
+    assert not logs.tracebacks(), (body, logs.tracebacks()[0])
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data(), signing=st.sampled_from(["signed", "unsigned", "badly signed"]))
+def test_no_request_gets_a_500_or_leaves_a_traceback(edge_world, data, signing):
+    world, templates = edge_world
+    body, content_type = data.draw(bodies(templates))
+    with caught_logs() as logs:
+        _check(world, logs, body, content_type, signing)
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"payload={not json", FORM),
+        (b"payload=[]", FORM),
+        (b"{broken", "application/json"),
+        (b"payload=1", FORM),
+        (b"payload=" + json.dumps({"type": "block_actions", "actions": [{}]}).encode(), FORM),
+        (
+            b"payload="
+            + json.dumps(
+                {
+                    "type": "view_submission",
+                    "user": {"id": "U1"},
+                    "view": {"id": "V1", "callback_id": "escalate_modal"},
+                }
+            ).encode(),
+            FORM,
+        ),
+        (b"command=%2Fescalate&text=SEV1+x&trigger_id=1.2", FORM),
+        (
+            json.dumps({"type": "event_callback", "event": {"type": "app_home_opened"}}).encode(),
+            "application/json",
+        ),
+    ],
+    ids=[
+        "bad payload",
+        "list payload",
+        "bad json",
+        "int payload",
+        "action without id",
+        "view without state",
+        "command without user",
+        "home without user",
+    ],
+)
+@pytest.mark.parametrize("signing", ["unsigned", "signed"])
+def test_the_reported_inputs_get_401_unsigned_and_400_signed(
+    edge_world, body, content_type, signing
+):
+    world, _ = edge_world
+    with caught_logs() as logs:
+        _check(world, logs, body, content_type, signing)
+        reply = _send(world, body, content_type, signing, int(time.time()))
+    assert reply.status == (401 if signing == "unsigned" else 400), reply.body
+    assert "error" in reply.json
