@@ -27,11 +27,31 @@ class NotSaved(UserError):
     """The database could not record the request; nothing was done."""
 
 
+# PEP 249 names these the same in every driver (sqlite3, psycopg, psycopg2…)
+_DRIVER_UNREACHABLE = frozenset({"OperationalError", "InterfaceError"})
+
+
 def database_unreachable(error: BaseException) -> bool:
-    """Return True when the error means the database could not be reached: nothing was saved."""
-    if isinstance(error, OperationalError | InterfaceError):
-        return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
+    """Return True when the error means the database could not be reached: nothing was saved.
+
+    SQLAlchemy's OperationalError or InterfaceError, a connection it invalidated, or the
+    driver's own OperationalError (from a raw connection) — also as the cause of another.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | InterfaceError | NotSaved):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if any(
+            kind.__name__ in _DRIVER_UNREACHABLE and kind.__module__ != "builtins"
+            for kind in type(current).__mro__
+        ):
+            return True
+        current = current.__cause__
+    return False
 
 
 def user_message(error: BaseException) -> str | None:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.clock import Clock
+from bot.errors import database_unreachable
 from bot.executors import Foreground, TrackedPool
 from storage.db import Database
 from storage.models import OutboxItem
@@ -128,6 +129,9 @@ class Outbox:
         self._signal: Any = self._wake
         self._running: set[int] = set()
         self._held: set[int] = set()  # items this process is working on: their leases renew
+        # items whose attempt ended here without being recorded (the database went away):
+        # their lease is freed at the next pass instead of running out
+        self._unfinished: set[int] = set()
         self._lock = threading.Lock()
 
     def register(self, kind: str, handler: Handler) -> None:
@@ -193,9 +197,25 @@ class Outbox:
             self._held.add(job.id)
         try:
             return self._perform(job)
+        except BaseException:
+            with self._lock:
+                self._unfinished.add(job.id)
+            raise
         finally:
             with self._lock:
                 self._held.discard(job.id)
+
+    def _free_unfinished(self) -> None:
+        """Let go of the items whose attempt here could not be recorded: due again at once."""
+        with self._lock:
+            ids = sorted(self._unfinished - self._held)
+        if not ids:
+            return
+        with self.db.uow() as uow:
+            uow.repos.outbox.free(self.owner, ids)
+            uow.commit()
+        with self._lock:
+            self._unfinished.difference_update(ids)
 
     def _perform(self, job: Job) -> bool:
         handler = self.handlers.get(job.kind)
@@ -218,7 +238,7 @@ class Outbox:
                 job.key,
                 job.attempt,
                 exc,
-                exc_info=not _is_slack_error(exc),
+                exc_info=not (_is_slack_error(exc) or database_unreachable(exc)),
             )
             self._finish(job, f"{type(exc).__name__}: {exc}")
             return False
@@ -235,6 +255,7 @@ class Outbox:
 
     def run_due(self, limit: int = 50) -> int:
         """Try every item whose time has come; return how many got done."""
+        self._free_unfinished()
         with self.db.uow() as uow:
             ids = [item.id for item in uow.repos.outbox.due(self.clock(), limit)]
         return sum(self.run(i) for i in ids)
@@ -270,6 +291,7 @@ class Outbox:
 
     def dispatch_due(self, limit: int = 50) -> int:
         """Hand every due item not already running here to the pool; return how many."""
+        self._free_unfinished()
         with self.db.uow() as uow:
             ids = [item.id for item in uow.repos.outbox.due(self.clock(), limit)]
         with self._lock:
@@ -327,6 +349,7 @@ class Outbox:
         def loop() -> None:
             self.foreground.mark_background()
             renewed = time.monotonic()
+            unreachable = False
             while not self._stop.is_set():
                 signal.clear()
                 self.foreground.give_way()  # a pass reads the database: requests go first
@@ -335,8 +358,16 @@ class Outbox:
                         self.renew()
                         renewed = time.monotonic()
                     self.dispatch_due()
-                except Exception:
-                    log.exception("outbox pass failed; retrying")
+                except Exception as exc:
+                    if not database_unreachable(exc):
+                        log.exception("outbox pass failed; retrying")
+                    elif not unreachable:  # once per outage, one line
+                        log.warning("outbox paused, the database is unreachable: %s", exc)
+                    unreachable = database_unreachable(exc)
+                else:
+                    if unreachable:
+                        log.warning("outbox resumed, the database answers again")
+                    unreachable = False
                 signal.wait(interval)
 
         self._signal = signal

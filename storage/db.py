@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -14,6 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.repositories import Repositories, driver_error
@@ -40,14 +43,27 @@ class WriteLock:
         self.background: Callable[[], bool] = lambda: False
 
     def acquire(self) -> None:
-        """Take the lock, after every waiting thread that is not background if this one is."""
+        """Take the lock, after every waiting thread that is not background if this one is.
+
+        A request thread waits at most `REQUEST_QUEUE_S`, then gets the OperationalError of a
+        locked database: while another process holds SQLite's lock, the requests queued here
+        must each say "not saved" in time, not one after the other's wait.
+        """
         background = self.background()
+        deadline = None if background else time.monotonic() + REQUEST_QUEUE_S
         with self._free:
             if not background:
                 self._urgent += 1
             try:
                 while self._held or (background and self._urgent):
-                    self._free.wait()
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise OperationalError(
+                            "BEGIN IMMEDIATE",
+                            {},
+                            sqlite3.OperationalError("database is locked (queued too long)"),
+                        )
+                    self._free.wait(left)
                 self._held = True
             finally:
                 if not background:
@@ -65,6 +81,25 @@ class WriteLock:
 
     def __exit__(self, *_: object) -> None:
         self.release()
+
+
+# How long a request's transaction waits for the others of this process (see WriteLock).
+REQUEST_QUEUE_S = 1.2
+# How long a transaction waits for another process's SQLite write lock. A request must answer
+# within Slack's 3 s, "not saved" included, so it gives up well before; background work
+# (staffing, pings) can wait out a long transaction elsewhere.
+REQUEST_BUSY_MS = 1500
+BACKGROUND_BUSY_MS = 30000
+
+
+def begin_immediate(record: Any, background: bool) -> None:
+    """Open a SQLite write transaction on a pooled connection, waiting as long as fits."""
+    wait = BACKGROUND_BUSY_MS if background else REQUEST_BUSY_MS
+    driver = record.driver_connection
+    if record.info.get("busy_ms") != wait:
+        driver.execute(f"PRAGMA busy_timeout={wait}")
+        record.info["busy_ms"] = wait
+    driver.execute("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, write_lock: WriteLock | None = None, **kwargs: Any) -> Engine:
@@ -97,7 +132,7 @@ def make_engine(url: str, write_lock: WriteLock | None = None, **kwargs: Any) ->
             lock.acquire()
             conn.info["holds_write_lock"] = True
             try:  # straight to the driver: a full statement execution costs 5x more here
-                conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+                begin_immediate(conn.connection, lock.background())
             except BaseException:
                 _end(conn)
                 raise
@@ -109,6 +144,9 @@ def make_engine(url: str, write_lock: WriteLock | None = None, **kwargs: Any) ->
                 lock.release()
 
         return engine
+    if url.startswith("postgresql") and "connect_timeout" not in url:
+        # an unreachable server that drops packets must not hold a request past Slack's 3 s
+        kwargs["connect_args"] = {"connect_timeout": 2, **kwargs.get("connect_args", {})}
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -169,14 +207,17 @@ class Database:
         On SQLite it queues on the write lock like any transaction of this process. Driver
         errors come out as SQLAlchemy's.
         """
-        pooled = self.engine.raw_connection()  # connection errors come out as SQLAlchemy's
-        driver = pooled.driver_connection
         dialect = self.engine.dialect
+        try:
+            pooled = self.engine.raw_connection()
+        except dialect.loaded_dbapi.Error as exc:  # the pool hands the driver's error on as is
+            raise driver_error(dialect, exc, "", None) from exc
+        driver = pooled.driver_connection
         try:
             with self.write_lock if self.is_sqlite else nullcontext():
                 try:
                     if self.is_sqlite:
-                        driver.execute("BEGIN IMMEDIATE")
+                        begin_immediate(pooled, self.write_lock.background())
                     yield driver
                     driver.commit()
                 except BaseException as exc:

@@ -540,6 +540,16 @@ class OutboxRepository:
             )
         )
 
+    def free(self, owner: str, item_ids: Sequence[int]) -> int:
+        """Free these items if this worker still holds them; return how many."""
+        result = self.session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(item_ids), OutboxItem.locked_by == owner)
+            .where(OutboxItem.status == "pending")
+            .values(locked_until=None, locked_by=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     def release(self, owner: str) -> int:
         """Free every pending item a (dead) worker holds; return how many."""
         result = self.session.execute(
