@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from pydantic import ValidationError
 
 from bot.config import ConfigError, TeamConfig, load_config
 from bot.settings import Settings, load_settings
-from storage.db import Database, SchemaBehind
+from storage.db import Database, DatabaseProblem
 
 log = logging.getLogger("escbot")
 
@@ -34,13 +35,24 @@ def _config(path: Path) -> TeamConfig:
         sys.exit(2)
 
 
+def _fail(exc: DatabaseProblem) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(1)
+
+
+def _open(settings: Settings) -> Database:
+    try:
+        return Database(settings.database_url)
+    except DatabaseProblem as exc:
+        _fail(exc)
+
+
 def _database(settings: Settings, *, auto_upgrade: bool | None = None) -> Database:
-    db = Database(settings.database_url)
+    db = _open(settings)
     try:
         db.prepare(auto_upgrade=auto_upgrade)
-    except SchemaBehind as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    except DatabaseProblem as exc:
+        _fail(exc)
     return db
 
 
@@ -74,7 +86,10 @@ def run(no_scheduler: bool) -> None:
         click.echo("No SLACK_BOT_TOKEN set: starting the local sandbox.", err=True)
         from bot.sandbox.shell import run_sandbox
 
-        run_sandbox(settings)
+        try:
+            run_sandbox(settings)
+        except DatabaseProblem as exc:
+            _fail(exc)
         return
     from bot.runtime import run_production
 
@@ -109,7 +124,10 @@ def sandbox(config_path: Path | None) -> None:
     """Start a local Slack-compatible workspace with the bot wired to it, and a shell."""
     from bot.sandbox.shell import run_sandbox
 
-    run_sandbox(_settings(), config_path)
+    try:
+        run_sandbox(_settings(), config_path)
+    except DatabaseProblem as exc:
+        _fail(exc)
 
 
 @main.group()
@@ -120,10 +138,12 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the database schema to the newest migration."""
-    settings = _settings()
-    database = Database(settings.database_url)
-    database.upgrade()
-    current, _ = database.schema_revision()
+    database = _open(_settings())
+    try:
+        database.upgrade()
+        current, _ = database.schema_revision()
+    except DatabaseProblem as exc:
+        _fail(exc)
     click.echo(f"database at revision {current}")
 
 

@@ -15,8 +15,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.repositories import Repositories, driver_error
@@ -24,8 +24,31 @@ from storage.repositories import Repositories, driver_error
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class SchemaBehind(RuntimeError):
+class DatabaseProblem(RuntimeError):
+    """The database cannot be used; the message is one line, the password hidden."""
+
+
+class SchemaBehind(DatabaseProblem):
     """The database schema is older than this code."""
+
+
+class DatabaseUnreachable(DatabaseProblem):
+    """The database did not answer (or refused the connection)."""
+
+
+def safe_url(url: str) -> str:
+    """Return the URL as it may be shown: the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even a URL: show its scheme at most
+        return url.split("://", 1)[0] + "://…" if "://" in url else "(not a database URL)"
+
+
+def unreachable(url: str, exc: BaseException) -> DatabaseUnreachable:
+    """Return the one-line error for a database that could not be reached."""
+    cause = getattr(exc, "orig", None) or exc
+    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
+    return DatabaseUnreachable(f"cannot reach the database {safe_url(url)}: {first[:300]}")
 
 
 class WriteLock:
@@ -192,7 +215,10 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any):
         self.url = url
         self.write_lock = WriteLock()  # used by the embedded SQLite only
-        self.engine = make_engine(url, self.write_lock, **engine_kwargs)
+        try:
+            self.engine = make_engine(url, self.write_lock, **engine_kwargs)
+        except (ArgumentError, ImportError) as exc:  # no URL, or no driver for it
+            raise DatabaseProblem(f"cannot use the database {safe_url(url)}: {exc}") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def uow(self) -> UnitOfWork:
@@ -239,10 +265,15 @@ class Database:
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration."""
-        with self.engine.begin() as conn:
-            cfg = alembic_config(self.url)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        try:
+            with self.engine.begin() as conn:
+                cfg = alembic_config(self.url)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except DBAPIError as exc:
+            if not exc.connection_invalidated and not isinstance(exc, OperationalError):
+                raise
+            raise unreachable(self.url, exc) from None
 
     def schema_revision(self) -> tuple[str | None, str | None]:
         """Return (the database's revision, the code's head revision)."""
@@ -252,18 +283,24 @@ class Database:
         return current, head
 
     def prepare(self, *, auto_upgrade: bool | None = None) -> None:
-        """Upgrade embedded SQLite; elsewhere refuse to run on a schema that is behind."""
+        """Upgrade embedded SQLite; elsewhere refuse to run on a schema that is behind.
+
+        Raises DatabaseProblem (one line, password hidden) when it cannot be used.
+        """
         if auto_upgrade is None:
             auto_upgrade = self.is_sqlite
-        current, head = self.schema_revision()
+        try:
+            current, head = self.schema_revision()
+        except DBAPIError as exc:
+            raise unreachable(self.url, exc) from None
         if current == head:
             return
         if auto_upgrade:
             self.upgrade()
             return
         raise SchemaBehind(
-            f"the database schema is at {current or 'empty'}, this code needs {head}: "
-            "run `escbot db upgrade` first"
+            f"the schema of {safe_url(self.url)} is at {current or 'empty'}, this code needs "
+            f"{head}: run `escbot db upgrade` first"
         )
 
     def dispose(self) -> None:

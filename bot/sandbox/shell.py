@@ -18,7 +18,7 @@ from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
 from bot.settings import Settings
-from storage.db import Database
+from storage.db import Database, safe_url
 
 EXAMPLE_NAME = "escalation.example.yaml"
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -360,7 +360,7 @@ def run_sandbox(
     interactive = stdin.isatty()
     box.say(
         f"Sandbox workspace at {box.emulator.url} — bot at {box.bot.events_url}\n"
-        f"Team config: {path}; database: {settings.database_url}\n"
+        f"Team config: {path}; database: {safe_url(settings.database_url)}\n"
         f"You are @{box.names.get(box.user)} in #escalations-team. Type `help`."
     )
     try:
