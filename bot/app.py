@@ -13,6 +13,7 @@ from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.errors import user_message
 from bot.executors import Foreground, TrackedPool
+from bot.health import SlackToken, database_check
 from bot.oncall import OnCall
 from bot.outbox import Outbox
 from bot.services import Services
@@ -38,17 +39,21 @@ def build_services(
     client = client or make_client(settings.slack_bot_token or "", settings.slack_api_url)
     foreground = Foreground()
     db.set_background(foreground.background)
+    slack = SlackGateway(client, foreground=foreground)
     svc = Services(
         settings=settings,
         config=config,
         db=db,
-        slack=SlackGateway(client, foreground=foreground),
+        slack=slack,
         clock=clock,
         oncall=OnCall(config),
         outbox=Outbox(db, clock, foreground=foreground),
         listeners=TrackedPool(32, "listener"),
         foreground=foreground,
+        token=SlackToken(slack),
     )
+    svc.readiness.add("database", database_check(db))
+    svc.readiness.add("slack_token", svc.token.readiness)
     escalations.register_outbox(svc)
     effects.register_outbox(svc)
     pings.register_outbox(svc)
@@ -81,7 +86,9 @@ def create_app(svc: Services) -> App:
     app = App(
         client=svc.slack.client,
         signing_secret=svc.settings.slack_signing_secret or "",
-        token_verification_enabled=False,
+        # Who the bot is comes from the token's one check at start (bot.health.SlackToken),
+        # never from an auth.test on a request's path.
+        authorize=svc.token.authorizer(),
         request_verification_enabled=True,
         # Over HTTP the web endpoint answers at the ack while the listener goes on (bot.web);
         # in Socket Mode Bolt runs listeners on the pool and answers at the ack itself.

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from bot.app import build_services, create_app
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
+from bot.health import scheduler_check
 from bot.services import Services
 from bot.settings import Settings
 from bot.web import Server, create_web, serve_forever
@@ -43,6 +44,7 @@ class Running:
         self.server.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown()
+        self.services.token.stop()
         self.services.outbox.stop()
         self.services.db.dispose()
 
@@ -60,15 +62,26 @@ def start_local(
 ) -> Running:
     """Start the bot's HTTP server on loopback in background threads (and the scheduler)."""
     svc = build_services(settings, config, clock=clock, db=db, client=client)
+    svc.token.start()
     app = create_app(svc)
     server = Server(create_web(app, svc), port=port).start()
     if outbox_interval:
         svc.outbox.start(outbox_interval)
     timer = None
     if scheduler:
-        timer = Scheduler(svc)
-        timer.start()
+        timer = _start_scheduler(svc)
     return Running(svc, app, server, timer)
+
+
+def _start_scheduler(svc: Services) -> Scheduler:
+    """Start the scheduler, its readiness check being that a pass ended recently."""
+    timer = Scheduler(svc)
+    svc.readiness.add(
+        "scheduler",
+        scheduler_check(lambda: timer.last_pass_at, max_age=3 * timer.reconcile_every),
+    )
+    timer.start()
+    return timer
 
 
 def run_production(
@@ -79,11 +92,10 @@ def run_production(
     # not held up behind other threads for whole 5 ms slices.
     sys.setswitchinterval(0.0005)
     svc = build_services(settings, config, db=db)
+    svc.token.start()
     app = create_app(svc)
     svc.outbox.start()
-    timer = Scheduler(svc) if scheduler else None
-    if timer is not None:
-        timer.start()
+    timer = _start_scheduler(svc) if scheduler else None
     # What start-up made (modules, config, schemas: most of the heap) lives as long as the
     # process: keep it out of the collector's full passes, which otherwise stop every thread,
     # acks included, for tens of milliseconds each time.
@@ -112,12 +124,12 @@ def run_production(
 def run_scheduler(settings: Settings, config: TeamConfig, db: Database) -> None:
     """Run only the scheduler (and the outbox sending its pings) until SIGTERM or Ctrl-C."""
     svc = build_services(settings, config, db=db)
+    svc.token.start()
     svc.outbox.start()
-    timer = Scheduler(svc)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    timer.start()
+    timer = _start_scheduler(svc)
     log.info("scheduler running; Ctrl-C to stop")
     stop.wait()
     timer.shutdown()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.config import TeamConfig
 from bot.executors import Foreground, TrackedPool
+from bot.health import Readiness, SlackToken
 from bot.oncall import OnCall
 from bot.outbox import Outbox
 from bot.settings import Settings
@@ -27,6 +28,8 @@ class Services:
     outbox: Outbox
     listeners: TrackedPool
     foreground: Foreground  # Slack requests being answered; background work gives way
+    token: SlackToken  # the bot token's auth.test, made at start
+    readiness: Readiness = field(default_factory=Readiness)  # what /readyz checks
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until every listener and the Slack work it handed on have finished."""

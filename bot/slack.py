@@ -160,6 +160,30 @@ class SlackGateway:
 
     # -- identity and people ----------------------------------------------
 
+    def check_token(self, timeout: int = 5) -> dict[str, Any]:
+        """Call auth.test once, without retries; return Slack's answer (remembering who we are).
+
+        Raises SlackError when the token is refused, or the client's error (a connection
+        error, a timeout) when Slack cannot be reached.
+        """
+        once = WebClient(
+            token=self.client.token,
+            base_url=self.client.base_url,
+            timeout=timeout,
+            retry_handlers=[],
+        )
+        try:
+            response = once.api_call("auth.test")
+        except SlackApiError as exc:
+            data = exc.response.data if isinstance(exc.response.data, dict) else {}
+            raise SlackError(
+                "auth.test", str(data.get("error") or exc.response.status_code), data
+            ) from None
+        identity = dict(response.data) if isinstance(response.data, dict) else {}
+        if identity.get("user_id"):
+            self._bot_user_id = str(identity["user_id"])
+        return identity
+
     def bot_user_id(self) -> str:
         """Return the bot's own user ID (one auth.test per process)."""
         if self._bot_user_id is None:

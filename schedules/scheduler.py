@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,6 +75,7 @@ class Scheduler:
         self._pass = threading.Lock()  # one pass at a time in this process
         self._loaded = False
         self._swept: datetime | None = None  # the moment of the last pass that finished
+        self.last_pass_at: float | None = None  # when (epoch seconds) it finished
         self._poke_guard = threading.Lock()
         self._poke_queued: bool | None = None  # None: no pass queued; else whether full
         self._aps: BackgroundScheduler | None = None
@@ -101,6 +103,7 @@ class Scheduler:
             tick = jobs.run_due(self.svc, self.known, now, since=since, submit=submit)
             self._swept = now
             self.last_tick = tick
+            self.last_pass_at = time.time()  # wall clock, for readiness
         self._schedule(tick.next_at)
         return tick
 

@@ -203,7 +203,7 @@ def test_bad_signature_gets_401_and_changes_nothing(world: World):
     world.settle()
     with world.db.uow() as uow:
         assert uow.repos.escalations.find() == []
-    assert world.emulator.calls == []
+    assert [c for c in world.emulator.calls if c.method != "auth.test"] == []  # the start's check
 
 
 @pytest.mark.parametrize(

@@ -106,8 +106,7 @@ def throttled(world: World, method: str) -> int:
 
 # -- 429 with Retry-After on every method the bot uses -----------------------------------------
 
-STAFFING = [
-    "auth.test",
+STAFFING = [  # who the bot is was learnt at start (its token's one auth.test)
     "usergroups.users.list",
     "conversations.create",
     "conversations.invite",
