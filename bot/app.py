@@ -84,7 +84,9 @@ def _kind(body: dict[str, Any]) -> Any:
 def create_app(svc: Services) -> App:
     """Build the Bolt app with signature verification on and every listener registered."""
     app = App(
-        client=svc.slack.client,
+        # Listeners call Slack through svc.slack; Bolt's own client takes its token from
+        # `authorize` on each request (given one here, Bolt would warn that it ignores it).
+        client=WebClient(base_url=svc.slack.client.base_url, timeout=svc.slack.client.timeout),
         signing_secret=svc.settings.slack_signing_secret or "",
         # Who the bot is comes from the token's one check at start (bot.health.SlackToken),
         # never from an auth.test on a request's path.

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from typing import Any
 
 from slack_sdk import WebClient
@@ -84,11 +85,31 @@ class _RateLimited(_Waiting, RateLimitErrorRetryHandler):
         return float(int(retry_after)) + random.random()
 
 
-class _Disconnected(_Waiting, ConnectionErrorRetryHandler):
+class _Brief(_Waiting):
+    """On a request's thread, Slack down is retried once, not waited out: the user is told."""
+
+    foreground: Foreground | None = None  # set by the gateway; None: every thread waits
+    REQUEST_RETRIES = 1
+
+    def can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        on_request = self.foreground is not None and not self.foreground.background()
+        if on_request and state.current_attempt >= self.REQUEST_RETRIES:
+            return False
+        return super().can_retry(state=state, request=request, response=response, error=error)
+
+
+class _Disconnected(_Brief, ConnectionErrorRetryHandler):
     pass
 
 
-class _ServerFailed(_Waiting, ServerErrorRetryHandler):
+class _ServerFailed(_Brief, ServerErrorRetryHandler):
     pass
 
 
@@ -128,6 +149,9 @@ class SlackGateway:
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         self._bot_user_id: str | None = None
+        for handler in getattr(client, "retry_handlers", None) or []:
+            if isinstance(handler, _Brief):
+                handler.foreground = self.foreground
 
     # -- plumbing ---------------------------------------------------------
 
@@ -143,6 +167,8 @@ class SlackGateway:
             raise SlackError(
                 method, str(data.get("error") or exc.response.status_code), data
             ) from None
+        except (OSError, HTTPException) as exc:  # no answer (refused, reset, timed out)
+            raise SlackError(method, type(exc).__name__) from exc
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     def _cached(self, kind: str, key: str, load: Callable[[], Any]) -> Any:

@@ -50,11 +50,14 @@ def make_world(
     emulator: Emulator | None = None,
     sleep: Sleep | None = None,
     slack_timeout: int = 10,
+    token: str | None = None,
+    api_url: str | None = None,
 ) -> World:
     """Start an emulator seeded from `config` and the bot wired to it.
 
     `sleep` replaces the Web API client's waits between retries (a drill advances a fake
-    clock instead of sleeping); `emulator` may be a prepared (unstarted) one.
+    clock instead of sleeping); `emulator` may be a prepared (unstarted) one; `token` and
+    `api_url` replace the bot's token and Web API address (a refused token, Slack away).
     """
     emulator = emulator or Emulator(rate_limits=rate_limits)
     emulator.start()
@@ -70,7 +73,10 @@ def make_world(
         _env_file=None,
     )  # type: ignore[call-arg]
     client = make_client(
-        emulator.bot_token, emulator.url, timeout=slack_timeout, sleep=sleep or time.sleep
+        token or emulator.bot_token,
+        api_url or emulator.url,
+        timeout=slack_timeout,
+        sleep=sleep or time.sleep,
     )
     bot = start_local(
         settings,
