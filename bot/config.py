@@ -273,6 +273,39 @@ def _walk(
             _walk(item, (*path, i), lines, problems)
 
 
+# A team config has hundreds of values; aliases (*name) that expand past this are refused
+# before anything walks the expansion ("billion laughs").
+MAX_VALUES = 100_000
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Return how many values the document holds with every alias expanded (counted, not
+    expanded: each distinct node is looked at once); raise RecursionError for a cycle."""
+    sizes: dict[int, int] = {}
+    entered: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if not children_done:
+            if id(node) in entered:  # met again below itself: an alias to an ancestor
+                raise RecursionError
+            entered.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes.get(id(c), 0) for c in children)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
 def _line_for(path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
     while path:
         if path in lines:
@@ -287,6 +320,9 @@ def parse_config(text: str, source: str = "escalation.yaml") -> TeamConfig:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         if root is None or not isinstance(root, yaml.MappingNode):
             raise ConfigError(source, [Problem("", 1, "the config must be a mapping of sections")])
+        if _expanded_size(root) > MAX_VALUES:
+            message = f"too large: aliases (*name) expand it past {MAX_VALUES:,} values"
+            raise ConfigError(source, [Problem("", None, message)])
         lines: dict[tuple[Any, ...], int] = {}
         problems: list[Problem] = []
         _walk(root, (), lines, problems)

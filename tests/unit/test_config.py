@@ -206,3 +206,39 @@ def test_cli_config_check(tmp_path: Path):
 def test_missing_file_is_an_error(tmp_path: Path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.yaml")
+
+
+def _bomb(levels: int) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for n in range(1, levels):
+        lines.append(f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]")
+    return "\n".join(lines) + f"\n{TEXT}\nextra: *a{levels - 1}\n"
+
+
+def test_an_alias_bomb_is_refused_at_once_without_being_expanded():
+    import time as clock
+
+    started = clock.perf_counter()
+    with pytest.raises(ConfigError) as refused:
+        parse_config(_bomb(12))  # 9**12 values, were they expanded
+    assert clock.perf_counter() - started < 2
+    assert "aliases (*name) expand it past" in str(refused.value)
+
+
+def test_an_alias_to_its_own_ancestor_is_refused():
+    with pytest.raises(ConfigError) as refused:
+        parse_config(TEXT + "\nloop: &loop [*loop]\n")
+    assert "refers to itself" in str(refused.value)
+
+
+def test_anchors_and_aliases_of_a_normal_size_still_work():
+    text = TEXT.replace(
+        "members: [U0LEAD0001, U0ANA00001, U0BEN00001, U0CHI00001]",
+        "members: &team [U0LEAD0001, U0ANA00001, U0BEN00001, U0CHI00001]",
+    ).replace(
+        "leads:         {name: Escalation leads, members: [U0LEAD0001]}",
+        "leads:         {name: Escalation leads, members: *team}",
+    )
+    assert text != TEXT
+    config = parse_config(text)
+    assert config.stakeholders["leads"].members == config.team.members
