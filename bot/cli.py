@@ -91,6 +91,9 @@ def run(no_scheduler: bool) -> None:
         except DatabaseProblem as exc:
             _fail(exc)
         return
+    if settings.http_problem:
+        click.echo(f"error: {settings.http_problem}", err=True)
+        sys.exit(2)
     from bot.runtime import run_production
 
     config = _config(settings.escalation_config)
@@ -212,8 +215,12 @@ def audit_verify() -> None:
 @click.option("--url", required=True, help="Public base URL the bot is served at.")
 def manifest(url: str) -> None:
     """Print the Slack app manifest for a bot served at URL."""
-    from bot.manifest import render_manifest
+    from bot.manifest import public_url, render_manifest
 
+    try:
+        url = public_url(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--url") from None
     click.echo(render_manifest(url), nl=False)
 
 

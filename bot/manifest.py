@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -73,3 +74,14 @@ def build_manifest(url: str, name: str = "Escalations") -> dict[str, Any]:
 def render_manifest(url: str) -> str:
     """Return the manifest as YAML text."""
     return yaml.safe_dump(build_manifest(url), sort_keys=False, allow_unicode=True)
+
+
+def public_url(url: str) -> str:
+    """Return the base URL Slack is to call, without a trailing slash; raise ValueError
+    unless it is an `https://host…` URL (Slack calls nothing else)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in url.strip()):
+        raise ValueError(f"{url!r} is not an https:// URL (like https://escbot.example.com)")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{url!r}: a base URL has no ?query or #fragment")
+    return url.strip().rstrip("/")

@@ -22,12 +22,20 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=0, le=65535)
 
     @model_validator(mode="after")
-    def _secret_with_token(self) -> Settings:
-        if self.slack_bot_token and not self.slack_app_token and not self.slack_signing_secret:
-            raise ValueError("SLACK_SIGNING_SECRET is required with SLACK_BOT_TOKEN in HTTP mode")
+    def _api_url_dir(self) -> Settings:
         if not self.slack_api_url.endswith("/"):
             self.slack_api_url += "/"
         return self
+
+    @property
+    def http_problem(self) -> str | None:
+        """Return why Slack cannot be served over HTTP with these settings, or None.
+
+        Only `escbot run` serves Slack requests: the scheduler needs no signing secret.
+        """
+        if self.slack_bot_token and not self.slack_app_token and not self.slack_signing_secret:
+            return "SLACK_SIGNING_SECRET is required with SLACK_BOT_TOKEN in HTTP mode"
+        return None
 
     @property
     def sandbox(self) -> bool:

@@ -88,3 +88,31 @@ def test_a_schema_behind_is_one_line_and_exit_1(behind_url, verb):
 def test_sqlite_is_upgraded_not_refused(tmp_path: Path):
     result = invoke(["export", "--since", "2026-01-01"], f"sqlite:///{tmp_path / 'new.db'}")
     assert result.exit_code == 0, result.output
+
+
+def test_the_scheduler_does_not_ask_for_a_signing_secret():
+    result = invoke(["scheduler"], REFUSED_PG, SLACK_BOT_TOKEN="xoxb-edges")
+    one_line_error(result, "cannot reach the database")  # past the settings: no secret asked
+
+
+def test_run_over_http_still_needs_the_signing_secret():
+    result = invoke(["run"], REFUSED_PG, SLACK_BOT_TOKEN="xoxb-edges")
+    assert result.exit_code == 2 and "SLACK_SIGNING_SECRET is required" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["not-a-url", "http://escbot.example.com", "https://", "https://a b.com", "ftp://x",
+     "javascript:alert(1)", "https://x.example.com/?q=1", ""],
+)  # fmt: skip
+def test_manifest_refuses_a_url_that_is_not_https(url):
+    result = CliRunner().invoke(main, ["manifest", "--url", url])
+    assert result.exit_code == 2, result.output
+    assert "not an https:// URL" in result.stderr or "no ?query" in result.stderr
+    assert "slack/events" not in result.stdout
+
+
+def test_manifest_takes_an_https_url():
+    result = CliRunner().invoke(main, ["manifest", "--url", "https://escbot.example.com/"])
+    assert result.exit_code == 0
+    assert "request_url: https://escbot.example.com/slack/events" in result.stdout
