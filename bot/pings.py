@@ -163,12 +163,17 @@ class Known:
     claimed: dict[str, int] = field(default_factory=dict)  # key -> due moment
     last: dict[tuple[str, int], int] = field(default_factory=dict)  # series -> newest moment
     boundaries: dict[str, Boundaries] = field(default_factory=dict)
+    # Since when pings run on this database: nothing due before it was missed (a fresh
+    # install posts no handoff for a shift that began before it first ran).
+    started_s: int = 0
 
     def load(self, svc: Services, now: datetime) -> None:
         """Learn the recently claimed pings from the ledger (as on start)."""
         since = now - LOOKBACK
         with svc.db.uow() as uow:
             rows = uow.repos.ledger.recent(KINDS, since)
+            self.started_s = seconds(uow.repos.ledger.first_start(now))
+            uow.commit()
         for key, due_at in rows:
             self.add(key, seconds(due_at))
 
@@ -392,7 +397,7 @@ def due_rotation_pings(svc: Services, snap: Snapshot, known: Known, now: datetim
     found = Found()
     remind = int(svc.config.team.remind_before.total_seconds())
     now_s = seconds(now)
-    floor = now_s - _LOOKBACK_S
+    floor = max(now_s - _LOOKBACK_S, known.started_s)
     claimed = known.claimed
     for rid, rot in svc.oncall.rotations.items():
         overrides = snap.overrides.get(rid, [])
@@ -437,7 +442,7 @@ def due_gap_warning(svc: Services, snap: Snapshot, known: Known, now: datetime) 
         key = f"{GAPS}:{day.isoformat()}"
         if at > now_s:
             found.later(at)
-        elif key not in known.claimed and at >= now_s - _LOOKBACK_S:
+        elif key not in known.claimed and at >= max(now_s - _LOOKBACK_S, known.started_s):
             found.dues.append(Due(key, GAPS, at, day == today, GAPS))
     return found
 
@@ -455,7 +460,7 @@ def due_digest(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Fo
         key = f"{DIGEST}:{year}-W{number:02d}"
         if at > now_s:
             found.later(at)
-        elif key not in known.claimed and at >= now_s - _LOOKBACK_S:
+        elif key not in known.claimed and at >= max(now_s - _LOOKBACK_S, known.started_s):
             found.dues.append(Due(key, DIGEST, at, week == today, DIGEST))
     return found
 

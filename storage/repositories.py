@@ -265,6 +265,9 @@ class OverrideRepository:
         return list(self.session.scalars(stmt))
 
 
+FIRST_START = "start:first"  # the ledger row saying since when pings run on this database
+
+
 class LedgerRepository:
     """The sent-notifications ledger: a ping's key is claimed once, ever."""
 
@@ -302,6 +305,23 @@ class LedgerRepository:
                 .order_by(SentNotification.id)
             )
         )
+
+    def first_start(self, now: datetime) -> datetime:
+        """Return since when pings run on this database, recording `now` on the first start.
+
+        A ledger already holding pings (kept before this record existed) dates from its
+        oldest one.
+        """
+        found = self.session.scalar(
+            select(SentNotification.due_at).where(SentNotification.key == FIRST_START)
+        )
+        if found is not None:
+            return found
+        oldest = self.session.scalar(select(func.min(SentNotification.recorded_at)))
+        self.claim_many([(FIRST_START, "start", oldest or now, "skipped")], now)
+        return self.session.scalar(
+            select(SentNotification.due_at).where(SentNotification.key == FIRST_START)
+        ) or (oldest or now)
 
     def claim_many(
         self, pings: Sequence[tuple[str, str, datetime, str]], now: datetime

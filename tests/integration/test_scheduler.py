@@ -644,3 +644,33 @@ def test_an_unreachable_person_is_given_up_on_not_retried_forever(db, config, em
         assert "page:1:0:0" in tick.sent
     finally:
         a.close()
+
+
+def test_a_fresh_install_posts_nothing_for_shifts_that_began_before_it_first_ran(
+    db, config, emulator
+):
+    # primary hands off daily at 17:00 UTC (09:00 Los Angeles); the bot first runs at 20:00
+    first = T0 + timedelta(hours=3)
+    a = node(db, config, emulator, first)
+    try:
+        tick = a.scheduler.recover(first)
+        a.svc.wait_idle()
+        assert not [k for k in [*tick.sent, *tick.outbox] if "20260304T170000Z" in k]
+        assert tagged(emulator) == []  # no handoff post, no shift-start DM
+        # the next handoff, after the first start, goes out as usual (its reminder too)
+        sent = a.tick(T0 + timedelta(days=1)).sent
+        assert "handoff:primary:20260305T170000Z" in sent
+        assert "shift_start:primary:U0CHI00001:20260305T170000Z" in ledger(db, "shift_start:")
+    finally:
+        a.close()
+
+
+def test_a_handoff_missed_while_down_after_the_first_start_is_still_sent(db, config, emulator):
+    a = node(db, config, emulator, T0 - timedelta(hours=1))
+    a.tick(T0 - timedelta(hours=1))  # first ran at 16:00
+    a.close()
+    b = node(second_database(db), config, emulator, T0 + timedelta(hours=1))  # down over 17:00
+    try:
+        assert "handoff:primary:20260304T170000Z" in b.scheduler.recover().sent
+    finally:
+        b.close()
