@@ -356,6 +356,9 @@ class Outbox:
                 try:
                     if time.monotonic() - renewed >= RENEW_EVERY:
                         self.renew()
+                        # also after start: a sibling process here that died (or a recovery
+                        # the database was down for) frees its items now, not at lease end
+                        self.recover()
                         renewed = time.monotonic()
                     self.dispatch_due()
                 except Exception as exc:
