@@ -8,15 +8,12 @@ refused writes anything, and nothing logs a traceback.
 
 from __future__ import annotations
 
-import hmac
 import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from hashlib import sha256
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,17 +27,8 @@ from storage.models import Base
 from tests.e2e.conftest import SECRET, World, make_world
 from tests.e2e.esc_support import MEMBER, REPORTER, escalate_form, raise_esc
 from tests.e2e.replay import capture
+from tests.support.fuzz import FORM, bodies, form_template, signed_headers
 from tests.support.logs import Caught, caught_logs
-
-FORM = "application/x-www-form-urlencoded"
-CONTENT_TYPES = [FORM, "application/json", "text/plain", "multipart/form-data; boundary=x", ""]
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
 
 
 @pytest.fixture(scope="module")
@@ -69,73 +57,12 @@ def edge_world(
     for build in builds:
         request = capture(d, build)
         if request.content_type == FORM:
-            templates.append(_form_template(request.body))
+            templates.append(form_template(request.body))
         else:
             templates.append({"json": json.loads(request.body)})
     yield world, templates
     world.bot.stop()
     world.emulator.stop()
-
-
-def _form_template(body: bytes) -> dict[str, Any]:
-    from urllib.parse import parse_qsl
-
-    form = dict(parse_qsl(body.decode()))
-    if "payload" in form:
-        return {"payload": json.loads(form["payload"])}
-    return {"form": form}
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            out += _paths(inner, (*prefix, key))
-    elif isinstance(value, list):
-        for i, inner in enumerate(value):
-            out += _paths(inner, (*prefix, i))
-    return out
-
-
-@st.composite
-def mutated(draw: st.DrawFn, template: dict[str, Any]) -> tuple[bytes, str]:
-    """Return a real request with one to three fields deleted or replaced by any JSON."""
-    [(kind, value)] = template.items()
-    value = json.loads(json.dumps(value))
-    for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(value)
-        if not paths:
-            break
-        path = draw(st.sampled_from(paths))
-        parent = value
-        for step in path[:-1]:
-            parent = parent[step]
-        if draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(JSON | st.text(max_size=20))
-    if kind == "json":
-        return json.dumps(value).encode(), "application/json"
-    if kind == "payload":
-        return urlencode({"payload": json.dumps(value)}).encode(), FORM
-    return urlencode({k: str(v) for k, v in value.items()}).encode(), FORM
-
-
-def bodies(templates: list[dict[str, Any]]) -> st.SearchStrategy[tuple[bytes, str]]:
-    """Return (body, content type) pairs, from noise to nearly right."""
-    content_type = st.sampled_from(CONTENT_TYPES)
-    return st.one_of(
-        st.tuples(st.binary(max_size=200), content_type),
-        st.tuples(JSON.map(lambda v: json.dumps(v).encode()), content_type),
-        st.tuples(
-            JSON.map(lambda v: urlencode({"payload": json.dumps(v)}).encode()), st.just(FORM)
-        ),
-        st.tuples(st.text(max_size=60).map(lambda t: ("payload=" + t).encode()), content_type),
-        st.tuples(
-            st.sampled_from([b"{broken", b"payload={not json", b"payload=[]", b""]), content_type
-        ),
-        *(mutated(t) for t in templates),
-    )
 
 
 def _rows(world: World) -> dict[str, int]:
@@ -147,14 +74,7 @@ def _rows(world: World) -> dict[str, int]:
 
 
 def _send(world: World, body: bytes, content_type: str, signing: str, ts: int) -> Any:
-    headers = {"Content-Type": content_type} if content_type else {}
-    if signing == "signed":
-        headers["X-Slack-Request-Timestamp"] = str(ts)
-        base = f"v0:{ts}:".encode() + body  # any bytes, UTF-8 or not
-        headers["X-Slack-Signature"] = "v0=" + hmac.new(SECRET.encode(), base, sha256).hexdigest()
-    elif signing == "badly signed":
-        headers["X-Slack-Request-Timestamp"] = "not-a-number"
-        headers["X-Slack-Signature"] = "v0=zz"
+    headers = signed_headers(SECRET, body, content_type, signing, ts)
     return world.driver.send_raw(body, content_type, headers, sign=False)
 
 
