@@ -48,7 +48,7 @@ def build_services(
         clock=clock,
         oncall=OnCall(config),
         outbox=Outbox(db, clock, foreground=foreground),
-        listeners=TrackedPool(32, "listener"),
+        listeners=TrackedPool(32, "listener", initializer=foreground.mark_request),
         foreground=foreground,
         token=SlackToken(slack),
     )

@@ -96,6 +96,14 @@ class Foreground:
         """Return True on a thread marked as background."""
         return bool(getattr(self._local, "background", False))
 
+    def mark_request(self) -> None:
+        """Mark the calling thread as one that answers Slack requests (a pool initializer)."""
+        self._local.request = True
+
+    def on_request(self) -> bool:
+        """Return True on a thread marked as answering Slack requests (the listeners)."""
+        return bool(getattr(self._local, "request", False))
+
     def give_way(self) -> None:
         """On a background thread, wait for a quiet moment (at most `patience` seconds)."""
         if not getattr(self._local, "background", False):

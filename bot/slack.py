@@ -99,7 +99,7 @@ class _Brief(_Waiting):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        on_request = self.foreground is not None and not self.foreground.background()
+        on_request = self.foreground is not None and self.foreground.on_request()
         if on_request and state.current_attempt >= self.REQUEST_RETRIES:
             return False
         return super().can_retry(state=state, request=request, response=response, error=error)
@@ -130,6 +130,11 @@ def make_client(
     return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
 
 
+# After Slack fails to answer a call, calls on a request's thread fail at once for this long
+# (background work keeps trying, and finds out when it is back).
+SILENT_FOR = 30.0
+
+
 class SlackGateway:
     """Verbs for what the bot does in Slack, over one WebClient."""
 
@@ -149,6 +154,7 @@ class SlackGateway:
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         self._bot_user_id: str | None = None
+        self._silent_until = 0.0  # while Slack is not answering, requests do not wait on it
         for handler in getattr(client, "retry_handlers", None) or []:
             if isinstance(handler, _Brief):
                 handler.foreground = self.foreground
@@ -157,18 +163,25 @@ class SlackGateway:
 
     def _call(self, method: str, **args: Any) -> dict[str, Any]:
         self.foreground.give_way()
+        if self.foreground.on_request() and self._monotonic() < self._silent_until:
+            # Slack just failed to answer: a request is not held up waiting for it again
+            # (the answer to a /oncall would come after a client timeout per lookup).
+            raise SlackError(method, "unreachable")
         try:
             if method in _READ_METHODS:
                 response = self.client.api_call(method, http_verb="GET", params=args)
             else:
                 response = self.client.api_call(method, json=args)
         except SlackApiError as exc:
+            self._silent_until = 0.0  # it answered
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
             raise SlackError(
                 method, str(data.get("error") or exc.response.status_code), data
             ) from None
         except (OSError, HTTPException) as exc:  # no answer (refused, reset, timed out)
+            self._silent_until = self._monotonic() + SILENT_FOR
             raise SlackError(method, type(exc).__name__) from exc
+        self._silent_until = 0.0
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     def _cached(self, kind: str, key: str, load: Callable[[], Any]) -> Any:

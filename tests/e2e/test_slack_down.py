@@ -144,3 +144,37 @@ def test_the_refusal_at_start_is_one_clear_line(config, tmp_path, clock):
     lines = [r.getMessage() for r in logs.records if "SLACK_BOT_TOKEN" in r.getMessage()]
     assert len(lines) == 1 and "refused" in lines[0] and "invalid_auth" in lines[0], lines
     assert not logs.tracebacks()
+
+
+def test_slack_that_never_answers_holds_a_request_one_client_timeout_at_most(
+    config, tmp_path, clock
+):
+    """Connections taken but never answered: after one lookup times out, the others of the
+    request do not wait (time zones fall back), so /oncall answers in about one timeout."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)  # the kernel takes connections; nobody ever answers
+    world = make_world(
+        config,
+        tmp_path,
+        clock,
+        api_url=f"http://127.0.0.1:{silent.getsockname()[1]}/api/",
+        sleep=lambda _: None,
+        slack_timeout=1,
+    )
+    try:
+        with caught_logs() as logs:
+            before = len(world.emulator.responses)
+            started = time.perf_counter()
+            reply = world.driver.command(REPORTER, "/oncall", "")
+            world.settle()
+            answered = time.perf_counter() - started
+            assert "On call now" in said(world, reply, before)
+            assert answered < ANSWER_WITHIN, answered  # five lookups would take five timeouts
+        assert not logs.tracebacks()
+    finally:
+        world.bot.stop()
+        world.emulator.stop()
+        silent.close()
