@@ -183,7 +183,7 @@ def malformed(body: Any) -> str | None:
             _COMMAND.validate_python(body)
         elif isinstance(kind, str) and kind in _SHAPES:
             _SHAPES[kind].validate_python(body)
-            event = body.get("event")
+            event = body.get("event") or {}
             if kind == "event_callback" and event.get("type") in _EVENTS:
                 _EVENTS[event["type"]].validate_python(body)
     except ValidationError as exc:

@@ -238,7 +238,7 @@ class Database:
             pooled = self.engine.raw_connection()
         except dialect.loaded_dbapi.Error as exc:  # the pool hands the driver's error on as is
             raise driver_error(dialect, exc, "", None) from exc
-        driver = pooled.driver_connection
+        driver: Any = pooled.driver_connection
         try:
             with self.write_lock if self.is_sqlite else nullcontext():
                 try:

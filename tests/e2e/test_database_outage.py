@@ -138,7 +138,7 @@ def test_an_outage_in_the_middle_of_the_job_delays_it_by_one_pass_only(down_worl
     world, outage = down_world
     svc = world.bot.services
     keys: list[str] = []
-    svc.outbox.submit = keys.append  # type: ignore[method-assign]  # run it by hand
+    svc.outbox.submit = keys.append  # run it by hand
     reply = world.driver.command(REPORTER, "/escalate", "SEV2 Accepted, then the outage")
     assert "Raising" in reply.body
     raise_handler = svc.outbox.handlers[RAISE]

@@ -39,6 +39,7 @@ def edge_world(
     clock = FakeClock(datetime(2026, 3, 4, 17, 0, tzinfo=UTC))
     world = make_world(config, Path(tmp_path_factory.mktemp("edge")), clock)
     esc = raise_esc(world)
+    assert esc.channel_id is not None
     view, values = escalate_form(
         world, REPORTER, "Fuzzed", "press", policy_area="other", severity="SEV2", region="global"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -61,7 +62,7 @@ class Proxy:
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def _spawn(self, target, *args) -> None:  # type: ignore[no-untyped-def]
+    def _spawn(self, target: Callable[..., None], *args: socket.socket) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True, name="db-proxy")
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
