@@ -277,14 +277,14 @@ class Outbox:
     def _run_logged(self, key: str) -> None:
         try:
             self.run_key(key)
-        except Exception:  # the background worker retries it
-            log.exception("outbox %s could not run now", key)
+        except Exception as exc:  # the background worker retries it
+            _log_failure(exc, "outbox %s could not run now", key)
 
     def _run_id_logged(self, item_id: int) -> None:
         try:
             self.run(item_id)
-        except Exception:
-            log.exception("outbox item %d could not run now", item_id)
+        except Exception as exc:
+            _log_failure(exc, "outbox item %d could not run now", item_id)
         finally:
             with self._lock:
                 self._running.discard(item_id)
@@ -343,8 +343,8 @@ class Outbox:
         signal = self._wake
         try:
             self.recover()
-        except Exception:
-            log.exception("outbox could not take back items of dead workers; leases will expire")
+        except Exception as exc:
+            _log_failure(exc, "outbox could not take back items of dead workers now")
 
         def loop() -> None:
             self.foreground.mark_background()
@@ -480,6 +480,15 @@ class _Accepted:
     def wake(self) -> None:
         """Let the item's request go on; called once."""
         self._waiting.release()
+
+
+def _log_failure(exc: Exception, message: str, *args: object) -> None:
+    """Log a failure: one line when the database is unreachable (an outage), else in full."""
+    if database_unreachable(exc):
+        first = next(iter(str(exc).splitlines()), type(exc).__name__)
+        log.warning(message + ", the database is unreachable: %s", *args, first)
+    else:
+        log.exception(message, *args)
 
 
 def _is_slack_error(exc: Exception) -> bool:

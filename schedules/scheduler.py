@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot import pings
 from bot.clock import system_clock
+from bot.errors import database_unreachable
 from bot.services import Services
 from schedules import jobs
 from storage.models import Escalation, Override, Signoff
@@ -123,8 +124,11 @@ class Scheduler:
         """Run a pass now, logging rather than raising (the next pass retries)."""
         try:
             return self.run_due(full=full)
-        except Exception:
-            log.exception("scheduler pass failed; the next one retries")
+        except Exception as exc:
+            if database_unreachable(exc):  # an outage, not a bug: one line
+                log.warning("scheduler pass failed, the database is unreachable: %s", _line(exc))
+            else:
+                log.exception("scheduler pass failed; the next one retries")
             return None
 
     def poke(self, *, full: bool = False) -> None:
@@ -185,8 +189,15 @@ class Scheduler:
     def _recover_logged(self) -> None:
         try:
             self.recover()
-        except Exception:
-            log.exception("scheduler recovery pass failed; the reconcile retries")
+        except Exception as exc:
+            if database_unreachable(exc):
+                log.warning(
+                    "scheduler recovery pass failed, the database is unreachable: %s; "
+                    "the reconcile retries",
+                    _line(exc),
+                )
+            else:
+                log.exception("scheduler recovery pass failed; the reconcile retries")
 
     def shutdown(self) -> None:
         """Stop the timer and the commit watch; a pass under way finishes first."""
@@ -231,3 +242,8 @@ class Scheduler:
         for name, fn in self._listeners:
             event.remove(Session, name, fn)
         self._listeners = []
+
+
+def _line(exc: BaseException) -> str:
+    """Return the first line of an error (a driver's message runs over several)."""
+    return next(iter(str(exc).splitlines()), type(exc).__name__)
