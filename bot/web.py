@@ -82,8 +82,10 @@ def slack_endpoint(
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
         with foreground.serving():  # background work gives way until Slack has its answer
-            body = await request.body()
-            if verifier is None or not edge.signed(verifier, body, request.headers):
+            body = await _body(request)
+            if body is None:
+                response = _refusal(413, f"request body over {MAX_BODY} bytes")
+            elif verifier is None or not edge.signed(verifier, body, request.headers):
                 response = _refusal(401, "invalid signature")
             else:
                 response = await _dispatch(bolt, body, request, listeners)
@@ -92,6 +94,25 @@ def slack_endpoint(
         return to_starlette_response(response)
 
     return slack_events
+
+
+# Slack's requests are kilobytes (a full form is tens of them); read no more than this of
+# anyone's, signed or not.
+MAX_BODY = 1024 * 1024
+
+
+async def _body(request: Request) -> bytes | None:
+    """Return the request's body, or None past MAX_BODY (read no further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _dispatch(

@@ -151,3 +151,18 @@ def test_the_reported_inputs_get_401_unsigned_and_400_signed(
         reply = _send(world, body, content_type, signing, int(time.time()))
     assert reply.status == (401 if signing == "unsigned" else 400), reply.body
     assert "error" in reply.json
+
+
+def test_a_body_past_a_megabyte_is_refused_before_it_is_read(edge_world):
+    import socket
+    from urllib.parse import urlsplit
+
+    world, _ = edge_world
+    url = urlsplit(world.driver.bot_url)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as conn:
+        conn.sendall(
+            b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Length: 50000000\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\npayload=xx"
+        )  # 50 MB announced, 10 bytes sent: the answer comes without the rest
+        status_line = conn.recv(200).split(b"\r\n", 1)[0]
+    assert status_line.split()[1] == b"413", status_line
