@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 RECONCILE_EVERY = 30.0  # seconds
 SINCE_MARGIN = timedelta(seconds=1)  # overlap of consecutive passes (moments are whole seconds)
 NEXT_JOB = "next_due"
+# A pass the database stopped is tried again this soon (not at the next reconcile), so pings
+# due during an outage go out within seconds of its end.
+OUTAGE_RETRY = timedelta(seconds=2)
 RECONCILE_JOB = "reconcile"
 _FLAG = "escbot.poke"
 
@@ -125,8 +128,9 @@ class Scheduler:
         try:
             return self.run_due(full=full)
         except Exception as exc:
-            if database_unreachable(exc):  # an outage, not a bug: one line
+            if database_unreachable(exc):  # an outage, not a bug: one line, and soon again
                 log.warning("scheduler pass failed, the database is unreachable: %s", _line(exc))
+                self._schedule(self.svc.clock() + OUTAGE_RETRY)
             else:
                 log.exception("scheduler pass failed; the next one retries")
             return None
@@ -191,6 +195,7 @@ class Scheduler:
             self.recover()
         except Exception as exc:
             if database_unreachable(exc):
+                self._schedule(self.svc.clock() + OUTAGE_RETRY)
                 log.warning(
                     "scheduler recovery pass failed, the database is unreachable: %s; "
                     "the reconcile retries",

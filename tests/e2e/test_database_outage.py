@@ -157,3 +157,23 @@ def test_an_outage_in_the_middle_of_the_job_delays_it_by_one_pass_only(down_worl
     svc.outbox.run_due()  # the next pass, at the same instant: the lease does not hold it
     world.settle()
     assert load(world, 1).staffed_at is not None
+
+
+def test_a_scheduler_pass_the_outage_stops_is_tried_again_within_seconds(down_world):
+    from datetime import timedelta
+
+    from schedules.scheduler import NEXT_JOB, OUTAGE_RETRY, Scheduler
+
+    world, outage = down_world
+    timer = Scheduler(world.bot.services, reconcile_every=3600)  # no reconcile to fall back on
+    timer.start(watch=False)
+    try:
+        with caught_logs() as logs, outage.during():
+            assert timer.reconcile(full=True) is None  # the pass fails
+            job = timer._aps.get_job(NEXT_JOB) if timer._aps else None
+            assert job is not None, "no retry scheduled"
+            wall = timer._wall()
+            assert job.next_run_time - wall <= OUTAGE_RETRY + timedelta(seconds=1)
+        assert not logs.tracebacks(), logs.tracebacks()[0]
+    finally:
+        timer.shutdown()
