@@ -409,13 +409,16 @@ class SlackGateway:
         webhook = WebhookClient(
             response_url, timeout=self.client.timeout, retry_handlers=self.client.retry_handlers
         )
-        response = webhook.send(
-            text=text,
-            blocks=list(blocks) if blocks else None,
-            response_type="ephemeral" if ephemeral else "in_channel",
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        try:
+            response = webhook.send(
+                text=text,
+                blocks=list(blocks) if blocks else None,
+                response_type="ephemeral" if ephemeral else "in_channel",
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except (OSError, HTTPException) as exc:  # no answer (refused, reset, timed out)
+            raise SlackError("response_url", type(exc).__name__) from exc
         if response.status_code >= 400:
             raise SlackError("response_url", str(response.status_code))
 

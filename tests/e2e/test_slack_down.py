@@ -178,3 +178,33 @@ def test_slack_that_never_answers_holds_a_request_one_client_timeout_at_most(
         world.bot.stop()
         world.emulator.stop()
         silent.close()
+
+
+def test_a_response_url_that_does_not_answer_leaves_no_traceback(config, tmp_path, clock):
+    """Slack's hooks host away: the answer cannot be delivered; that is one log line."""
+    from urllib.parse import urlencode
+
+    from tests.support.process import free_port
+
+    world = make_world(config, tmp_path, clock, sleep=lambda _: None)
+    try:
+        with caught_logs() as logs:
+            for command, text in (("/oncall", ""), ("/esc", "nonsense"), ("/esc", "ESC-99 status")):
+                body = urlencode(
+                    {
+                        "command": command,
+                        "text": text,
+                        "user_id": REPORTER,
+                        "channel_id": "C0TEAM0001",
+                        "team_id": world.emulator.team_id,
+                        "trigger_id": world.emulator.new_trigger_id(user_id=REPORTER),
+                        "response_url": f"http://127.0.0.1:{free_port()}/hooks/gone",
+                    }
+                ).encode()
+                reply = world.driver.send_raw(body, "application/x-www-form-urlencoded")
+                world.settle()
+                assert reply.status == 200 and reply.elapsed < ANSWER_WITHIN, reply
+        assert not logs.tracebacks(), logs.tracebacks()[0]
+    finally:
+        world.bot.stop()
+        world.emulator.stop()
