@@ -168,8 +168,17 @@ def make_engine(url: str, write_lock: WriteLock | None = None, **kwargs: Any) ->
 
         return engine
     if url.startswith("postgresql") and "connect_timeout" not in url:
-        # an unreachable server that drops packets must not hold a request past Slack's 3 s
-        kwargs["connect_args"] = {"connect_timeout": 2, **kwargs.get("connect_args", {})}
+        # A server that drops packets must not hold a request for minutes: give up on a
+        # connection after 2 s, on data unacknowledged for 2 s, on a peer silent for ~9 s.
+        kwargs["connect_args"] = {
+            "connect_timeout": 2,
+            "tcp_user_timeout": 2000,
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 2,
+            **kwargs.get("connect_args", {}),
+        }
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
