@@ -428,29 +428,41 @@ class Intake:
     def _lead(self) -> None:
         with self._lock:
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
+        away: Exception | None = None
         try:
-            self._save(batch)
+            away = self._save(batch)
         finally:
             with self._lock:
+                # Those that queued while the database was found away are told so now, not
+                # after another attempt each (Slack's 3 s would not wait for it).
+                stranded = list(self._queue) if away is not None else []
+                if away is not None:
+                    self._queue.clear()
                 following = self._queue[0] if self._queue else None
                 self._saving = following is not None
+            for accepted in stranded:
+                self._settle(accepted, error=away)
             if following is not None:
                 following.wake()  # not saved yet: it saves the next batch
 
-    def _save(self, batch: list[_Accepted]) -> None:
+    def _save(self, batch: list[_Accepted]) -> Exception | None:
+        """Save a batch; return the error when the database was unreachable, else None."""
         try:
             with self.db.driver_transaction() as connection:
                 created = self.insert.run(connection, [a.item for a in batch], self.clock())
         except Exception as exc:
-            if len(batch) > 1:  # save the others: one bad item must not sink the batch
-                for accepted in batch:
+            unreachable = database_unreachable(exc)
+            if len(batch) > 1 and not unreachable:
+                for accepted in batch:  # save the others: one bad item must not sink the batch
                     self._save([accepted])
-                return
-            self._settle(batch[0], error=exc)
-            return
+                return None
+            for accepted in batch:  # the database is away: none of them can be saved now
+                self._settle(accepted, error=exc)
+            return exc if unreachable else None
         for accepted in batch:  # a key repeated in the batch: the first one created it
             self._settle(accepted, created=accepted.item.key in created)
             created.discard(accepted.item.key)
+        return None
 
     @staticmethod
     def _settle(

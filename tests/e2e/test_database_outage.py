@@ -177,3 +177,21 @@ def test_a_scheduler_pass_the_outage_stops_is_tried_again_within_seconds(down_wo
         assert not logs.tracebacks(), logs.tracebacks()[0]
     finally:
         timer.shutdown()
+
+
+def test_a_burst_while_the_database_is_down_is_told_not_saved_in_time(down_world):
+    """Twenty requests at once share their save (group commit): they fail together, fast."""
+    from tests.e2e.replay import at_once
+
+    world, outage = down_world
+    with outage.during():
+        replies = at_once(
+            [
+                lambda i=i: world.driver.command(REPORTER, "/escalate", f"SEV2 Burst {i}")
+                for i in range(20)
+            ]
+        )
+    slowest = max(r.elapsed for r in replies)
+    assert all(r.status == 200 and "Not saved" in r.body for r in replies)
+    assert slowest < ANSWER_WITHIN, slowest
+    print(f"\n20 at once, database down: slowest answer {slowest:.2f} s")
