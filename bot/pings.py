@@ -29,6 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import blocks
+from bot.errors import database_unreachable
 from bot.escalations import CARD_EVENT, post_once, record_invites
 from bot.oncall import to_overrides
 from bot.outbox import Job, NotReady, Permanent
@@ -500,7 +501,9 @@ def claim(svc: Services, dues: Sequence[Due], now: datetime, batch: int = 500) -
         chunk = dues[start : start + batch]
         try:
             out.extend(_claim(svc, chunk, now))
-        except Exception:
+        except Exception as exc:
+            if database_unreachable(exc):  # not one bad ping: the pass fails, and is retried
+                raise
             log.exception("claiming %d pings failed; trying them one by one", len(chunk))
             for due in chunk:
                 try:
