@@ -65,6 +65,8 @@ def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> BoltRespo
     message = user_message(error)
     if message is None and isinstance(error, SlackError):  # Slack's refusal, not our bug
         log.warning("Slack refused a call for %s: %s", _kind(body), error)
+        if body.get("type") == "event_callback":  # nobody to tell; a redelivery fares no better
+            return BoltResponse(status=200, body="")
         message = f":warning: Slack did not take that ({error.error}). Try again."
     if message is None:
         log.exception("unhandled error for %s", _kind(body), exc_info=error)

@@ -25,8 +25,11 @@ class _Shape(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+_UserId = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,40}$")]  # U0ANA00001, W…
+
+
 class _User(_Shape):
-    id: str
+    id: _UserId
 
 
 class _Option(_Shape):
@@ -104,7 +107,7 @@ class _MessageShortcut(_Shortcut):
 
 class _Command(_Shape):
     command: str
-    user_id: str
+    user_id: _UserId
     trigger_id: str
     text: str | None = None
     channel_id: str | None = None
@@ -117,7 +120,7 @@ class _Event(_Shape):
 
 
 class _HomeOpened(_Event):
-    user: str
+    user: _UserId
     tab: str | None = None
 
 
@@ -134,6 +137,23 @@ class _Challenge(_Shape):
     challenge: str
 
 
+class _Envelope(_Shape):
+    """What Bolt's own middleware reads of any request, of whatever kind: the right types."""
+
+    type: str | None = None
+    event: dict[str, Any] | None = None
+    view: dict[str, Any] | None = None
+    actions: list[dict[str, Any]] | None = None
+    message: dict[str, Any] | None = None
+    container: dict[str, Any] | None = None
+    channel: dict[str, Any] | None = None
+    user: dict[str, Any] | None = None
+    team: dict[str, Any] | None = None
+    enterprise: dict[str, Any] | None = None
+    authorizations: list[dict[str, Any]] | None = None
+
+
+_ENVELOPE = TypeAdapter(_Envelope)
 _SHAPES: dict[str, TypeAdapter[Any]] = {
     kind: TypeAdapter(model)
     for kind, model in {
@@ -179,6 +199,8 @@ def malformed(body: Any) -> str | None:
         return "not a Slack request"
     kind = body.get("type")
     try:
+        if "command" not in body:
+            _ENVELOPE.validate_python(body)
         if "command" in body:
             _COMMAND.validate_python(body)
         elif isinstance(kind, str) and kind in _SHAPES:
