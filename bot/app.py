@@ -15,6 +15,7 @@ from bot.errors import user_message
 from bot.executors import Foreground, TrackedPool
 from bot.oncall import OnCall
 from bot.outbox import Outbox
+from bot.policy import Policy
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import SlackGateway, make_client
@@ -38,13 +39,15 @@ def build_services(
     client = client or make_client(settings.slack_bot_token or "", settings.slack_api_url)
     foreground = Foreground()
     db.set_background(foreground.background)
+    slack = SlackGateway(client, foreground=foreground)
     svc = Services(
         settings=settings,
         config=config,
         db=db,
-        slack=SlackGateway(client, foreground=foreground),
+        slack=slack,
         clock=clock,
         oncall=OnCall(config),
+        policy=Policy(config, slack.usergroup_members_or_none),
         outbox=Outbox(db, clock, foreground=foreground),
         listeners=TrackedPool(32, "listener"),
         foreground=foreground,

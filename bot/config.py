@@ -210,9 +210,6 @@ class TeamConfig(_Model):
         """Return `other` when configured, else the first category."""
         return "other" if "other" in self.categories else self.categories[0]
 
-    def is_member(self, user_id: str) -> bool:
-        """Return True when the user may acknowledge, resolve and change severity."""
-        return user_id in self.team.members
 
 
 # ---------------------------------------------------------------------------

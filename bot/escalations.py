@@ -162,9 +162,9 @@ def raise_escalation(
                     request_key=request_key,
                 )
             )
-            people: dict[str, tuple[str, str | None]] = {reporter: ("reporter", None)}
-            for user in paged:
-                people.setdefault(user, ("oncall", None))
+            # The paged are "oncall" even when they raised it: that is what lets them act.
+            people: dict[str, tuple[str, str | None]] = dict.fromkeys(paged, ("oncall", None))
+            people.setdefault(reporter, ("reporter", None))
             usergroups: dict[str, str] = dict.fromkeys(paged_groups, "oncall")
             groups = routed_groups(
                 svc.config,

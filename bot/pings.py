@@ -548,9 +548,11 @@ def _stage_page(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list
         target = svc.oncall.target(uow.repos.overrides, spec, now)
         users.update(dict.fromkeys(target.users))
         usergroups.update(dict.fromkeys(target.usergroups))
-    present = {p.user_id for p in esc.participants}
+    present = {p.user_id: p for p in esc.participants}
     for user in users:
-        if user not in present:
+        if user in present:
+            present[user].role = "oncall"  # paged: a responder of this escalation from now on
+        else:
             uow.repos.escalations.add_participant(
                 Participant(escalation_id=esc.id, user_id=user, role="oncall", added_at=now)
             )

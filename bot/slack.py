@@ -189,6 +189,14 @@ class SlackGateway:
             )
         )
 
+    def usergroup_members_or_none(self, usergroup_id: str) -> list[str]:
+        """Return a user group's members, or nobody when Slack cannot say (refuse, not fail)."""
+        try:
+            return self.usergroup_members(usergroup_id)
+        except (SlackError, OSError) as exc:
+            log.warning("could not list the members of %s: %s", usergroup_id, exc)
+            return []
+
     # -- channels ---------------------------------------------------------
 
     def create_channel(self, name: str, *, private: bool = False) -> dict[str, Any]:

@@ -12,15 +12,16 @@ from bot.blocks import Action, Callback
 from bot.errors import UserError, user_message
 from bot.esc_parsing import DecisionDraft
 from bot.lifecycle import Where
+from bot.policy import Act
 from bot.services import Services
 from handlers.replying import answer
 
-# What each card button opens, and who may press it (None: anyone in the channel).
+# What each card button opens, and what its form will do (the policy decides who may).
 FORMS = {
-    Action.LOG_DECISION: (None, lambda esc, config: blocks.decision_modal(esc)),
-    Action.ADD_STAKEHOLDERS: (None, blocks.stakeholders_modal),
-    Action.CHANGE_SEVERITY: ("change severity", blocks.severity_modal),
-    Action.RESOLVE: ("resolve escalations", lambda esc, config: blocks.resolve_modal(esc)),
+    Action.LOG_DECISION: (Act.DECISION, lambda esc, config: blocks.decision_modal(esc)),
+    Action.ADD_STAKEHOLDERS: (Act.INVITE, blocks.stakeholders_modal),
+    Action.CHANGE_SEVERITY: (Act.SEVERITY, blocks.severity_modal),
+    Action.RESOLVE: (Act.RESOLVE, lambda esc, config: blocks.resolve_modal(esc)),
 }
 
 
@@ -68,10 +69,8 @@ def handle_take_ownership_button(
 
 
 def _open_form(svc: Services, body: dict[str, Any], action: dict) -> None:
-    members_only, form = FORMS[Action(action["action_id"])]
-    esc = lifecycle.check_visible(
-        svc, body["user"]["id"], _where(body, action), members_only=members_only
-    )
+    act, form = FORMS[Action(action["action_id"])]
+    esc = lifecycle.check_visible(svc, body["user"]["id"], _where(body, action), act)
     svc.slack.open_view(body["trigger_id"], form(esc, svc.config))
 
 
@@ -93,6 +92,7 @@ def handle_signoff_button(svc: Services, ack: Ack, body: dict[str, Any], action:
                 body["user"]["id"],
                 _number(action.get("value")),
                 approve=action["action_id"] == Action.SIGNOFF_APPROVE.value,
+                channel_id=_where(body, action).channel_id,
             ).message,
             None,
         ),

@@ -10,6 +10,7 @@ import pytest
 
 from bot import oncall
 from bot.clock import FakeClock
+from bot.policy import Policy
 from bot.config import TeamConfig
 from bot.errors import NotPermitted, UsageError, UserError
 from bot.oncall import OnCall
@@ -29,7 +30,8 @@ class FakeSlack:
 
 def services(db: Database, config: TeamConfig, clock: FakeClock) -> Any:
     return SimpleNamespace(
-        db=db, config=config, clock=clock, slack=FakeSlack(), oncall=OnCall(config)
+        db=db, config=config, clock=clock, slack=FakeSlack(), oncall=OnCall(config),
+        policy=Policy(config),
     )
 
 
