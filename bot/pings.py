@@ -193,7 +193,10 @@ class Known:
     def prune(self, snap: Snapshot, keep_s: int) -> None:
         """Forget keys due before `keep_s`; after a full pass, also the series of what has
         no reminder due any more."""
-        self.claimed = {k: s for k, s in self.claimed.items() if s >= keep_s}
+        paging = {row[0] for row in snap.unacknowledged}
+        self.claimed = {
+            k: s for k, s in self.claimed.items() if s >= keep_s or _paging(k, paging)
+        }
         if not snap.full:
             return
         open_ids = {row[0] for row in snap.escalations}
@@ -203,6 +206,13 @@ class Known:
             for series, s in self.last.items()
             if series[1] in (open_ids if series[0] == UPDATE_REMINDER else pending)
         }
+
+
+def _paging(key: str, paging: set[int]) -> bool:
+    """Return True for a page key of an escalation still paging (its pages never go stale)."""
+    kind, _, rest = key.partition(":")
+    number = rest.partition(":")[0]
+    return kind == PAGE and number.isdigit() and int(number) in paging
 
 
 @dataclass
@@ -217,13 +227,6 @@ class Snapshot:
     full: bool = True  # reminders due over the whole lookback, not since the previous pass
 
 
-def paging_span(svc: Services) -> timedelta:
-    """Return how long after creation the last page of the slowest severity can fall due."""
-    policy = svc.config.escalation_policy
-    total = len(policy.steps) * (policy.repeat + 1)
-    return max(s.ack_within for s in svc.config.severities) * total
-
-
 def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -> Snapshot:
     """Read what may be due in one unit of work: escalations with an update reminder due
     since `since` (default: the whole lookback), those paging, pending sign-offs, overrides.
@@ -236,7 +239,7 @@ def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -
         repo = uow.repos.pings
         # Also those due a little ahead: their moments become date jobs.
         escalations = repo.reminders_due(OPEN, everies, since_s, now_s + _AHEAD_S)
-        unacknowledged = repo.unacknowledged(PAGEABLE, now - LOOKBACK - paging_span(svc))
+        unacknowledged = repo.unacknowledged(PAGEABLE)
         signoffs = repo.pending_signoffs(OPEN)
         rows = uow.repos.overrides.active(
             ending_after=now - LOOKBACK, starting_before=now + HORIZON + timedelta(days=2)
@@ -263,8 +266,9 @@ def due_pages(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Fou
 
     Page i (round i // steps, step i % steps) is due at creation for i = 0, else at the
     escalation's ack deadline plus (i - 1) × ack_within; `repeat` more rounds follow the
-    first. Only the latest due page of an escalation is sent; earlier unsent ones are stale,
-    and so is a latest one due more than LOOKBACK ago.
+    first. Steps add up: every step that has fallen due is sent once, so a pass after an
+    outage sends each step of the current round it missed; only the same step of a later
+    round supersedes an unsent one. An unacknowledged escalation's pages never go stale.
     """
     found = Found()
     policy = svc.config.escalation_policy
@@ -283,18 +287,16 @@ def due_pages(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Fou
         last = 0 if now_s < deadline else min(total - 1, 1 + (now_s - deadline) // every)
         if last + 1 < total:
             found.later(deadline + every * last)
-        if (created if last == 0 else deadline + every * (last - 1)) < now_s - _LOOKBACK_S:
-            continue
         for i in range(last, -1, -1):
             key = f"{PAGE}:{number}:{i // steps}:{i % steps}"
             if key in claimed:
-                break  # claimed with everything before it settled in the same claim
+                continue
             found.dues.append(
                 Due(
                     key,
                     PAGE,
                     created if i == 0 else deadline + every * (i - 1),
-                    i == last,
+                    i > last - steps,  # the newest of its step; older ones are superseded
                     number,
                     number,
                     {"round": i // steps, "step": i % steps},

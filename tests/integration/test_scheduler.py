@@ -267,26 +267,32 @@ def test_restart_between_claim_and_send_delivers_once(db, config, emulator):
         b.close()
 
 
-def test_missed_while_down_sends_the_relevant_once_and_skips_the_stale(db, config, emulator):
+def test_every_step_missed_while_down_is_sent_once_on_start(db, config, emulator):
     a = node(db, config, emulator, T0)
     raise_and_staff(a, "SEV1 #election Vote buying")
     a.tick(T0)
     a.close()
-    # Down from 17:00 to 17:12: pages due at 17:05 and 17:10; the escalation is unacknowledged.
+    # Down from 17:00 to 17:12: steps 2 (17:05) and 3 (17:10) fell due; unacknowledged.
+    # Steps add up: the secondary on-call must learn of it as well as the leads.
     b = node(second_database(db), config, emulator, T0 + timedelta(minutes=12))
     try:
         tick = b.scheduler.recover()  # as on start: what it claims goes to the outbox at once
-        assert tick.sent == ["page:1:0:2"] and tick.skipped == ["page:1:0:1"]
+        assert sorted(tick.sent) == ["page:1:0:1", "page:1:0:2"] and tick.skipped == []
         b.svc.wait_idle()
         assert ledger(db, "page:") == {
             "page:1:0:0": "sent",
-            "page:1:0:1": "skipped",
+            "page:1:0:1": "sent",
             "page:1:0:2": "sent",
         }
-        assert dms(emulator, "U0EVE00001", "paged") == []  # the stale step is not sent late
-        assert len(dms(emulator, "U0LEAD0001", "paged")) == 1
+        assert len(dms(emulator, "U0EVE00001", "paged")) == 1  # secondary (Dublin), step 2
+        assert len(dms(emulator, "U0LEAD0001", "paged")) == 1  # leads, step 3
         # a second restart sends nothing more
         assert b.scheduler.recover().sent == []
+        # a day later, still unacknowledged, the second round goes out: pages never go stale
+        b.clock.set(T0 + timedelta(days=1))
+        tick = b.scheduler.recover()
+        pages = sorted(k for k in tick.sent if k.startswith("page:"))
+        assert pages == ["page:1:1:0", "page:1:1:1", "page:1:1:2"]
     finally:
         b.close()
 
