@@ -142,6 +142,7 @@ def card_facts(uow: UnitOfWork, esc: Escalation) -> blocks.CardFacts:
         decisions=uow.repos.decisions.count(esc.id),
         open_followups=len(uow.repos.escalations.followups(esc.id, status="open")),
         pending_signoffs=[s.group for s in signoffs if s.status == "pending"],
+        paging=blocks.paging(esc),
     )
 
 

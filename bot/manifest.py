@@ -21,6 +21,7 @@ BOT_SCOPES = [
     "users:read.email",
     "usergroups:read",
     "im:write",
+    "im:history",  # a retried page or brief looks for the DM an earlier attempt sent
     "channels:history",
     "groups:history",
 ]

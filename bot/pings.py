@@ -6,9 +6,10 @@ ledger in the same transaction that stages the outbox items doing the Slack side
 hands the items to the outbox. The unique key makes a second process, a reconcile pass or
 a restart unable to send the same ping again; the outbox retries until the send is done.
 
-A series (an escalation's pages, its update reminders, a rotation's handoffs…) only ever
-sends its latest due ping: when the bot was down across several due moments, the earlier
-ones are recorded as skipped and the latest one, if still relevant, is sent once.
+A series (an escalation's update reminders, a rotation's handoffs…) only ever sends its
+latest due ping: when the bot was down across several due moments, the earlier ones are
+recorded as skipped and the latest one, if still relevant, is sent once. Pages are the
+exception: steps add up, so each step that fell due is sent once (see `due_pages`).
 
 Planning works in whole epoch seconds: a pass reads one small row per open escalation, and
 integers are cheap to fetch and to do arithmetic on.
@@ -29,9 +30,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import blocks
+from bot.errors import UserError
 from bot.escalations import CARD_EVENT, post_once, record_invites
+from bot.lifecycle import Where, locate
 from bot.oncall import to_overrides
 from bot.outbox import Job, NotReady, Permanent
+from bot.policy import Act
 from bot.services import Services
 from bot.slack import SlackError
 from schedules import rotation as engine
@@ -760,10 +764,21 @@ def _escalation(svc: Services, number: int) -> Escalation | None:
 
 
 def _dm(
-    svc: Services, user: str, key: str, text: str, dm_blocks: list[dict[str, Any]] | None
+    svc: Services,
+    user: str,
+    key: str,
+    text: str,
+    dm_blocks: list[dict[str, Any]] | None,
+    *,
+    retrying: bool = False,
 ) -> None:
-    # Tagged like post_once's messages, so every ping in Slack names its ledger key.
+    """DM `user` once: tagged like post_once's messages, so every ping in Slack names its
+    ledger key, and a retry first looks for the DM an earlier attempt may have sent."""
     try:
+        if retrying:
+            channel = svc.slack.open_dm(user)
+            if svc.slack.find_message(channel, CARD_EVENT, key):
+                return  # sent before the process could record it
         svc.slack.post(
             user,
             text,
@@ -780,6 +795,53 @@ def _still_paging(esc: Escalation | None) -> bool:
     return esc is not None and esc.status in PAGEABLE and esc.acknowledged_at is None
 
 
+def _last_page(svc: Services, round_: int, step: int) -> bool:
+    policy = svc.config.escalation_policy
+    return round_ * len(policy.steps) + step + 1 >= len(policy.steps) * (policy.repeat + 1)
+
+
+def escalate_now(svc: Services, actor: str, number: int, round_: int, step: int) -> str:
+    """Page the step after (round_, step) at once, for a responder pressing *Escalate now*.
+
+    The page is the one the schedule would send later, claimed in the ledger under its own
+    key, so a double click, a retry or the schedule catching up sends it once.
+    """
+    policy = svc.config.escalation_policy
+    steps = len(policy.steps)
+    total = steps * (policy.repeat + 1)
+    if not (0 <= step < steps and 0 <= round_ <= policy.repeat):
+        raise UserError("That button is out of date.")
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        esc = locate(svc, uow, Where(number), actor, Act.ESCALATE_NOW)
+        ref, paging = esc.ref, _still_paging(esc)
+    if not paging:
+        return f"{ref} is no longer paging: it was acknowledged."
+    index = round_ * steps + step + 1
+    if index >= total:
+        return f"{ref} has paged every step of the escalation policy."
+    nxt_round, nxt_step = divmod(index, steps)
+    key = f"{PAGE}:{number}:{nxt_round}:{nxt_step}"
+    due = Due(key, PAGE, seconds(now), True, number, number, {"round": nxt_round, "step": nxt_step})
+    claimed = claim(svc, [due], now)
+    with svc.db.uow() as uow:
+        if claimed.sent:
+            uow.repos.escalations.add_event(
+                number, now, "escalated_now", actor, round=nxt_round, step=nxt_step
+            )
+            uow.commit()
+    for item in claimed.outbox:
+        svc.outbox.submit(item)
+    label = _step_label(nxt_step, nxt_round)
+    if claimed.sent:
+        return f"Paging {label} of {ref} now."
+    return f"{label.capitalize()} of {ref} was already paged."
+
+
+def _step_label(step: int, round_: int) -> str:
+    return f"step {step + 1}" + (f" (round {round_ + 1})" if round_ else "")
+
+
 def send_page(svc: Services, job: Job) -> None:
     """Invite the paged people missing from the channel and mention them there once."""
     esc = _escalation(svc, int(job.escalation_id or 0))
@@ -791,6 +853,8 @@ def send_page(svc: Services, job: Job) -> None:
         raise NotReady(f"{esc.ref} is not staffed yet")  # the card goes first
     users = list(job.payload.get("users") or [])
     usergroups = list(job.payload.get("usergroups") or [])
+    if job.payload["round"] == 0 and job.payload["step"] == 0:
+        return  # staffing invites them, and the pinned card carries the first page's mention
     invited = {p.user_id for p in esc.participants if p.invited_at is not None}
     missing = [u for u in users if u not in invited]
     if missing:
@@ -809,9 +873,12 @@ def send_page_dm(svc: Services, job: Job) -> None:
     esc = _escalation(svc, int(job.escalation_id or 0))
     if esc is None or not _still_paging(esc):
         return
-    text, dm_blocks = blocks.page_dm(esc, job.payload["step"], job.payload["round"])
+    if esc.channel_id is None:
+        raise NotReady(f"{esc.ref} has no channel yet")  # the DM links to it
+    step, round_ = job.payload["step"], job.payload["round"]
+    text, dm_blocks = blocks.page_dm(esc, step, round_, last=_last_page(svc, round_, step))
     if job.payload.get("user"):
-        _dm(svc, job.payload["user"], job.key, text, dm_blocks)
+        _dm(svc, job.payload["user"], job.key, text, dm_blocks, retrying=job.retrying)
         return
     # A user group fans out to one item per member, so a retry never DMs anyone twice.
     members = svc.slack.usergroup_members(job.payload["usergroup"])

@@ -333,6 +333,14 @@ class SlackGateway:
             args["blocks"] = list(blocks)
         self._call("chat.postEphemeral", **args)
 
+    def open_dm(self, user: str) -> str:
+        """Return the ID of the bot's direct-message channel with `user` (cached)."""
+        return str(
+            self._cached(
+                "im", user, lambda: self._call("conversations.open", users=user)["channel"]["id"]
+            )
+        )
+
     def dm(self, user: str, text: str, *, blocks: Sequence[dict[str, Any]] | None = None) -> str:
         """Send a direct message (posting to a user ID opens the DM)."""
         return self.post(user, text, blocks=blocks)

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 from slack_bolt import Ack, App
 
-from bot import blocks, decisions, lifecycle, signoffs
+from bot import blocks, decisions, lifecycle, pings, signoffs
 from bot.blocks import Action, Callback
 from bot.errors import UserError, user_message
 from bot.esc_parsing import DecisionDraft
@@ -47,6 +47,30 @@ def handle_ack_button(svc: Services, ack: Ack, body: dict[str, Any], action: dic
         body.get("response_url"),
         lambda: (
             lifecycle.acknowledge(svc, body["user"]["id"], _where(body, action)).message,
+            None,
+        ),
+    )
+
+
+def _page_of(value: Any) -> tuple[int, int, int]:
+    """Return (escalation, round, step) from an Escalate now button's `n:round:step` value."""
+    parts = str(value).split(":")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) < 10 for p in parts):
+        raise UserError("That button is out of date.")
+    number, round_, step = (int(p) for p in parts)
+    return number, round_, step
+
+
+def handle_escalate_now_button(
+    svc: Services, ack: Ack, body: dict[str, Any], action: dict
+) -> None:
+    """Page the next step of the escalation policy at once (from a page DM)."""
+    ack()
+    answer(
+        svc,
+        body.get("response_url"),
+        lambda: (
+            pings.escalate_now(svc, body["user"]["id"], *_page_of(action.get("value"))),
             None,
         ),
     )
@@ -222,6 +246,9 @@ def register(app: App, svc: Services) -> None:
     """Register the button and form listeners."""
     app.action(Action.ACK.value)(
         lambda ack, body, action: handle_ack_button(svc, ack, body, action)
+    )
+    app.action(Action.ESCALATE_NOW.value)(
+        lambda ack, body, action: handle_escalate_now_button(svc, ack, body, action)
     )
     app.action(Action.TAKE_OWNERSHIP.value)(
         lambda ack, body, action: handle_take_ownership_button(svc, ack, body, action)
