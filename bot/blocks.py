@@ -423,12 +423,20 @@ def signoff_message(
     return text, out
 
 
-def invite_note(actor: str | None, invited: Sequence[str], failed: dict[str, str]) -> str:
-    """Return the channel note after an invite ('' when there is nothing to say)."""
+def invite_note(
+    actor: str | None,
+    invited: Sequence[str],
+    failed: dict[str, str],
+    already: Sequence[str] = (),
+) -> str:
+    """Return the channel note after an invite: who was really added, who was already in
+    (of those named), who could not be added ('' when there is nothing to say)."""
     parts = []
     if invited:
         by = f" by {_mention(actor)}" if actor else ""
         parts.append(f":wave: Added{by}: " + ", ".join(_mention(u) for u in invited) + ".")
+    if already:
+        parts.append("Already in the channel: " + ", ".join(_mention(u) for u in already) + ".")
     if failed:
         parts.append(could_not_add(failed))
     return " ".join(parts)

@@ -258,7 +258,7 @@ def _invite_groups(
         for usergroup in target.usergroups:
             expand.setdefault(usergroup, group)
     return effects.queue_invite(
-        uow, esc, f"invite:{esc.id}:{tag}", now, direct, expand, actor=actor
+        uow, esc, f"invite:{esc.id}:{tag}", now, direct, expand, actor=actor, named=users
     )
 
 

@@ -45,10 +45,12 @@ class SlackError(Exception):
 
 @dataclass
 class InviteResult:
-    """What one batched invite did: who is in now and who could not be added, and why."""
+    """What one batched invite did: who was added, who was in already, who could not be
+    added and why."""
 
     invited: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    already: list[str] = field(default_factory=list)
 
 
 Sleep = Callable[[float], None]
@@ -257,10 +259,14 @@ class SlackGateway:
                 errors = exc.response.get("errors") or [
                     {"user": u, "error": exc.error} for u in batch
                 ]
+            there = set()
             for item in errors:
-                if item.get("error") != "already_in_channel":
+                if item.get("error") == "already_in_channel":
+                    there.add(str(item.get("user")))
+                else:
                     result.failed[str(item.get("user"))] = str(item.get("error"))
-            result.invited.extend(u for u in batch if u not in result.failed)
+            result.already.extend(u for u in batch if u in there)
+            result.invited.extend(u for u in batch if u not in result.failed and u not in there)
         return result
 
     def set_topic(self, channel: str, topic: str) -> None:

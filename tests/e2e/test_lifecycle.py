@@ -121,6 +121,30 @@ def test_severity_by_command_invites_newly_routed_groups(world: World):
     assert len(events(world, 1, "severity_changed")) == 1
 
 
+def test_severity_change_invites_only_who_is_not_in_the_channel(world: World):
+    row = raise_esc(world)  # SEV2 #ads: sales and core policy routed in
+    esc(world, MEMBER, "invite legal", row.channel_id)  # Legal is in before the change
+    invites = len(world.emulator.calls_of("conversations.invite"))
+    notes = len(posts(world, row.channel_id))
+    esc(world, MEMBER, "sev SEV1", row.channel_id)  # routes secondary, legal and leads
+    calls = world.emulator.calls_of("conversations.invite")[invites:]
+    assert len(calls) == 1
+    asked = set(calls[0].args["users"].split(","))
+    assert "U0LEAD0001" in asked and not asked & {"U0LEG00001", "U0LEG00002"}
+    assert all(c.ok for c in calls)  # nobody already in was asked for: no already_in_channel
+    added = [p for p in posts(world, row.channel_id)[notes:] if "Added" in p]
+    assert len(added) == 1 and "U0LEG0000" not in added[0] and "<@U0LEAD0001>" in added[0]
+    # Back down and up again: everyone routed is in, so no invite call and no "Added" note.
+    esc(world, MEMBER, "sev SEV2", row.channel_id)
+    notes = len(posts(world, row.channel_id))
+    esc(world, MEMBER, "sev SEV1", row.channel_id)
+    assert len(world.emulator.calls_of("conversations.invite")) == invites + 1
+    assert not [p for p in posts(world, row.channel_id)[notes:] if "Added" in p]
+    # Someone named who is in already is told so, not "Added".
+    esc(world, MEMBER, "invite <@U0LEAD0001|lead>", row.channel_id)
+    assert any("Already in the channel: <@U0LEAD0001>" in p for p in posts(world, row.channel_id))
+
+
 def test_severity_form(world: World):
     row = raise_esc(world)
     click(world, MEMBER, Action.CHANGE_SEVERITY, str(row.id), row.channel_id, row.card_ts)
