@@ -416,7 +416,13 @@ def due_rotation_pings(svc: Services, snap: Snapshot, known: Known, now: datetim
             if at - remind > now_s:
                 found.later(at - remind)
                 continue
-            data = {"rotation": rid, "incoming": incoming, "outgoing": outgoing, "at": at}
+            data = {
+                "rotation": rid,
+                "incoming": incoming,
+                "outgoing": outgoing,
+                "at": at,
+                "until": until,
+            }
             if reminder_key not in claimed:
                 found.dues.append(
                     Due(reminder_key, SHIFT_START, at - remind, running, rid, data=data)
@@ -599,10 +605,8 @@ def _stage_shift_start(
     svc: Services, uow: UnitOfWork, due: Due, now: datetime
 ) -> list[NewItem] | None:
     data = due.data
-    at = instant(data["at"])
+    at, end = instant(data["at"]), instant(data["until"])  # the incoming stretch, as planned
     rotation = data["rotation"]
-    shift = svc.oncall.now(uow.repos.overrides, rotation, at)
-    end = shift.end if shift is not None else at
     return [
         _item(
             due.key,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot import pings
 from bot.app import build_services
+from bot.blocks import local_when
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from bot.escalations import raise_escalation
@@ -652,5 +653,43 @@ def test_an_unreachable_person_is_given_up_on_not_retried_forever(db, config, em
                 item.last_error or ""
             )
         assert "page:1:0:0" in tick.sent
+    finally:
+        a.close()
+
+
+def _override(n: Node, text: str, key: str) -> None:
+    from bot import oncall
+    from bot.oncall_parsing import parse_oncall
+
+    request = parse_oncall(text, list(n.svc.config.rotations))
+    oncall.create_override(n.svc, "U0LEAD0001", request, request_key=key)
+
+
+def test_shift_start_of_an_override_made_now_shows_its_whole_window(db, config, emulator):
+    start = datetime(2026, 3, 4, 18, 13, 27, 512000, tzinfo=UTC)  # `now` is not a whole second
+    a = node(db, config, emulator, start)
+    try:
+        _override(a, "override <@U0DAN00001> now +4h primary", "now")
+        claimed = a.tick(start + timedelta(seconds=1))
+        assert "shift_start:primary:U0DAN00001:20260304T181327Z" in claimed.sent
+        [dm] = [t for t in dms(emulator, "U0DAN00001") if "on-call shift" in t]
+        # Dan is in Europe/Berlin: 19:13 → 23:13, not a zero-length 19:13 → 19:13
+        assert "Wed 4 Mar 19:13 CET" in dm and "Wed 4 Mar 23:13 CET" in dm
+    finally:
+        a.close()
+
+
+def test_shift_start_of_an_override_across_daylight_saving(db, config, emulator):
+    # Los Angeles springs forward on Sunday 8 March 2026: a 24 h cover there is 23 h of UTC.
+    # Legal's Leo is on no rotation, so the override is his whole stretch.
+    a = node(db, config, emulator, datetime(2026, 3, 7, 17, 0, tzinfo=UTC))
+    try:
+        _override(a, "override <@U0LEG00001> 2026-03-07 10:00 2026-03-08 10:00 primary", "dst")
+        claimed = a.tick(datetime(2026, 3, 7, 17, 45, tzinfo=UTC))  # 15 min before 18:00Z
+        assert "shift_start:primary:U0LEG00001:20260307T180000Z" in claimed.sent
+        [dm] = [t for t in dms(emulator, "U0LEG00001") if "on-call shift" in t]
+        tz = a.svc.slack.user_timezone("U0LEG00001")
+        start, end = datetime(2026, 3, 7, 18, tzinfo=UTC), datetime(2026, 3, 8, 17, tzinfo=UTC)
+        assert f"*{local_when(start, tz)}* → *{local_when(end, tz)}*" in dm
     finally:
         a.close()
