@@ -136,8 +136,12 @@ def config() -> None:
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 def config_check(path: Path | None) -> None:
     """Validate the team config (PATH, else ESCALATION_CONFIG) and print ok or the errors."""
+    from bot.policy import Policy
+
     target = path or _settings().escalation_config
-    _config(target)
+    loaded = _config(target)
+    for line in Policy(loaded).unactionable():
+        click.echo(f"warning: {line}", err=True)
     click.echo("ok")
 
 

@@ -897,11 +897,14 @@ def send_page_dm(svc: Services, job: Job) -> None:
         svc.outbox.submit(f"{job.key}:{user}")
 
 
-def _open_escalations(svc: Services, numbers: Sequence[int], owner: str | None) -> list[Any]:
+def _open_escalations(
+    svc: Services, numbers: Sequence[int], owner: str | None, viewer: str
+) -> list[Any]:
+    """Return those the owner still has open that the viewer may see (the policy's say)."""
     if not numbers or owner is None:
         return []
     with svc.db.uow() as uow:
-        return uow.repos.pings.still_owned(numbers, owner, OPEN)
+        return svc.policy.visible(uow.repos.pings.still_owned(numbers, owner, OPEN), viewer)
 
 
 def send_shift_start(svc: Services, job: Job) -> None:
@@ -909,7 +912,7 @@ def send_shift_start(svc: Services, job: Job) -> None:
     p = job.payload
     rotation_tz = svc.config.rotations[p["rotation"]].timezone
     tz = svc.slack.user_timezone(p["user"], default=rotation_tz)
-    inherit = _open_escalations(svc, p.get("escalations") or [], p.get("outgoing"))
+    inherit = _open_escalations(svc, p.get("escalations") or [], p.get("outgoing"), p["user"])
     text, dm_blocks = blocks.shift_start_reminder(
         p["rotation"],
         datetime.fromisoformat(p["start"]),
@@ -918,7 +921,7 @@ def send_shift_start(svc: Services, job: Job) -> None:
         inherit,
         p.get("outgoing"),
     )
-    _dm(svc, p["user"], job.key, text, dm_blocks)
+    _dm(svc, p["user"], job.key, text, dm_blocks, retrying=job.retrying)
 
 
 def send_handoff(svc: Services, job: Job) -> None:
@@ -931,9 +934,11 @@ def send_handoff(svc: Services, job: Job) -> None:
 def send_handoff_brief(svc: Services, job: Job) -> None:
     """DM the incoming person the outgoing one's open escalations, each with Take ownership."""
     p = job.payload
-    escalations = _open_escalations(svc, p.get("escalations") or [], p.get("outgoing"))
+    escalations = _open_escalations(
+        svc, p.get("escalations") or [], p.get("outgoing"), p["incoming"]
+    )
     text, dm_blocks = blocks.handoff_brief(p["rotation"], p.get("outgoing"), escalations)
-    _dm(svc, p["incoming"], job.key, text, dm_blocks)
+    _dm(svc, p["incoming"], job.key, text, dm_blocks, retrying=job.retrying)
 
 
 def send_update_reminder(svc: Services, job: Job) -> None:
