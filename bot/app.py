@@ -19,7 +19,7 @@ from bot.policy import Policy
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import SlackGateway, make_client
-from handlers import actions, commands, deliveries, esc, home, views
+from handlers import actions, commands, deliveries, esc, events, home, views
 from handlers import oncall as oncall_listeners
 from storage.db import Database
 
@@ -58,6 +58,11 @@ def build_services(
     return svc
 
 
+def usergroups_of(config: TeamConfig) -> list[str]:
+    """Return the Slack user groups the config's stakeholder groups are."""
+    return [g.usergroup for g in config.stakeholders.values() if g.usergroup]
+
+
 def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse | None:
     """Turn domain errors into a short ephemeral reply; log everything else with context."""
     message = user_message(error)
@@ -94,5 +99,6 @@ def create_app(svc: Services) -> App:
     esc.register(app, svc)
     actions.register(app, svc)
     home.register(app, svc)
+    events.register(app, svc)
     oncall_listeners.register(app, svc)
     return app

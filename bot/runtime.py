@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.app import build_services, create_app
+from bot.app import build_services, create_app, usergroups_of
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.services import Services
@@ -60,6 +60,7 @@ def start_local(
 ) -> Running:
     """Start the bot's HTTP server on loopback in background threads (and the scheduler)."""
     svc = build_services(settings, config, clock=clock, db=db, client=client)
+    svc.slack.refresh_usergroups(usergroups_of(config))  # here at once: tests count calls
     app = create_app(svc)
     server = Server(create_web(app, svc), port=port).start()
     if outbox_interval:
@@ -80,6 +81,7 @@ def run_production(
     sys.setswitchinterval(0.0005)
     svc = build_services(settings, config, db=db)
     app = create_app(svc)
+    svc.slack.keep_fresh(usergroups_of(config))
     svc.outbox.start()
     timer = Scheduler(svc) if scheduler else None
     if timer is not None:
@@ -112,6 +114,7 @@ def run_production(
 def run_scheduler(settings: Settings, config: TeamConfig, db: Database) -> None:
     """Run only the scheduler (and the outbox sending its pings) until SIGTERM or Ctrl-C."""
     svc = build_services(settings, config, db=db)
+    svc.slack.keep_fresh(usergroups_of(config))
     svc.outbox.start()
     timer = Scheduler(svc)
     stop = threading.Event()

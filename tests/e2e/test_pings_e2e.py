@@ -262,3 +262,58 @@ def test_the_running_bot_pages_on_creation_by_itself(live: World):
     assert job is not None
     remaining = job.next_run_time - datetime.now(UTC)
     assert timedelta(minutes=4) < remaining <= timedelta(minutes=5)
+
+
+def test_raising_takes_at_most_six_web_api_calls_its_first_page_included(
+    world: World, scheduler: Scheduler
+):
+    # SEV1 #election routes five groups — a user group among them — and pages step 1.
+    world.driver.command(REPORTER, "/escalate", "SEV1 #election Warm-up")
+    world.settle()
+    run(world, scheduler)  # the process's one-time look-ups (auth.test) are behind it
+    before = len(world.emulator.calls)
+    row = raise_esc(world, "SEV1 #election Deepfake of a candidate")
+    run(world, scheduler)  # its first page: the DM (the card carried the mention)
+    calls = [c.method for c in world.emulator.calls[before:]]
+    invited = {
+        u for c in world.emulator.calls[before:] if c.method == "conversations.invite"
+        for u in c.args["users"].split(",")
+    }
+    assert len(invited) >= 10  # reporter, on call, Public Policy's user group, Comms, Legal…
+    assert calls == [
+        "conversations.create",
+        "conversations.invite",
+        "chat.postMessage",  # the card, mentioning who is paged
+        "pins.add",
+        "chat.postMessage",  # the feed announcement
+        "chat.postMessage",  # the page's DM
+    ], calls
+    assert paged(world, ONCALL) == 2 and load(world, row.id).staffed_at
+
+
+def test_user_group_changes_are_followed_without_a_look_up(world: World, scheduler: Scheduler):
+    newcomer = "U0PUBPO0009"
+    world.emulator.add_user(newcomer, "pubpo9")
+    world.driver.event({"type": "app_home_opened", "user": REPORTER, "tab": "home"})
+    world.settle()  # the process's one-time look-ups (auth.test) are behind it
+    calls = len(world.emulator.calls)
+    reply = world.driver.event(
+        {
+            "type": "subteam_members_changed",
+            "subteam_id": "S0PUBPOL01",
+            "team_id": "T0SANDBOX1",
+            "date_previous_update": 1446670362,
+            "date_update": 1492906952,
+            "added_users": [newcomer],
+            "added_users_count": "1",
+            "removed_users": ["U0PUBPO0001"],
+            "removed_users_count": "1",
+        }
+    )
+    assert reply.status == 200
+    world.settle()
+    assert world.emulator.calls[calls:] == []  # followed in the cache: no call
+    row = raise_esc(world, "SEV2 #election Ballot photos")
+    people = {p.user_id for p in row.participants}
+    assert newcomer in people and "U0PUBPO0001" not in people
+    assert "usergroups.users.list" not in [c.method for c in world.emulator.calls[calls:]]

@@ -106,9 +106,8 @@ def throttled(world: World, method: str) -> int:
 
 # -- 429 with Retry-After on every method the bot uses -----------------------------------------
 
-STAFFING = [
+STAFFING = [  # user groups are loaded at start, not while staffing
     "auth.test",
-    "usergroups.users.list",
     "conversations.create",
     "conversations.invite",
     "chat.postMessage",
