@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.blocks import local_when
 from bot.calendar import render_calendar
-from bot.config import DAYS, USER_ID, RotationConfig, TeamConfig
+from bot.config import DAYS, USER_ID, RotationConfig, TeamConfig, split_target
 from bot.errors import NotPermitted, UsageError, UserError
 from bot.oncall_parsing import (
     GAPS_DAYS,
@@ -94,7 +94,7 @@ class OnCall:
 
     def target(self, repo: OverrideRepository, spec: str, at: datetime) -> Target:
         """Resolve `rotation:<id>`, `group:<id>`, `user:<U…>` or a bare group ID."""
-        kind, _, name = spec.partition(":") if ":" in spec else ("group", ":", spec)
+        kind, name = split_target(spec)
         if kind == "user":
             return Target(users=(name,))
         if kind == "rotation":

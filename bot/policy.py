@@ -23,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from bot.config import TeamConfig
+from bot.config import TeamConfig, split_target
 from bot.errors import NotPermitted, UserError
 from bot.text import escape
 from storage.models import Escalation
@@ -95,7 +96,7 @@ class Roster:
         usergroups: list[str] = []
         for step in config.escalation_policy.steps:
             for spec in step.notify:
-                kind, _, name = spec.partition(":") if ":" in spec else ("group", ":", spec)
+                kind, name = split_target(spec)
                 if kind == "user":
                     users.add(name)
                 elif kind == "group" and name in config.stakeholders:
@@ -157,18 +158,11 @@ class Policy:
         return (channel_id is not None and channel_id == esc.channel_id) or user in insiders(esc)
 
     def allows(
-        self,
-        actor: str,
-        act: Act,
-        esc: Escalation,
-        channel_id: str | None = None,
-        *,
-        group: str | None = None,
-        on_call: str | None = None,
+        self, actor: str, act: Act, esc: Escalation, channel_id: str | None = None, **given: Any
     ) -> bool:
-        """Return True when the actor may do `act` to the escalation."""
+        """Return True when the actor may do `act` to the escalation (see `check`)."""
         try:
-            self.check(actor, act, esc, channel_id, group=group, on_call=on_call)
+            self.check(actor, act, esc, channel_id, **given)
         except UserError:
             return False
         return True
@@ -223,7 +217,7 @@ class Policy:
 
     def _static_targets(self, spec: str) -> list[str]:
         """Return everyone the config lets a notify spec page (overrides aside)."""
-        kind, _, name = spec.partition(":") if ":" in spec else ("group", ":", spec)
+        kind, name = split_target(spec)
         if kind == "user":
             return [name]
         rotation = name
