@@ -105,11 +105,23 @@ def scheduler() -> None:
     default=None,
     help="Team config (default: ESCALATION_CONFIG, else the shipped example).",
 )
-def sandbox(config_path: Path | None) -> None:
-    """Start a local Slack-compatible workspace with the bot wired to it, and a shell."""
+@click.option(
+    "--web-port",
+    type=click.IntRange(0, 65535),
+    default=3030,
+    show_default=True,
+    help="Serve the web workspace on this loopback port (0: any free one).",
+)
+@click.option("--no-shell", is_flag=True, help="Serve the web workspace alone, no terminal shell.")
+def sandbox(config_path: Path | None, web_port: int, no_shell: bool) -> None:
+    """Start a local Slack-compatible workspace with the bot wired to it, a web page and a shell.
+
+    The web workspace (http://127.0.0.1:3030/ by default) shows channels, cards, forms and
+    App Home as Slack would; the shell types as any user in any channel.
+    """
     from bot.sandbox.shell import run_sandbox
 
-    run_sandbox(_settings(), config_path)
+    run_sandbox(_settings(), config_path, web_port=web_port, shell=not no_shell)
 
 
 @main.group()

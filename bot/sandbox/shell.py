@@ -6,6 +6,7 @@ import json
 import re
 import secrets
 import shlex
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -16,8 +17,11 @@ from bot.config import ConfigError, TeamConfig, load_config
 from bot.runtime import Running, start_local
 from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
+from bot.sandbox.keeping import Keeper, database_file, reconcile, workspace_file
 from bot.sandbox.seed import seed
+from bot.sandbox.web import Workspace, create_web_app
 from bot.settings import Settings
+from bot.web import Server
 from storage.db import Database
 
 EXAMPLE_NAME = "escalation.example.yaml"
@@ -92,6 +96,36 @@ class Sandbox:
         self._responses = 0
         self._ephemerals = 0
         self._lock = threading.Lock()
+        self.keeper: Keeper | None = None
+        self.workspace: Workspace | None = None
+        self.web: Server | None = None
+
+    @property
+    def web_url(self) -> str | None:
+        """Return the web workspace's address, when it is served."""
+        return f"{self.web.url}/" if self.web else None
+
+    def stop(self) -> None:
+        """Stop the page, the bot and the workspace (kept on disk first)."""
+        if self.web is not None:
+            self.web.stop()
+        self.bot.stop()
+        if self.keeper is not None:
+            self.keeper.close()
+        self.emulator.stop()
+
+    def follow(self) -> None:
+        """Print what the bot does as it happens (pages, reminders), not only after a command."""
+        changed = threading.Event()
+        self.emulator.listeners.append(changed.set)
+
+        def run() -> None:
+            while True:
+                changed.wait()
+                changed.clear()
+                self.show_new()
+
+        threading.Thread(target=run, name="sandbox-follow", daemon=True).start()
 
     def say(self, text: str) -> None:
         """Print a line of the shell's output."""
@@ -320,12 +354,30 @@ def _element_value(element: dict[str, Any], raw: str) -> dict[str, Any]:
 
 
 def start_sandbox(
-    settings: Settings, config: TeamConfig, *, out: TextIO | None = None, port: int = 0
+    settings: Settings,
+    config: TeamConfig,
+    *,
+    out: TextIO | None = None,
+    port: int = 0,
+    web_port: int | None = None,
 ) -> Sandbox:
-    """Start the emulator seeded from `config` and the bot wired to it."""
+    """Start the emulator seeded from `config` and the bot wired to it (and the web page).
+
+    With a SQLite database the workspace is kept beside it and restored on the next start.
+    """
+    out = out or sys.stdout
     emulator = Emulator(rate_limits=True)
     emulator.start()
     handles = seed(emulator, config)
+    keeper = None
+    database = database_file(settings.database_url)
+    if database is not None:
+        moved = reconcile(database)
+        if moved:
+            print(moved, file=out, flush=True)
+        keeper = Keeper(emulator, workspace_file(database))
+        keeper.load()
+        keeper.start()
     secret = secrets.token_hex(16)
     local = settings.model_copy(
         update={
@@ -338,7 +390,12 @@ def start_sandbox(
     db.prepare()
     bot = start_local(local, config, db, port=port)
     driver = Driver(emulator, bot.events_url, secret)
-    return Sandbox(config, bot, emulator, driver, handles, out or sys.stdout)
+    box = Sandbox(config, bot, emulator, driver, handles, out)
+    box.keeper = keeper
+    if web_port is not None:
+        box.workspace = Workspace(emulator, driver, handles, box.user, box.channel)
+        box.web = Server(create_web_app(box.workspace), port=web_port).start()
+    return box
 
 
 def run_sandbox(
@@ -346,8 +403,14 @@ def run_sandbox(
     config_path: Path | None = None,
     stdin: TextIO | None = None,
     out: TextIO | None = None,
+    *,
+    web_port: int | None = None,
+    shell: bool = True,
 ) -> None:
-    """Run the sandbox with a shell on stdin until `quit` or end of input."""
+    """Run the sandbox (and its web page) with a shell on stdin until `quit` or end of input.
+
+    Without the shell it serves until interrupted (Ctrl-C or SIGTERM).
+    """
     stdin = stdin or sys.stdin
     out = out or sys.stdout
     try:
@@ -356,14 +419,26 @@ def run_sandbox(
     except (ConfigError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    box = start_sandbox(settings, config, out=out)
-    interactive = stdin.isatty()
+    try:
+        box = start_sandbox(settings, config, out=out, web_port=web_port)
+    except OSError as exc:
+        print(f"error: cannot serve the web workspace on port {web_port}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    web = f"Web workspace: {box.web_url}\n" if box.web_url else ""
     box.say(
-        f"Sandbox workspace at {box.emulator.url} — bot at {box.bot.events_url}\n"
-        f"Team config: {path}; database: {settings.database_url}\n"
-        f"You are @{box.names.get(box.user)} in #escalations-team. Type `help`."
+        f"{web}Sandbox workspace at {box.emulator.url} — bot at {box.bot.events_url}\n"
+        f"Team config: {path}; database: {settings.database_url}"
     )
     try:
+        if not shell:
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            box.say("Serving the web workspace only; Ctrl-C stops it.")
+            stop.wait()
+            return
+        box.say(f"You are @{box.names.get(box.user)} in #escalations-team. Type `help`.")
+        box.follow()
+        interactive = stdin.isatty()
         while True:
             if interactive:
                 prompt = f"@{box.names.get(box.user, box.user)} {box._channel_label(box.channel)}> "
@@ -381,5 +456,4 @@ def run_sandbox(
     except KeyboardInterrupt:
         pass
     finally:
-        box.bot.stop()
-        box.emulator.stop()
+        box.stop()
