@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.clock import Clock, system_clock
 from bot.config import ConfigError, TeamConfig, load_config
 from bot.runtime import Running, start_local
 from bot.sandbox.driver import Driver
@@ -360,6 +361,7 @@ def start_sandbox(
     out: TextIO | None = None,
     port: int = 0,
     web_port: int | None = None,
+    clock: Clock = system_clock,
 ) -> Sandbox:
     """Start the emulator seeded from `config` and the bot wired to it (and the web page).
 
@@ -388,7 +390,7 @@ def start_sandbox(
     )
     db = Database(local.database_url)
     db.prepare()
-    bot = start_local(local, config, db, port=port)
+    bot = start_local(local, config, db, port=port, clock=clock)
     driver = Driver(emulator, bot.events_url, secret)
     box = Sandbox(config, bot, emulator, driver, handles, out)
     box.keeper = keeper

@@ -164,7 +164,15 @@
       : `${count} member${count === 1 ? "" : "s"}${channel.topic ? ` · ${channel.topic}` : ""}${channel.is_member ? "" : " · you are not in this channel (typing joins it)"}`;
     const box = $("messages");
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
-    const nodes = snap.messages.map((m) => message(snap, m));
+    // Unchanged messages keep their nodes, so what a person points at stays put.
+    const reuse = new Map();
+    const nodes = snap.messages.map((m) => {
+      const key = JSON.stringify([m, snap.channel, snap.me]);
+      const node = messageNodes.get(key) || message(snap, m);
+      reuse.set(key, node);
+      return node;
+    });
+    messageNodes = reuse;
     if (!nodes.length) nodes.push(el("div", { class: "empty-channel", text: "No messages yet. Try /escalate, /oncall or /esc help." }));
     box.replaceChildren(...nodes);
     if (atBottom || box.dataset.channel !== snap.channel) box.scrollTop = box.scrollHeight;
@@ -175,6 +183,8 @@
       ? "Slash command, e.g. /oncall me"
       : `Message ${prefix}${channel.name}, or /escalate SEV2 #ads Fake giveaway`;
   }
+
+  let messageNodes = new Map();
 
   function message(snap, m) {
     const who = author(snap, m.user);
