@@ -122,7 +122,7 @@
           "data-channel-id": c.id,
           onclick: (event) => { event.preventDefault(); go(c.id); },
         }, el("span", { class: "glyph", text: glyph }), el("span", { class: "side-name", text: c.name }),
-        unread ? el("span", { class: "badge", text: "•" }) : null));
+        unread ? el("span", { class: "badge", "aria-label": "unread" }) : null));
     };
     $("channel-list").replaceChildren(...snap.channels.filter((c) => c.kind === "channel").map(item));
     const dms = snap.channels.filter((c) => c.kind === "dm");
