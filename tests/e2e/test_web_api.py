@@ -1,0 +1,191 @@
+"""The web workspace's own API, attacked as a person at the page could: over real HTTP."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.clock import FakeClock
+from bot.config import load_config
+from bot.sandbox.shell import Sandbox, start_sandbox
+from bot.settings import Settings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "escalation.example.yaml"
+LEAD, BEN, SALES = "U0LEAD0001", "U0BEN00001", "U0SAL00001"
+TEAM, FEED = "C0TEAM0001", "C0FEED0001"
+
+
+def sandbox_at(path: Path) -> Sandbox:
+    settings = Settings(database_url=f"sqlite:///{path}", _env_file=None)  # type: ignore[call-arg]
+    return start_sandbox(
+        settings,
+        load_config(EXAMPLE),
+        out=io.StringIO(),
+        web_port=0,
+        clock=FakeClock(datetime(2026, 3, 3, 18, 0, tzinfo=UTC)),
+    )
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Sandbox]:
+    sandbox = sandbox_at(tmp_path / "s.db")
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def web(box: Sandbox) -> Iterator[httpx.Client]:
+    assert box.web_url
+    with httpx.Client(base_url=box.web_url, timeout=10) as client:
+        yield client
+
+
+def snapshot(web: httpx.Client, user: str, channel: str = "") -> dict:
+    answer = web.get("/api/snapshot", params={"user": user, "channel": channel})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def as_offered(view: dict, **given: object) -> dict:
+    """Return a form's values as the page sends them: its initial picks, then `given`."""
+    values: dict = {}
+    for block in view["blocks"]:
+        element = block.get("element") or {}
+        if element.get("initial_option"):
+            values[block["block_id"]] = {element["action_id"]: element["initial_option"]["value"]}
+    for block_id, value in given.items():
+        values[block_id] = {block_id: value}
+    return values
+
+
+def raise_restricted(box: Sandbox, web: httpx.Client) -> str:
+    """Raise a restricted escalation through the form as the lead; return its channel."""
+    assert web.post(
+        "/api/send", json={"user": LEAD, "channel": TEAM, "text": "/escalate"}
+    ).is_success
+    box.bot.services.wait_idle(timeout=30)
+    view = snapshot(web, LEAD, TEAM)["view"]
+    values = as_offered(view, title="Doxxing of a candidate", flags=["restricted"])
+    answer = web.post("/api/submit", json={"user": LEAD, "view_id": view["id"], "values": values})
+    assert answer.json() == {"ok": True}
+    box.bot.services.wait_idle(timeout=30)
+    channel = box.emulator.channel_by_name("esc-1-restricted")
+    assert channel is not None and channel["is_private"]
+    return channel["id"]
+
+
+def test_a_private_channel_is_invisible_and_closed_to_outsiders(box: Sandbox, web: httpx.Client):
+    private = raise_restricted(box, web)
+    before = len(box.emulator.messages(private))
+    assert any(c["id"] == private for c in snapshot(web, LEAD)["channels"])
+    outsider = snapshot(web, SALES, private)
+    assert all(c["id"] != private for c in outsider["channels"])
+    assert outsider["channel"] != private and not any(
+        "Doxxing" in m["text"] + str(m["blocks"]) for m in outsider["messages"]
+    )
+    posted = web.post("/api/send", json={"user": SALES, "channel": private, "text": "hello?"})
+    assert posted.status_code == 404
+    command = web.post("/api/send", json={"user": SALES, "channel": private, "text": "/esc ack"})
+    assert command.status_code == 404
+    card = box.emulator.messages(private)[0]
+    pressed = web.post(
+        "/api/press",
+        json={
+            "user": SALES,
+            "channel": private,
+            "ts": card["ts"],
+            "block_id": "",
+            "action_id": "esc_ack",
+        },
+    )
+    assert pressed.status_code == 404
+    assert SALES not in box.emulator.channel(private)["members"]
+    box.bot.services.wait_idle(timeout=30)
+    assert len(box.emulator.messages(private)) == before
+
+
+def test_form_values_are_only_the_ones_it_offers(box: Sandbox, web: httpx.Client):
+    web.post("/api/send", json={"user": LEAD, "channel": TEAM, "text": "/escalate"})
+    box.bot.services.wait_idle(timeout=30)
+    view = snapshot(web, LEAD, TEAM)["view"]
+    tampered = as_offered(
+        view, title="Tampered", severity="SEV0", surfaces=["facebook", {"$gt": ""}]
+    )
+    answer = web.post("/api/submit", json={"user": LEAD, "view_id": view["id"], "values": tampered})
+    assert answer.json() == {
+        "errors": {
+            "severity": "Pick one of the options offered.",
+            "surfaces": "Not a value this field takes.",
+        }
+    }
+    someone_elses = web.post("/api/submit", json={"user": BEN, "view_id": view["id"], "values": {}})
+    assert someone_elses.status_code == 404
+    box.bot.services.wait_idle(timeout=30)
+    assert box.emulator.calls_of("conversations.create") == []
+
+
+def test_ephemeral_replies_reach_only_their_person(box: Sandbox, web: httpx.Client):
+    web.post("/api/send", json={"user": LEAD, "channel": TEAM, "text": "/oncall"})
+    web.post("/api/send", json={"user": LEAD, "channel": TEAM, "text": "/oncal"})
+    box.bot.services.wait_idle(timeout=30)
+    mine = [m for m in snapshot(web, LEAD, TEAM)["messages"] if m["ephemeral"]]
+    assert any("secondary" in m["text"] + str(m["blocks"]) for m in mine)
+    assert any(m["text"].startswith("`/oncal` is not a command here.") for m in mine)
+    assert [m for m in snapshot(web, BEN, TEAM)["messages"] if m["ephemeral"]] == []
+
+
+def test_mentions_typed_as_names_are_sent_as_ids(box: Sandbox, web: httpx.Client):
+    web.post("/api/send", json={"user": BEN, "channel": FEED, "text": "ping @ana and @nobody"})
+    assert box.emulator.messages(FEED)[-1]["text"] == "ping <@U0ANA00001> and @nobody"
+    dm = web.post("/api/send", json={"user": BEN, "channel": "D0NOTHERE1", "text": "hi"})
+    assert dm.status_code == 404
+    bot = web.post("/api/send", json={"user": "U0BOT00001", "channel": FEED, "text": "as the bot"})
+    assert bot.status_code == 400
+
+
+def test_the_workspace_survives_a_restart_with_its_database(tmp_path: Path):
+    first = sandbox_at(tmp_path / "s.db")
+    try:
+        first.driver.command(LEAD, "/escalate", "SEV2 #ads Fake giveaway ads")
+        first.bot.services.wait_idle(timeout=30)
+        channel = first.emulator.channel_by_name("esc-1-fake-giveaway-ads")
+        assert channel is not None
+    finally:
+        first.stop()
+    assert (tmp_path / "s.workspace.json").exists()
+    second = sandbox_at(tmp_path / "s.db")
+    try:
+        again = second.emulator.channel_by_name("esc-1-fake-giveaway-ads")
+        assert again is not None and again["id"] == channel["id"]
+        assert "ESC-1" in second.emulator.messages(channel["id"])[0]["text"]
+        second.driver.command(LEAD, "/esc", "ESC-1 ack", channel_id=channel["id"])
+        second.bot.services.wait_idle(timeout=30)
+        failed = [c for c in second.emulator.calls if not c.ok]
+        assert failed == []
+        second.driver.command(LEAD, "/escalate", "SEV3 Second one")
+        second.bot.services.wait_idle(timeout=30)
+        assert second.emulator.channel_by_name("esc-2-second-one") is not None
+    finally:
+        second.stop()
+
+
+def test_a_database_without_its_workspace_is_set_aside(tmp_path: Path):
+    first = sandbox_at(tmp_path / "s.db")
+    first.driver.command(LEAD, "/escalate", "SEV2 Orphan")
+    first.bot.services.wait_idle(timeout=30)
+    first.stop()
+    (tmp_path / "s.workspace.json").unlink()
+    second = sandbox_at(tmp_path / "s.db")
+    try:
+        assert "moved to s.db.without-workspace-" in second.out.getvalue()  # type: ignore[attr-defined]
+        second.driver.command(LEAD, "/escalate", "SEV2 Fresh")
+        second.bot.services.wait_idle(timeout=30)
+        assert second.emulator.channel_by_name("esc-1-fresh") is not None
+    finally:
+        second.stop()
+    assert list(tmp_path.glob("s.db.without-workspace-*"))
