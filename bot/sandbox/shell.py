@@ -19,8 +19,9 @@ from bot.runtime import Running, start_local
 from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.keeping import Keeper, database_file, reconcile, workspace_file
+from bot.sandbox.mentions import translate_mentions
 from bot.sandbox.seed import seed
-from bot.sandbox.web import Workspace, create_web_app
+from bot.sandbox.web import KNOWN_COMMANDS, Workspace, create_web_app, unknown_command_text
 from bot.settings import Settings
 from bot.web import Server
 from storage.db import Database
@@ -36,7 +37,10 @@ Type as the current user in the current channel:
   as <handle>           act as another user (see `users`)
   in <channel>          move to a channel (name or ID; see `channels`)
   click <action>        press a button of the newest message carrying it (e.g. click esc_ack)
-  submit k=v …          submit the open form (e.g. submit title="Leak" severity=SEV2)
+  submit k=v …          submit the open form (e.g. submit title="Leak" severity=SEV2;
+                        people as @handles: submit consulted=@ana,@ben)
+  cancel                close the open form without submitting it
+  home                  open the bot's App Home (on call now, your shifts, your escalations)
   read [channel]        show a channel's messages
   users | channels | help | quit
 """
@@ -61,17 +65,30 @@ def find_config(settings: Settings, explicit: Path | None = None) -> Path:
 
 def _flatten(blocks: list[dict[str, Any]] | None) -> str:
     lines: list[str] = []
+
+    def element_line(element: dict[str, Any]) -> None:
+        kind = element.get("type")
+        if kind == "button":
+            lines.append(f"[{element['text']['text']}] ({element['action_id']})")
+        elif kind == "image":
+            lines.append(f"[image: {element.get('alt_text', '')}]")
+        elif kind in ("static_select", "overflow", "users_select"):
+            lines.append(f"[{kind}] ({element.get('action_id')})")
+        elif isinstance(element.get("text"), str):
+            lines.append(element["text"])
+
     for block in blocks or []:
         text = block.get("text")
         if isinstance(text, dict):
             lines.append(text.get("text", ""))
         for item in block.get("fields") or []:
             lines.append(item.get("text", "").replace("\n", ": "))
+        if isinstance(block.get("accessory"), dict):
+            element_line(block["accessory"])
+        if block.get("type") == "image":
+            lines.append(f"[image: {block.get('alt_text', '')}]")
         for element in block.get("elements") or []:
-            if element.get("type") == "button":
-                lines.append(f"[{element['text']['text']}] ({element['action_id']})")
-            elif isinstance(element.get("text"), str):
-                lines.append(element["text"])
+            element_line(element)
     return "\n".join(line for line in lines if line)
 
 
@@ -186,15 +203,22 @@ class Sandbox:
                         f'  · form "{view.get("title", {}).get("text", "")}" opened: '
                         f"fields {', '.join(fields)} — use `submit k=v …`"
                     )
-            for response in self.emulator.responses[self._responses :]:
-                self.say("(only you) " + self.render(str(response["payload"].get("text", ""))))
-            self._responses = len(self.emulator.responses)
+            for post in self.emulator.response_posts[self._responses :]:
+                payload = post["payload"]
+                if payload.get("response_type") == "in_channel" or payload.get("delete_original"):
+                    continue  # shown as the channel's message
+                body = _flatten(payload.get("blocks")) or str(payload.get("text") or "")
+                self.say(self._only(post.get("user")) + self.render(body))
+            self._responses = len(self.emulator.response_posts)
             for eph in self.emulator.ephemerals[self._ephemerals :]:
-                if eph.get("user") == self.user:
-                    self.say(
-                        "(only you) " + self.render(eph.get("text") or _flatten(eph.get("blocks")))
-                    )
+                body = _flatten(eph.get("blocks")) or eph.get("text") or ""
+                self.say(self._only(eph.get("user")) + self.render(body))
             self._ephemerals = len(self.emulator.ephemerals)
+
+    def _only(self, user: str | None) -> str:
+        if user is None or user == self.user:
+            return "(only you) "
+        return f"(only @{self.names.get(user, user)}) "
 
     def execute(self, line: str) -> bool:
         """Run one shell line; return False to quit."""
@@ -203,12 +227,19 @@ class Sandbox:
             return True
         if line.startswith("/"):
             command, _, text = line.partition(" ")
+            if command not in KNOWN_COMMANDS:
+                self.say(unknown_command_text(command))
+                return True
+            text = translate_mentions(text, self.handles)
             reply = self.driver.command(self.user, command, text, channel_id=self.channel)
             if reply.status != 200:
                 self.say(f"  ! the bot answered HTTP {reply.status}")
-            elif reply.json and reply.json.get("text"):
-                self.say("(only you) " + self.render(reply.json["text"]))
-            elif reply.body.strip():
+            elif isinstance(reply.json, dict) and (
+                reply.json.get("blocks") or reply.json.get("text")
+            ):
+                body = _flatten(reply.json.get("blocks")) or str(reply.json.get("text"))
+                self.say("(only you) " + self.render(body))
+            elif reply.json is None and reply.body.strip():
                 self.say("(only you) " + self.render(reply.body))
         else:
             word, _, rest = line.partition(" ")
@@ -229,6 +260,8 @@ class Sandbox:
             "in": self.move,
             "click": self.click,
             "submit": self.submit,
+            "cancel": self.cancel,
+            "home": self.home,
             "read": self.read,
             "users": self.list_users,
             "channels": self.list_channels,
@@ -294,8 +327,45 @@ class Sandbox:
                         element["action_id"]: {"type": element["type"], "selected_option": initial}
                     }
                 continue
+            if element["type"] in ("multi_users_select", "users_select"):
+                people = [
+                    self.handles.get(p.strip().lstrip("@").lower(), p.strip())
+                    for p in raw.split(",")
+                ]
+                unknown = [p for p in people if p and self.emulator.user(p) is None]
+                if unknown:
+                    self.say(f"  ! {block_id}: no such person {', '.join(unknown)}; try `users`")
+                    return
+                raw = ",".join(people)
             values[block_id] = {element["action_id"]: _element_value(element, raw)}
-        self.driver.submit_view(self.user, view, values)
+        reply = self.driver.submit_view(self.user, view, values)
+        answer = reply.json if isinstance(reply.json, dict) else {}
+        if answer.get("response_action") == "errors":
+            for field_id, problem in (answer.get("errors") or {}).items():
+                self.say(f"  ! {field_id}: {problem}")
+            self.say("  the form is still open: `submit` again, or `cancel`")
+        elif reply.status != 200:
+            self.say(f"  ! the bot answered HTTP {reply.status}")
+
+    def cancel(self, _: str) -> None:
+        """Close the acting user's open form without submitting it."""
+        views = self.emulator.open_views(self.user)
+        if not views:
+            self.say("no open form")
+            return
+        self.emulator.apply_view_response(self.user, views[0]["id"], None)
+        self.say(f'  · form "{views[-1].get("title", {}).get("text", "")}" closed')
+
+    def home(self, _: str) -> None:
+        """Open the bot's App Home as the acting user and print it."""
+        before = self.emulator.home_views.get(self.user)
+        self.driver.event({"type": "app_home_opened", "user": self.user, "tab": "home"})
+        self.bot.services.wait_idle(timeout=60)
+        view = self.emulator.home_views.get(self.user)
+        if view is None or view is before:
+            self.say("  ! App Home did not open")
+            return
+        self.say("[App Home]\n" + _indent(self.render(_flatten(view.get("blocks")))))
 
     def read(self, where: str) -> None:
         """Print a channel's messages."""
