@@ -124,6 +124,38 @@ def sandbox(config_path: Path | None, web_port: int, no_shell: bool) -> None:
     run_sandbox(_settings(), config_path, web_port=web_port, shell=not no_shell)
 
 
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Team config (default: ESCALATION_CONFIG, else the shipped example).",
+)
+def drill(path: Path, config_path: Path | None) -> None:
+    """Run the scripted scenario in PATH against a fresh sandbox, on simulated time.
+
+    Prints who was paged when, time to acknowledge, SLA met or not, and the steps that
+    failed; exits 1 when one did. The format is in the README (examples: drills/).
+    """
+    from bot.sandbox.drill import DrillError, load_drill, run_drill
+    from bot.sandbox.shell import find_config
+
+    settings = _settings()
+    try:
+        scenario = load_drill(path)
+        found = find_config(settings, config_path)
+    except (DrillError, FileNotFoundError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    logging.getLogger().setLevel(logging.WARNING)  # the report is the output
+    report = run_drill(scenario, settings, _config(found))
+    click.echo(report.render(), nl=False)
+    if report.failed:
+        sys.exit(1)
+
+
 @main.group()
 def db() -> None:
     """Database schema."""

@@ -313,39 +313,17 @@ class Sandbox:
             self.say("no open form")
             return
         view = views[-1]
-        values: dict[str, Any] = {}
         given = dict(part.split("=", 1) for part in shlex.split(rest) if "=" in part)
-        for block in view.get("blocks", []):
-            if block.get("type") != "input":
-                continue
-            element, block_id = block["element"], block["block_id"]
-            raw = given.get(block_id)
-            if raw is None:
-                initial = element.get("initial_option")
-                if initial:
-                    values[block_id] = {
-                        element["action_id"]: {"type": element["type"], "selected_option": initial}
-                    }
-                continue
-            if element["type"] in ("multi_users_select", "users_select"):
-                people = [
-                    self.handles.get(p.strip().lstrip("@").lower(), p.strip())
-                    for p in raw.split(",")
-                ]
-                unknown = [p for p in people if p and self.emulator.user(p) is None]
-                if unknown:
-                    self.say(f"  ! {block_id}: no such person {', '.join(unknown)}; try `users`")
-                    return
-                raw = ",".join(people)
-            values[block_id] = {element["action_id"]: _element_value(element, raw)}
-        reply = self.driver.submit_view(self.user, view, values)
-        answer = reply.json if isinstance(reply.json, dict) else {}
-        if answer.get("response_action") == "errors":
-            for field_id, problem in (answer.get("errors") or {}).items():
-                self.say(f"  ! {field_id}: {problem}")
+        try:
+            values = form_values(view, given, self.handles, self.emulator)
+        except ValueError as exc:
+            self.say(f"  ! {exc}; try `users`")
+            return
+        problems = submit_form(self.driver, self.user, view, values)
+        for problem in problems:
+            self.say(f"  ! {problem}")
+        if problems:
             self.say("  the form is still open: `submit` again, or `cancel`")
-        elif reply.status != 200:
-            self.say(f"  ! the bot answered HTTP {reply.status}")
 
     def cancel(self, _: str) -> None:
         """Close the acting user's open form without submitting it."""
@@ -424,6 +402,48 @@ def _element_value(element: dict[str, Any], raw: str) -> dict[str, Any]:
     return {"type": kind, "value": raw}
 
 
+def form_values(
+    view: dict[str, Any], given: dict[str, str], handles: dict[str, str], emulator: Emulator
+) -> dict[str, Any]:
+    """Return a form's submitted values: `given` (block ID → text), else its initial picks.
+
+    People are named by handle (`@ana`, `ana`) or ID; an unknown one raises ValueError.
+    """
+    values: dict[str, Any] = {}
+    for block in view.get("blocks", []):
+        if block.get("type") != "input":
+            continue
+        element, block_id = block["element"], block["block_id"]
+        raw = given.get(block_id)
+        if raw is None:
+            initial = element.get("initial_option")
+            if initial:
+                values[block_id] = {
+                    element["action_id"]: {"type": element["type"], "selected_option": initial}
+                }
+            continue
+        raw = str(raw)
+        if element["type"] in ("multi_users_select", "users_select"):
+            people = [handles.get(p.strip().lstrip("@").lower(), p.strip()) for p in raw.split(",")]
+            unknown = [p for p in people if p and emulator.user(p) is None]
+            if unknown:
+                raise ValueError(f"{block_id}: no such person {', '.join(unknown)}")
+            raw = ",".join(people)
+        values[block_id] = {element["action_id"]: _element_value(element, raw)}
+    return values
+
+
+def submit_form(driver: Driver, user: str, view: dict[str, Any], values: dict) -> list[str]:
+    """Submit a form as `user`; return the problems the bot found (empty when it closed)."""
+    reply = driver.submit_view(user, view, values)
+    answer = reply.json if isinstance(reply.json, dict) else {}
+    if answer.get("response_action") == "errors":
+        return [f"{field}: {problem}" for field, problem in (answer.get("errors") or {}).items()]
+    if reply.status != 200:
+        return [f"the bot answered HTTP {reply.status}"]
+    return []
+
+
 def start_sandbox(
     settings: Settings,
     config: TeamConfig,
@@ -432,6 +452,7 @@ def start_sandbox(
     port: int = 0,
     web_port: int | None = None,
     clock: Clock = system_clock,
+    scheduler: bool = True,
 ) -> Sandbox:
     """Start the emulator seeded from `config` and the bot wired to it (and the web page).
 
@@ -460,7 +481,7 @@ def start_sandbox(
     )
     db = Database(local.database_url)
     db.prepare()
-    bot = start_local(local, config, db, port=port, clock=clock)
+    bot = start_local(local, config, db, port=port, clock=clock, scheduler=scheduler)
     driver = Driver(emulator, bot.events_url, secret)
     box = Sandbox(config, bot, emulator, driver, handles, out)
     box.keeper = keeper
