@@ -219,8 +219,13 @@ class Runner:
                 return f"no channel {step.channel!r}"
             self.channel = channel
         info = self.box.emulator.channel(self.channel)
-        private = info is not None and (info["is_private"] or info["is_im"])
-        if private and self.user not in info["members"] and step.action != "wait":
+        hidden = info is not None and (info["is_private"] or info["is_im"])
+        if (
+            hidden
+            and info is not None
+            and self.user not in info["members"]
+            and step.action != "wait"
+        ):
             return f"@{self.box.names.get(self.user, self.user)} is not in {self.label()}"
         problem = getattr(self, f"do_{step.action}")(step.argument)
         self.settle()

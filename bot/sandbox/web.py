@@ -505,7 +505,8 @@ def create_web_app(workspace: Workspace) -> Starlette:
             if method == "press":
                 return await asyncio.to_thread(workspace.press, user, data)
             if method == "submit":
-                values = data.get("values") if isinstance(data.get("values"), dict) else {}
+                given = data.get("values")
+                values = given if isinstance(given, dict) else {}
                 return await asyncio.to_thread(
                     workspace.submit, user, str(data.get("view_id", "")), values
                 )

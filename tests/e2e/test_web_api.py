@@ -104,7 +104,8 @@ def test_a_private_channel_is_invisible_and_closed_to_outsiders(box: Sandbox, we
         },
     )
     assert pressed.status_code == 404
-    assert SALES not in box.emulator.channel(private)["members"]
+    info = box.emulator.channel(private)
+    assert info is not None and SALES not in info["members"]
     box.bot.services.wait_idle(timeout=30)
     assert len(box.emulator.messages(private)) == before
 

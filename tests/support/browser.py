@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 WAIT = 10.0  # seconds any one step may take to show on the page
@@ -50,7 +48,7 @@ def start_browser(width: int = 1280, height: int = 860) -> Any:
     return webdriver.Chrome(service=Service(executable_path=driver), options=options)
 
 
-def wait_for(page: Any, condition: Callable[[Any], T], timeout: float = WAIT) -> T:
+def wait_for(page: Any, condition: Callable[[Any], Any], timeout: float = WAIT) -> Any:
     """Wait until `condition(page)` is truthy and return it (the page's own explicit wait)."""
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
