@@ -70,7 +70,8 @@
     bar_chart: "📊", chart_with_upwards_trend: "📈", information_source: "ℹ️",
     ballot_box_with_check: "☑️", white_large_square: "⬜", arrow_right: "➡️",
     arrow_up: "⬆️", arrow_down: "⬇️", tada: "🎉", thumbsup: "👍", "+1": "👍", sos: "🆘",
-    construction: "🚧", shield: "🛡️", siren: "🚨", date: "📅", books: "📚", loudspeaker: "📢",
+    alarm_clock: "⏰", handshake: "🤝", wave: "👋", scroll: "📜", wastebasket: "🗑️",
+    black_square_button: "🔲", construction: "🚧", shield: "🛡️", siren: "🚨", date: "📅", books: "📚", loudspeaker: "📢",
   };
 
   function emoji(text) {
