@@ -74,6 +74,14 @@ def test_raise_from_the_composer_and_work_the_card(person: Person):
     person.no_modal()
     person.wait_message("Change severity", "SEV1")
 
+    person.press("Add stakeholders", in_message="Change severity")
+    person.modal()
+    person.fill("People", "da")  # the picker filters the workspace's people
+    person.tick("Dan (@dan)")
+    person.press("Invite")
+    person.no_modal()
+    person.wait_message("Added", "@dan")
+
 
 def test_the_form_shows_errors_inline_cancels_and_raises(person: Person):
     person.open(LEAD)

@@ -211,12 +211,15 @@ class Person:
         Select(self.field(label)).select_by_visible_text(option)
 
     def tick(self, label: str) -> None:
-        """Tick the form's checkbox labelled `label`."""
+        """Tick the form's checkbox labelled `label` (a choice, or a person or option in a list)."""
         from selenium.webdriver.common.by import By
 
         modal = self.modal()
-        tag = modal.find_element(By.XPATH, f".//label[normalize-space()={_quote(label)}]")
-        modal.find_element(By.ID, tag.get_attribute("for")).click()
+        tag = modal.find_element(
+            By.XPATH, f".//label[starts-with(normalize-space(), {_quote(label)})]"
+        )
+        target = tag.get_attribute("for")
+        (modal.find_element(By.ID, target) if target else tag).click()
 
     def open_home(self) -> Any:
         """Click the App Home tab and wait for its content."""

@@ -233,24 +233,30 @@
       input.value = element.initial_value || "";
       return input;
     }
-    if (kind === "static_select" || kind === "multi_static_select") {
-      const multi = kind === "multi_static_select";
-      const initial = multi ? (element.initial_options || []).map((o) => o.value)
-        : element.initial_option ? [element.initial_option.value] : [];
-      const select = el("select", { id, class: multi ? "select multi" : "select", multiple: multi });
-      if (!multi) select.append(el("option", { value: "", text: plain(element.placeholder) || "Select an option", selected: !initial.length }));
+    if (kind === "static_select") {
+      const initial = element.initial_option ? [element.initial_option.value] : [];
+      const select = el("select", { id, class: "select" });
+      select.append(el("option", { value: "", text: plain(element.placeholder) || "Select an option", selected: !initial.length }));
       select.append(...optionNodes(element, initial));
-      if (multi) select.size = Math.min(6, select.options.length || 1);
       return select;
     }
-    if (kind === "users_select" || kind === "multi_users_select") {
-      const multi = kind === "multi_users_select";
-      const initial = multi ? element.initial_users || [] : element.initial_user ? [element.initial_user] : [];
-      const select = el("select", { id, class: multi ? "select multi people" : "select people", multiple: multi });
-      if (!multi) select.append(el("option", { value: "", text: "Pick someone", selected: !initial.length }));
+    if (kind === "users_select") {
+      const initial = element.initial_user ? [element.initial_user] : [];
+      const select = el("select", { id, class: "select people" });
+      select.append(el("option", { value: "", text: "Pick someone", selected: !initial.length }));
       select.append(...peopleNodes(ctx, initial));
-      if (multi) select.size = Math.min(6, select.options.length || 1);
       return select;
+    }
+    if (kind === "multi_static_select") {
+      const groups = element.option_groups || [{ options: element.options || [] }];
+      const items = groups.flatMap((g) => g.options || []).map((o) => ({ value: o.value, label: plain(o.text) }));
+      const initial = (element.initial_options || []).map((o) => o.value);
+      return checklist(id, items, initial, plain(element.placeholder) || "Filter options");
+    }
+    if (kind === "multi_users_select") {
+      const items = ctx.people.filter((p) => !p.is_bot)
+        .map((p) => ({ value: p.id, label: `${p.real_name} (@${p.name})`, detail: p.tz }));
+      return checklist(id, items, element.initial_users || [], "Search people");
     }
     if (kind === "checkboxes" || kind === "radio_buttons") {
       const initial = kind === "checkboxes" ? (element.initial_options || []).map((o) => o.value)
@@ -276,8 +282,35 @@
     return el("div", { id, class: "unsupported", text: `[${kind} input]` });
   }
 
+  // A multi-select as a filterable list of checkboxes: every choice visible, no Ctrl-click.
+  function checklist(id, items, initial, placeholder) {
+    const search = el("input", { id, type: "search", class: "input checklist-search", placeholder });
+    const count = el("span", { class: "checklist-count" });
+    const rows = items.map((item) => {
+      const box = el("input", { type: "checkbox", value: item.value, checked: initial.includes(item.value) });
+      return el("label", { class: "check-row", "data-filter": `${item.label} ${item.detail || ""}`.toLowerCase() },
+        box, el("span", { text: item.label }),
+        item.detail ? el("span", { class: "check-detail", text: item.detail }) : null);
+    });
+    const list = el("div", { class: "checklist-items" }, rows);
+    const update = () => {
+      const picked = rows.filter((r) => r.firstChild.checked).map((r) => r.children[1].textContent);
+      count.textContent = picked.length ? `Selected: ${picked.join(", ")}` : "Nothing selected";
+    };
+    search.addEventListener("input", () => {
+      const q = search.value.trim().toLowerCase();
+      for (const row of rows) row.hidden = Boolean(q) && !row.dataset.filter.includes(q);
+    });
+    list.addEventListener("change", update);
+    update();
+    return el("div", { class: "checklist", "data-multi": "true" }, search, list, count);
+  }
+
   function readInput(element, node) {
     const kind = element.type;
+    if (node.dataset && node.dataset.multi) {
+      return [...node.querySelectorAll(".checklist-items input:checked")].map((i) => i.value);
+    }
     if (kind === "checkboxes" || kind === "radio_buttons") {
       const picked = [...node.querySelectorAll("input:checked")].map((i) => i.value);
       return kind === "checkboxes" ? picked : picked[0] || null;
