@@ -57,7 +57,11 @@ def main() -> None:
             me.no_modal()
             me.type("/escalate")
             me.modal()
-            me.press("Escalate")
+            me.fill("What is happening", "Accounts selling 'verified voter lists' in DMs")
+            me.choose("Category", "election")
+            me.choose("Severity", "SEV2")
+            me.choose("Region / market", "latam")
+            me.press("Escalate")  # no title yet: the form says so under the field
             me.field_errors()
             page.save_screenshot(str(ROOT / "docs" / "web-modal.png"))
             me.press("Cancel")
