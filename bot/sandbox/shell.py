@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import shlex
@@ -125,6 +126,8 @@ class Sandbox:
 
     def stop(self) -> None:
         """Stop the page, the bot and the workspace (kept on disk first)."""
+        if self.workspace is not None:
+            self.workspace.close()
         if self.web is not None:
             self.web.stop()
         self.bot.stop()
@@ -530,6 +533,8 @@ def run_sandbox(
             stop.wait()
             return
         box.say(f"You are @{box.names.get(box.user)} in #escalations-team. Type `help`.")
+        if logging.getLogger().getEffectiveLevel() == logging.INFO:
+            logging.getLogger().setLevel(logging.WARNING)  # log lines would cut into the prompt
         box.follow()
         interactive = stdin.isatty()
         while True:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,15 @@ class Refused(Exception):
         self.reason, self.status = reason, status
 
 
+_SENT_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]+)&gt;")
+
+
+def slack_escape(text: str, handles: Mapping[str, str]) -> str:
+    """Return typed text as Slack's client sends it: `&`, `<`, `>` escaped, mentions as `<@U…>`."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return translate_mentions(_SENT_MENTION.sub(r"<@\1>", escaped), handles)
+
+
 def unknown_command_text(command: str) -> str:
     """Return the one-line answer to a slash command the bot does not serve."""
     return f"`{command}` is not a command here. Try {', '.join(KNOWN_COMMANDS)}."
@@ -57,6 +67,7 @@ class Workspace:
     #: Answers of the bot to commands (the body of its HTTP reply): ephemeral, per person.
     replies: list[dict[str, Any]] = field(default_factory=list)
     _subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=set)
+    _closed: bool = False
 
     def __post_init__(self) -> None:
         self.emulator.listeners.append(self._notify)
@@ -84,9 +95,16 @@ class Workspace:
                     yield ": keep-alive\n\n"
                     continue
                 event.clear()
+                if self._closed:
+                    return
                 yield "data: changed\n\n"
         finally:
             self._subscribers.discard(key)
+
+    def close(self) -> None:
+        """End the live streams (so the server can stop without waiting on open pages)."""
+        self._closed = True
+        self._notify()
 
     # ------------------------------------------------------------------ who may see what
 
@@ -236,7 +254,7 @@ class Workspace:
     def send(self, user: str, channel_id: str, text: str) -> dict[str, Any]:
         """Post what the person typed: a slash command to the bot, else a message."""
         info = self.readable(user, channel_id)
-        text = translate_mentions(text.strip(), self.handles)
+        text = text.strip()
         if not text:
             raise Refused("nothing to send", 400)
         if user not in info["members"]:
@@ -245,6 +263,7 @@ class Workspace:
             self.emulator.add_member(channel_id, user)  # typing in a public channel joins it
         if text.startswith("/"):
             command, _, rest = text.partition(" ")
+            rest = translate_mentions(rest, self.handles)
             if command not in KNOWN_COMMANDS:
                 self._reply(user, channel_id, unknown_command_text(command))
                 return {"ok": True}
@@ -262,7 +281,7 @@ class Workspace:
             return {"ok": True}
         if info["is_im"]:
             raise Refused("This app's Messages tab is read-only: type a slash command here.")
-        self.emulator.add_message(channel_id, text, user=user)
+        self.emulator.add_message(channel_id, slack_escape(text, self.handles), user=user)
         return {"ok": True}
 
     def _reply(self, user: str, channel_id: str, text: str, blocks: list | None = None) -> None:

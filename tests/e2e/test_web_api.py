@@ -143,6 +143,8 @@ def test_ephemeral_replies_reach_only_their_person(box: Sandbox, web: httpx.Clie
 def test_mentions_typed_as_names_are_sent_as_ids(box: Sandbox, web: httpx.Client):
     web.post("/api/send", json={"user": BEN, "channel": FEED, "text": "ping @ana and @nobody"})
     assert box.emulator.messages(FEED)[-1]["text"] == "ping <@U0ANA00001> and @nobody"
+    web.post("/api/send", json={"user": BEN, "channel": FEED, "text": "<@U0BEN00001> <!here> a&b"})
+    assert box.emulator.messages(FEED)[-1]["text"] == "<@U0BEN00001> &lt;!here&gt; a&amp;b"
     dm = web.post("/api/send", json={"user": BEN, "channel": "D0NOTHERE1", "text": "hi"})
     assert dm.status_code == 404
     bot = web.post("/api/send", json={"user": "U0BOT00001", "channel": FEED, "text": "as the bot"})
