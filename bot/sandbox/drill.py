@@ -253,6 +253,11 @@ class Runner:
     def do_type(self, text: Any) -> str | None:
         text = translate_mentions(str(text), self.box.handles)
         if not text.startswith("/"):
+            info = self.box.emulator.channel(self.channel)
+            if info is not None and info["is_im"]:
+                return "the bot's Messages tab is read-only: type a slash command"
+            if info is not None and self.user not in info["members"]:
+                self.box.emulator.add_member(self.channel, self.user)  # typing joins it
             self.box.emulator.add_message(self.channel, text, user=self.user)
             return None
         command, _, rest = text.partition(" ")
@@ -312,7 +317,8 @@ class Runner:
             self.settle()
             if tick.next_at is None or tick.next_at > target:
                 break
-            self.clock.set(max(tick.next_at, self.clock()))
+            # a moment already due again (its send failed) is retried a second later
+            self.clock.set(max(tick.next_at, self.clock() + timedelta(seconds=1)))
             tick = self.scheduler.run_due()
         self.clock.set(target)
         self.scheduler.run_due()
