@@ -490,7 +490,11 @@ def start_sandbox(
     box.keeper = keeper
     if web_port is not None:
         box.workspace = Workspace(emulator, driver, handles, box.user, box.channel)
-        box.web = Server(create_web_app(box.workspace), port=web_port).start()
+        try:
+            box.web = Server(create_web_app(box.workspace), port=web_port).start()
+        except OSError:
+            box.stop()  # the port is taken: nothing keeps running behind the error
+            raise
     return box
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.keys import Keys
 
 from bot.clock import FakeClock
 from bot.config import load_config
@@ -25,6 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "escalation.example.yaml"
 LEAD, BEN, SALES = "U0LEAD0001", "U0BEN00001", "U0SAL00001"
+TAB = Keys.TAB
 TUESDAY = datetime(2026, 3, 3, 18, 0, tzinfo=UTC)  # a weekday: the daily layer is on call
 
 if chromium() is None:
@@ -81,6 +83,10 @@ def test_raise_from_the_composer_and_work_the_card(person: Person):
     person.press("Invite")
     person.no_modal()
     person.wait_message("Added", "@dan")
+
+    person.type("/esc owner @be" + TAB)  # completes to @ben, sent as <@U0BEN00001>
+    person.wait_message("Change severity", "@ben")
+    assert "Owner\n@ben" in person.message_with("Change severity").text
 
 
 def test_the_form_shows_errors_inline_cancels_and_raises(person: Person):
