@@ -35,16 +35,38 @@ def workspace_file(database: Path) -> Path:
     return database.with_name(database.stem + ".workspace.json")
 
 
+SHARED_WORKSPACE = Path("sandbox.workspace.json")  # for a database that is not a file
+
+
+class WorkspaceMissing(Exception):
+    """A database holds escalations whose workspace is gone, and cannot be set aside."""
+
+
 def reconcile(database: Path) -> str | None:
-    """Set aside a database whose workspace is missing; return what was done, if anything."""
-    if not database.exists() or workspace_file(database).exists():
-        return None
-    aside = database.with_name(f"{database.name}.without-workspace-{int(time.time())}")
-    database.rename(aside)
-    return (
-        f"{database} had no workspace beside it (its channels are gone), so it was moved to "
-        f"{aside.name} and the sandbox starts fresh"
-    )
+    """Set aside a database or a workspace found alone; return what was done, if anything."""
+    workspace = workspace_file(database)
+    stamp = int(time.time())
+    if database.exists() and not workspace.exists():
+        aside = database.with_name(f"{database.name}.without-workspace-{stamp}")
+        database.rename(aside)
+        return (
+            f"{database} had no workspace beside it (its channels are gone), so it was moved to "
+            f"{aside.name} and the sandbox starts fresh"
+        )
+    if workspace.exists() and not database.exists():
+        aside = workspace.with_name(f"{workspace.name}.without-database-{stamp}")
+        workspace.rename(aside)
+        return f"{workspace} had no database beside it, so it was moved to {aside.name}"
+    return None
+
+
+def require_workspace(path: Path, escalations: int, database_url: str) -> None:
+    """Refuse a database with escalations when the workspace it was used with is missing."""
+    if escalations and not path.exists():
+        raise WorkspaceMissing(
+            f"{database_url} holds {escalations} escalations but their sandbox workspace "
+            f"({path}) is missing: restore it, or give the sandbox a fresh DATABASE_URL"
+        )
 
 
 class Keeper:

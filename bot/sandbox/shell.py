@@ -19,7 +19,15 @@ from bot.config import ConfigError, TeamConfig, load_config
 from bot.runtime import Running, start_local
 from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
-from bot.sandbox.keeping import Keeper, database_file, reconcile, workspace_file
+from bot.sandbox.keeping import (
+    SHARED_WORKSPACE,
+    Keeper,
+    WorkspaceMissing,
+    database_file,
+    reconcile,
+    require_workspace,
+    workspace_file,
+)
 from bot.sandbox.mentions import translate_mentions
 from bot.sandbox.seed import seed
 from bot.sandbox.web import KNOWN_COMMANDS, Workspace, create_web_app, unknown_command_text
@@ -459,21 +467,34 @@ def start_sandbox(
 ) -> Sandbox:
     """Start the emulator seeded from `config` and the bot wired to it (and the web page).
 
-    With a SQLite database the workspace is kept beside it and restored on the next start.
+    The workspace is kept beside a SQLite database (else in ./sandbox.workspace.json) and
+    restored on the next start, so the two always go together.
     """
     out = out or sys.stdout
     emulator = Emulator(rate_limits=True)
     emulator.start()
     handles = seed(emulator, config)
-    keeper = None
     database = database_file(settings.database_url)
     if database is not None:
         moved = reconcile(database)
         if moved:
             print(moved, file=out, flush=True)
-        keeper = Keeper(emulator, workspace_file(database))
-        keeper.load()
-        keeper.start()
+        kept = workspace_file(database)
+    else:  # a database server: the workspace file is here, and must match it
+        kept = SHARED_WORKSPACE
+        probe = Database(settings.database_url)
+        try:
+            probe.prepare()
+            with probe.uow() as uow:
+                require_workspace(kept, len(uow.repos.escalations.find()), settings.database_url)
+        except WorkspaceMissing:
+            emulator.stop()
+            raise
+        finally:
+            probe.dispose()
+    keeper = Keeper(emulator, kept)
+    keeper.load()
+    keeper.start()
     secret = secrets.token_hex(16)
     local = settings.model_copy(
         update={
@@ -521,6 +542,9 @@ def run_sandbox(
         raise SystemExit(2) from None
     try:
         box = start_sandbox(settings, config, out=out, web_port=web_port)
+    except WorkspaceMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     except OSError as exc:
         print(f"error: cannot serve the web workspace on port {web_port}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -12,6 +12,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import load_config
+from bot.sandbox.keeping import WorkspaceMissing, require_workspace
 from bot.sandbox.shell import Sandbox, start_sandbox
 from bot.settings import Settings
 
@@ -192,3 +193,22 @@ def test_a_database_without_its_workspace_is_set_aside(tmp_path: Path):
     finally:
         second.stop()
     assert list(tmp_path.glob("s.db.without-workspace-*"))
+
+
+def test_a_workspace_without_its_database_is_set_aside(tmp_path: Path):
+    first = sandbox_at(tmp_path / "s.db")
+    first.stop()
+    (tmp_path / "s.db").unlink()
+    second = sandbox_at(tmp_path / "s.db")
+    second.stop()
+    assert "s.workspace.json had no database beside it" in second.out.getvalue()  # type: ignore[attr-defined]
+    assert list(tmp_path.glob("s.workspace.json.without-database-*"))
+
+
+def test_a_database_server_with_escalations_needs_its_workspace(tmp_path: Path):
+    missing = tmp_path / "sandbox.workspace.json"
+    require_workspace(missing, 0, "postgresql+psycopg://db/escbot")  # nothing to lose
+    with pytest.raises(WorkspaceMissing, match="holds 3 escalations but their sandbox workspace"):
+        require_workspace(missing, 3, "postgresql+psycopg://db/escbot")
+    missing.write_text("{}", encoding="utf-8")
+    require_workspace(missing, 3, "postgresql+psycopg://db/escbot")
