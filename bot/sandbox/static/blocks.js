@@ -47,6 +47,11 @@
     if (target.startsWith("!subteam^")) return `<span class="mention">${escapeHtml(label || "@group")}</span>`;
     if (target.startsWith("!")) return `<span class="mention">@${escapeHtml(target.slice(1))}</span>`;
     const url = unescapeSlack(target);
+    // Slack's own links to a channel or message open that channel here.
+    const inside = /slack\.com\/(?:app_redirect\?channel=|archives\/)([CGD][A-Z0-9]+)/.exec(url);
+    if (inside) {
+      return `<a class="chan" href="#" data-goto="${escapeHtml(inside[1])}">${escapeHtml(unescapeSlack(label || url))}</a>`;
+    }
     const safe = /^(https?:|mailto:)/i.test(url) ? url : "#";
     return `<a href="${escapeHtml(safe)}" target="_blank" rel="noopener noreferrer">${escapeHtml(unescapeSlack(label || url))}</a>`;
   }
@@ -81,10 +86,16 @@
   // mrkdwn → HTML: tokens become placeholders, the rest is escaped, then formatted.
   function mrkdwn(text, ctx) {
     const pieces = [];
-    let source = String(text || "").replace(/<([^<>\n]+)>/g, (_, inner) => {
-      pieces.push(token(inner, ctx));
+    const texts = [];
+    const hold = (_, inner) => {
+      // A token inside a link's label (<url|join <#C…>>) shows as its text within the link.
+      const flat = inner.replace(/\u0000(\d+)\u0000/g, (__, i) => texts[Number(i)]);
+      const html = token(flat, ctx);
+      pieces.push(html);
+      texts.push(new DOMParser().parseFromString(html, "text/html").body.textContent);
       return `\u0000${pieces.length - 1}\u0000`;
-    });
+    };
+    let source = String(text || "").replace(/<([^<>\n]+)>/g, hold).replace(/<([^<>\n]+)>/g, hold);
     source = escapeHtml(unescapeSlack(source));
     const blocks = source.split(/```/);
     const html = blocks.map((part, i) => {
