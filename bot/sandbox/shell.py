@@ -464,6 +464,7 @@ def start_sandbox(
     web_port: int | None = None,
     clock: Clock = system_clock,
     scheduler: bool = True,
+    rate_limits: bool = True,
 ) -> Sandbox:
     """Start the emulator seeded from `config` and the bot wired to it (and the web page).
 
@@ -471,7 +472,7 @@ def start_sandbox(
     restored on the next start, so the two always go together.
     """
     out = out or sys.stdout
-    emulator = Emulator(rate_limits=True)
+    emulator = Emulator(rate_limits=rate_limits)
     emulator.start()
     handles = seed(emulator, config)
     database = database_file(settings.database_url)
