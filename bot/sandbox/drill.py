@@ -251,6 +251,7 @@ class Runner:
         return info["id"] if info else None
 
     def do_type(self, text: Any) -> str | None:
+        """Type a slash command (to the bot) or a message (into the channel)."""
         text = translate_mentions(str(text), self.box.handles)
         if not text.startswith("/"):
             info = self.box.emulator.channel(self.channel)
@@ -267,6 +268,7 @@ class Runner:
         return None if reply.status == 200 else f"the bot answered HTTP {reply.status}"
 
     def do_click(self, label: Any) -> str | None:
+        """Press the newest button with this text in the current channel."""
         emulator = self.box.emulator
         for message in reversed(emulator.messages(self.channel)):
             for block in message.get("blocks") or []:
@@ -289,6 +291,7 @@ class Runner:
         return f"no button {label!r} in {self.label()}"
 
     def do_submit(self, fields: dict | None) -> str | None:
+        """Submit the person's open form with these fields (the rest as the form set them)."""
         views = self.box.emulator.open_views(self.user)
         if not views:
             return "no open form"
@@ -304,6 +307,7 @@ class Runner:
         return "the form refused: " + "; ".join(problems) if problems else None
 
     def do_cancel(self, _: Any) -> str | None:
+        """Close the person's open form."""
         views = self.box.emulator.open_views(self.user)
         if not views:
             return "no open form"
@@ -311,6 +315,7 @@ class Runner:
         return None
 
     def do_wait(self, delta: timedelta) -> None:
+        """Let simulated time pass, running every scheduler pass that falls due meanwhile."""
         target = self.clock() + delta
         tick = self.scheduler.run_due()
         for _ in range(MAX_PASSES):
@@ -325,6 +330,7 @@ class Runner:
         return None
 
     def do_expect(self, text: Any) -> str | None:
+        """Check that the person sees this text in the current channel."""
         wanted = translate_mentions(str(text), self.box.handles)
         for body in self.visible():
             if wanted in body or str(text) in self.box.render(body):
