@@ -119,8 +119,13 @@ def test_the_form_shows_errors_inline_cancels_and_raises(person: Person):
         person.page, lambda _: any("🔒" in n and "restricted" in n for n in person.channel_names())
     )
 
+    private = person.channel_link("restricted").get_attribute("data-channel-id")
     person.act_as(SALES)  # not in the need-to-know channel: it does not exist for them
     wait_for(person.page, lambda _: not any("restricted" in n for n in person.channel_names()))
+    person.page.get(f"{person.url}?user={SALES}&channel={private}")  # straight to it by ID
+    wait_for(person.page, lambda _: person.channel_names())
+    assert f"channel={private}" not in person.page.current_url
+    assert not any("Doxxing" in m for m in person.messages())
 
 
 def test_ephemeral_replies_show_only_to_their_person(person: Person):
