@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,7 +26,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.manifest import COMMANDS
+from bot.manifest import COMMANDS, build_manifest
 from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.mentions import translate_mentions
@@ -50,6 +52,18 @@ def slack_escape(text: str, handles: Mapping[str, str]) -> str:
     return translate_mentions(_SENT_MENTION.sub(r"<@\1>", escaped), handles)
 
 
+def app_features() -> tuple[list[dict[str, Any]], set[str]]:
+    """Return the app's message shortcuts and the events it subscribes to, from its manifest."""
+    manifest = build_manifest("https://sandbox.invalid")
+    shortcuts = [
+        {"name": s.get("name", s.get("callback_id")), "callback_id": s["callback_id"]}
+        for s in manifest.get("features", {}).get("shortcuts", [])
+        if s.get("type") == "message" and s.get("callback_id")
+    ]
+    events = manifest.get("settings", {}).get("event_subscriptions", {}).get("bot_events", [])
+    return shortcuts, set(events)
+
+
 def unknown_command_text(command: str) -> str:
     """Return the one-line answer to a slash command the bot does not serve."""
     return f"`{command}` is not a command here. Try {', '.join(KNOWN_COMMANDS)}."
@@ -68,6 +82,8 @@ class Workspace:
     replies: list[dict[str, Any]] = field(default_factory=list)
     _subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=set)
     _closed: bool = False
+    #: Reactions people added on the page: (channel, ts) → emoji name → who.
+    reactions: dict[tuple[str, str], dict[str, list[str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.emulator.listeners.append(self._notify)
@@ -177,6 +193,7 @@ class Workspace:
                 "pinned": m.get("pinned", False),
                 "edited": bool(m.get("edited")),
                 "ephemeral": False,
+                "reactions": self.reactions.get((channel_id, m["ts"]), {}),
             }
             for m in self.emulator.messages(channel_id)
         ]
@@ -242,6 +259,7 @@ class Workspace:
             if home and user in self.emulator.home_views
             else None,
             "commands": [{"command": c, "hint": u, "about": d} for c, d, u in COMMANDS],
+            "shortcuts": app_features()[0],
         }
 
     def _latest(self, user: str, channel_id: str) -> str:
@@ -324,6 +342,73 @@ class Workspace:
             channel_id=str(channel_id),
             message_ts=None if message["ephemeral"] else message["ts"],
         )
+        return {"ok": True}
+
+    def _public_message(self, user: str, channel_id: str, ts: Any) -> dict[str, Any]:
+        self.readable(user, channel_id)
+        for message in self.emulator.messages(channel_id):
+            if message["ts"] == ts:
+                return message
+        raise Refused("message_not_found", 404)
+
+    def shortcut(self, user: str, where: dict[str, Any]) -> dict[str, Any]:
+        """Run one of the app's message shortcuts on a message, as Slack sends it."""
+        channel_id, callback_id = str(where.get("channel", "")), str(where.get("callback_id", ""))
+        message = self._public_message(user, channel_id, where.get("ts"))
+        shortcuts, _ = app_features()
+        if callback_id not in {s["callback_id"] for s in shortcuts}:
+            raise Refused("no such shortcut", 404)
+        person, info = self.emulator.user(user) or {}, self.emulator.channel(channel_id) or {}
+        team = {"id": self.emulator.team_id, "domain": self.emulator.team_domain}
+        payload = {
+            "type": "message_action",
+            "token": self.driver.verification_token,
+            "action_ts": f"{time.time():.6f}",
+            "team": team,
+            "user": {"id": user, "username": person.get("name"), "team_id": team["id"]},
+            "channel": {"id": channel_id, "name": info.get("name", "")},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": self.emulator.new_trigger_id(user_id=user),
+            "response_url": self.emulator.new_response_url(channel_id=channel_id, user_id=user),
+            "message_ts": message["ts"],
+            "message": {
+                "type": "message",
+                "user": message["user"],
+                "ts": message["ts"],
+                "text": message["text"],
+                **({"blocks": message["blocks"]} if message.get("blocks") else {}),
+            },
+        }
+        body = urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
+        answer = self.driver.send_raw(body, "application/x-www-form-urlencoded")
+        if answer.status not in (0, 200):
+            self._reply(user, channel_id, f"The bot could not answer (HTTP {answer.status}).")
+        return {"ok": True}
+
+    def react(self, user: str, where: dict[str, Any]) -> dict[str, Any]:
+        """Add an emoji reaction to a message; the bot hears of it if it subscribes."""
+        channel_id, name = str(where.get("channel", "")), str(where.get("reaction", ""))
+        if not re.fullmatch(r"[a-z0-9_+-]{1,40}", name):
+            raise Refused("not an emoji name", 400)
+        message = self._public_message(user, channel_id, where.get("ts"))
+        who = self.reactions.setdefault((channel_id, message["ts"]), {}).setdefault(name, [])
+        if user in who:
+            return {"ok": True}  # Slack: already_reacted
+        who.append(user)
+        self.emulator.changed()
+        if "reaction_added" in app_features()[1]:
+            item = {"type": "message", "channel": channel_id, "ts": message["ts"]}
+            self.driver.event(
+                {
+                    "type": "reaction_added",
+                    "user": user,
+                    "reaction": name,
+                    "item": item,
+                    "item_user": message["user"],
+                }
+            )
         return {"ok": True}
 
     def _own_view(self, user: str, view_id: str) -> dict:
@@ -523,6 +608,10 @@ def create_web_app(workspace: Workspace) -> Starlette:
                 )
             if method == "press":
                 return await asyncio.to_thread(workspace.press, user, data)
+            if method == "shortcut":
+                return await asyncio.to_thread(workspace.shortcut, user, data)
+            if method == "react":
+                return await asyncio.to_thread(workspace.react, user, data)
             if method == "submit":
                 given = data.get("values")
                 values = given if isinstance(given, dict) else {}
@@ -548,6 +637,6 @@ def create_web_app(workspace: Workspace) -> Starlette:
         Route("/api/events", events),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    for name in ("send", "press", "submit", "cancel", "home"):
+    for name in ("send", "press", "submit", "cancel", "home", "shortcut", "react"):
         routes.append(Route(f"/api/{name}", refusing(acting(name)), methods=["POST"]))
     return Starlette(routes=routes)

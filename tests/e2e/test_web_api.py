@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
+import bot.sandbox.web as web_module
 from bot.clock import FakeClock
 from bot.config import load_config
 from bot.sandbox.keeping import WorkspaceMissing, require_workspace
@@ -212,3 +215,31 @@ def test_a_database_server_with_escalations_needs_its_workspace(tmp_path: Path):
         require_workspace(missing, 3, "postgresql+psycopg://db/escbot")
     missing.write_text("{}", encoding="utf-8")
     require_workspace(missing, 3, "postgresql+psycopg://db/escbot")
+
+
+def test_message_shortcuts_and_reactions_reach_the_bot_as_slack_sends_them(
+    box: Sandbox, web: httpx.Client, monkeypatch: pytest.MonkeyPatch
+):
+    shortcut = {"name": "Escalate this message", "callback_id": "escalate_message"}
+    monkeypatch.setattr(web_module, "app_features", lambda: ([shortcut], {"reaction_added"}))
+    ts = box.emulator.add_message(FEED, "vote-buying offers in this group", user=BEN)
+    assert snapshot(web, LEAD, FEED)["shortcuts"] == [shortcut]
+    with box.driver.held() as held:
+        on_message = {"user": LEAD, "channel": FEED, "ts": ts}
+        assert web.post("/api/shortcut", json={**on_message, "callback_id": "escalate_message"})
+        assert web.post("/api/react", json={**on_message, "reaction": "pushpin"}).is_success
+        assert web.post("/api/react", json={**on_message, "reaction": "pushpin"}).is_success
+        unknown = web.post("/api/shortcut", json={**on_message, "callback_id": "delete_all"})
+        bad = web.post("/api/react", json={**on_message, "reaction": "<script>"})
+    assert (unknown.status_code, bad.status_code) == (404, 400)
+    assert len(held) == 2  # one shortcut, one reaction: the second is already there
+    action = json.loads(parse_qs(held[0][0].decode())["payload"][0])
+    assert action["type"] == "message_action" and action["callback_id"] == "escalate_message"
+    assert action["message"]["text"] == "vote-buying offers in this group"
+    assert action["message"]["user"] == BEN and action["user"]["id"] == LEAD
+    assert action["trigger_id"] and action["response_url"]
+    event = json.loads(held[1][0])["event"]
+    assert event["type"] == "reaction_added" and event["reaction"] == "pushpin"
+    assert event["item"] == {"type": "message", "channel": FEED, "ts": ts}
+    shown = next(m for m in snapshot(web, BEN, FEED)["messages"] if m["ts"] == ts)
+    assert shown["reactions"] == {"pushpin": [LEAD]}

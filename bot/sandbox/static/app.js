@@ -2,7 +2,7 @@
 "use strict";
 
 (function () {
-  const { el, mrkdwn, renderBlocks, renderForm, plain } = window.Blocks;
+  const { el, mrkdwn, renderBlocks, renderForm, plain, emojiOf } = window.Blocks;
   const $ = (id) => document.getElementById(id);
   const params = new URLSearchParams(location.search);
 
@@ -208,7 +208,47 @@
         m.edited ? el("span", { class: "edited", text: "(edited)" }) : null,
         m.thread_ts && m.thread_ts !== m.ts ? el("span", { class: "edited", text: "↳ in thread" }) : null,
         m.ephemeral ? el("span", { class: "only-you", text: "Only visible to you" }) : null),
-      body));
+      body,
+      reactions(snap, m)),
+    m.ephemeral ? null : tools(snap, m));
+  }
+
+  // Hover tools on a message: the :pushpin: reaction and the app's message shortcuts.
+  function tools(snap, m) {
+    const where = { channel: snap.channel, ts: m.ts };
+    const menu = el("div", { class: "shortcut-menu", hidden: true },
+      snap.shortcuts.map((s) => el("button", {
+        type: "button", class: "shortcut", text: s.name,
+        onclick: () => { menu.hidden = true; act("/api/shortcut", { ...where, callback_id: s.callback_id }); },
+      })));
+    return el("div", { class: "msg-tools" },
+      el("button", {
+        type: "button", class: "tool", title: "React with :pushpin:", "aria-label": "React with pushpin",
+        text: "📌", onclick: () => act("/api/react", { ...where, reaction: "pushpin" }),
+      }),
+      snap.shortcuts.length ? el("button", {
+        type: "button", class: "tool", title: "More actions", "aria-label": "More actions", text: "⋯",
+        onclick: () => { menu.hidden = !menu.hidden; },
+      }) : null,
+      menu);
+  }
+
+  function reactions(snap, m) {
+    const entries = Object.entries(m.reactions || {});
+    if (!entries.length) return null;
+    return el("div", { class: "reactions" }, entries.map(([name, users]) => el("span", {
+      class: `reaction${users.includes(snap.me) ? " mine" : ""}`,
+      title: users.map((u) => `@${author(snap, u).name}`).join(", "),
+      text: `${emojiOf(name)} ${users.length}`,
+    })));
+  }
+
+  async function act(path, body) {
+    try {
+      await post(path, body);
+    } catch (error) {
+      note(error.message, true);
+    }
   }
 
   function renderHome(snap) {

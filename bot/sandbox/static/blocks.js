@@ -356,5 +356,7 @@
     return { nodes, read };
   }
 
-  window.Blocks = { el, escapeHtml, mrkdwn, renderBlocks, renderForm, plain };
+  const emojiOf = (name) => EMOJI[name] || `:${name}:`;
+
+  window.Blocks = { el, escapeHtml, mrkdwn, renderBlocks, renderForm, plain, emojiOf };
 })();
