@@ -8,9 +8,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import main
-from tests.conftest import EXAMPLE
 
-DRILLS = Path(__file__).resolve().parents[2] / "drills"
+ROOT = Path(__file__).resolve().parents[2]
+DRILLS, EXAMPLE = ROOT / "drills", ROOT / "escalation.example.yaml"
 
 
 def drill(path: Path) -> tuple[int, str]:
