@@ -132,6 +132,9 @@ class Outbox:
         # items whose attempt ended here without being recorded (the database went away):
         # their lease is freed at the next pass instead of running out
         self._unfinished: set[int] = set()
+        # Escalations woken while an item of theirs was being tried: one that finds it must
+        # wait looks again at once, as `wake` did not see it waiting.
+        self._woken: set[int] = set()
         self._lock = threading.Lock()
 
     def register(self, kind: str, handler: Handler) -> None:
@@ -157,6 +160,7 @@ class Outbox:
         self, job: Job, error: str | None, *, permanent: bool = False, waiting: bool = False
     ) -> None:
         now = self.clock()
+        again = False
         with self.db.uow() as uow:
             item = uow.session.get(OutboxItem, job.id)
             if item is None:
@@ -167,7 +171,9 @@ class Outbox:
             elif waiting:
                 item.attempts -= 1  # waiting is not failing: retries stay for real failures
                 item.last_error = (WAITING + error)[:2000]
-                item.next_attempt_at = now + waiting_time(now - item.created_at)
+                with self._lock:
+                    again = job.escalation_id in self._woken
+                item.next_attempt_at = now if again else now + waiting_time(now - item.created_at)
             else:
                 item.last_error = error[:2000]
                 if permanent:
@@ -175,14 +181,26 @@ class Outbox:
                 else:
                     item.next_attempt_at = now + backoff(job.attempt)
             uow.commit()
+        if again:
+            self.submit(job.key)
 
     def wake(self, escalation_id: int) -> None:
         """Run now the items of an escalation that were waiting for it to move on."""
-        with self.db.uow() as uow:
-            keys = uow.repos.outbox.wake(escalation_id, WAITING, self.clock())
-            uow.commit()
-        for key in keys:
-            self.submit(key)
+        with self._lock:
+            self._woken.add(escalation_id)
+        try:
+            with self.db.uow() as uow:
+                keys = uow.repos.outbox.wake(escalation_id, WAITING, self.clock())
+                uow.commit()
+            for key in keys:
+                self.submit(key)
+        finally:
+            self._forget_woken()
+
+    def _forget_woken(self) -> None:
+        with self._lock:
+            if not self._held:  # nothing is being tried: no race left to cover
+                self._woken.clear()
 
     def run(self, item_id: int) -> bool:
         """Try one item now; return True when it is done."""
@@ -204,6 +222,7 @@ class Outbox:
         finally:
             with self._lock:
                 self._held.discard(job.id)
+            self._forget_woken()
 
     def _free_unfinished(self) -> None:
         """Let go of the items whose attempt here could not be recorded: due again at once."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.app import build_services, create_app
+from bot.app import build_services, create_app, usergroups_of
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.health import scheduler_check
@@ -63,6 +63,7 @@ def start_local(
     """Start the bot's HTTP server on loopback in background threads (and the scheduler)."""
     svc = build_services(settings, config, clock=clock, db=db, client=client)
     svc.token.start()
+    svc.slack.refresh_usergroups(usergroups_of(config))  # here at once: tests count calls
     app = create_app(svc)
     server = Server(create_web(app, svc), port=port).start()
     if outbox_interval:
@@ -94,6 +95,7 @@ def run_production(
     svc = build_services(settings, config, db=db)
     svc.token.start()
     app = create_app(svc)
+    svc.slack.keep_fresh(usergroups_of(config))
     svc.outbox.start()
     timer = _start_scheduler(svc) if scheduler else None
     # What start-up made (modules, config, schemas: most of the heap) lives as long as the
@@ -125,6 +127,7 @@ def run_scheduler(settings: Settings, config: TeamConfig, db: Database) -> None:
     """Run only the scheduler (and the outbox sending its pings) until SIGTERM or Ctrl-C."""
     svc = build_services(settings, config, db=db)
     svc.token.start()
+    svc.slack.keep_fresh(usergroups_of(config))
     svc.outbox.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -10,14 +10,16 @@ from bot.executors import Foreground, TrackedPool
 from bot.health import Readiness, SlackToken
 from bot.oncall import OnCall
 from bot.outbox import Outbox
+from bot.policy import Policy
 from bot.settings import Settings
 from bot.slack import SlackGateway
+from bot.telemetry import Telemetry
 from storage.db import Database
 
 
 @dataclass
 class Services:
-    """Settings, team config, database, Slack gateway, clock, on-call, outbox and pools."""
+    """Settings, team config, database, Slack gateway, clock, on-call, policy, outbox, pools."""
 
     settings: Settings
     config: TeamConfig
@@ -25,9 +27,11 @@ class Services:
     slack: SlackGateway
     clock: Clock
     oncall: OnCall
+    policy: Policy  # who may see and do what
     outbox: Outbox
     listeners: TrackedPool
     foreground: Foreground  # Slack requests being answered; background work gives way
+    telemetry: Telemetry  # this process's /metrics
     token: SlackToken  # the bot token's auth.test, made at start
     readiness: Readiness = field(default_factory=Readiness)  # what /readyz checks
 

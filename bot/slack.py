@@ -25,6 +25,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot.executors import Foreground
+from bot.telemetry import Telemetry
 from bot.text import escape, truncate
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,16 @@ class SlackError(Exception):
 
 @dataclass
 class InviteResult:
-    """What one batched invite did: who is in now and who could not be added, and why."""
+    """What one batched invite did: who was added, who was in already, who could not be
+    added and why."""
 
     invited: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    already: list[str] = field(default_factory=list)
 
 
 Sleep = Callable[[float], None]
+USERGROUP_MAX_AGE = 600.0  # seconds: a user group's members are never older than this
 
 
 class _Waiting(RetryHandler):
@@ -78,6 +82,21 @@ class _Waiting(RetryHandler):
 
 
 class _RateLimited(_Waiting, RateLimitErrorRetryHandler):
+    on_retry: Callable[[str], None] = staticmethod(lambda url: None)  # counts each 429
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self.on_retry(request.url)
+        super().prepare_for_next_attempt(
+            state=state, request=request, response=response, error=error
+        )
+
     def wait(self, state: RetryState, response: HttpResponse | None) -> float:
         headers = {k.lower(): v for k, v in (response.headers if response else {}).items()}
         retry_after = (headers.get("retry-after") or ["1"])[0]
@@ -145,15 +164,21 @@ class SlackGateway:
         cache_ttl: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
         foreground: Foreground | None = None,
+        telemetry: Telemetry | None = None,
     ):
         self.client = client
         self.foreground = foreground or Foreground()
+        self.telemetry = telemetry or Telemetry()
+        for handler in client.retry_handlers:  # a 429 is waited out inside the client
+            if isinstance(handler, _RateLimited):
+                handler.on_retry = self._rate_limited
         self._cache_ttl = cache_ttl
         self._monotonic = monotonic
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         self._bot_user_id: str | None = None
+        self._groups: dict[str, tuple[float, list[str]]] = {}  # user group: (loaded, members)
         self._silent_until = 0.0  # while Slack is not answering, requests do not wait on it
         for handler in getattr(client, "retry_handlers", None) or []:
             if isinstance(handler, _Brief):
@@ -166,6 +191,7 @@ class SlackGateway:
         if self.foreground.on_request() and self._monotonic() < self._silent_until:
             # Slack just failed to answer: a request is not held up waiting for it again
             # (the answer to a /oncall would come after a client timeout per lookup).
+            self.telemetry.slack_call(method, "unreachable")
             raise SlackError(method, "unreachable")
         try:
             if method in _READ_METHODS:
@@ -175,14 +201,19 @@ class SlackGateway:
         except SlackApiError as exc:
             self._silent_until = 0.0  # it answered
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
-            raise SlackError(
-                method, str(data.get("error") or exc.response.status_code), data
-            ) from None
+            error = str(data.get("error") or exc.response.status_code)
+            self.telemetry.slack_call(method, "ratelimited" if error == "429" else "error")
+            raise SlackError(method, error, data) from None
         except (OSError, HTTPException) as exc:  # no answer (refused, reset, timed out)
+            self.telemetry.slack_call(method, "unreachable")
             self._silent_until = self._monotonic() + SILENT_FOR
             raise SlackError(method, type(exc).__name__) from exc
+        self.telemetry.slack_call(method, "ok")
         self._silent_until = 0.0
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def _rate_limited(self, url: str) -> None:
+        self.telemetry.slack_call(url.rstrip("/").rsplit("/", 1)[-1], "ratelimited")
 
     def _cached(self, kind: str, key: str, load: Callable[[], Any]) -> Any:
         # One loader per key at a time: concurrent escalations share one lookup.
@@ -243,14 +274,70 @@ class SlackGateway:
             return default
 
     def usergroup_members(self, usergroup_id: str) -> list[str]:
-        """Return the members of a Slack user group (cached)."""
-        return list(
-            self._cached(
-                "usergroup",
-                usergroup_id,
-                lambda: self._call("usergroups.users.list", usergroup=usergroup_id)["users"],
-            )
-        )
+        """Return the members of a Slack user group, as last loaded if under 10 minutes ago.
+
+        `keep_fresh` reloads the config's groups every 5 minutes in the background and
+        `apply_usergroup_change` follows Slack's `subteam_members_changed` events, so
+        raising an escalation never waits on a look-up (see bench_escalate's call count).
+        """
+        with self._lock:
+            hit = self._groups.get(usergroup_id)
+        if hit is not None and self._monotonic() - hit[0] < USERGROUP_MAX_AGE:
+            return list(hit[1])
+        return self._load_usergroup(usergroup_id)
+
+    def _load_usergroup(self, usergroup_id: str) -> list[str]:
+        loaded = self._monotonic()
+        members = list(self._call("usergroups.users.list", usergroup=usergroup_id)["users"])
+        with self._lock:
+            self._groups[usergroup_id] = (loaded, members)
+        return list(members)
+
+    def apply_usergroup_change(
+        self, usergroup_id: str, added: Iterable[str], removed: Iterable[str]
+    ) -> None:
+        """Follow a `subteam_members_changed` event in the cached members (if cached)."""
+        with self._lock:
+            hit = self._groups.get(usergroup_id)
+            if hit is None:
+                return
+            gone = set(removed)
+            members = [u for u in hit[1] if u not in gone]
+            members += [u for u in added if u not in members]
+            self._groups[usergroup_id] = (hit[0], members)
+
+    def refresh_usergroups(self, usergroup_ids: Iterable[str]) -> None:
+        """Load these user groups' members now; a group Slack cannot list is logged."""
+        for usergroup_id in usergroup_ids:
+            try:
+                self._load_usergroup(usergroup_id)
+            except (SlackError, OSError) as exc:
+                log.warning("could not load the members of %s: %s", usergroup_id, exc)
+
+    def keep_fresh(
+        self, usergroup_ids: Sequence[str], every: float = USERGROUP_MAX_AGE / 2
+    ) -> threading.Event:
+        """Reload the user groups every `every` seconds in a daemon thread; set the returned
+        event to stop. The first load happens at once, in that thread."""
+        stop = threading.Event()
+        ids = list(dict.fromkeys(usergroup_ids))
+
+        def loop() -> None:
+            while not stop.is_set():
+                self.refresh_usergroups(ids)
+                stop.wait(every)
+
+        if ids:
+            threading.Thread(target=loop, name="usergroups", daemon=True).start()
+        return stop
+
+    def usergroup_members_or_none(self, usergroup_id: str) -> list[str]:
+        """Return a user group's members, or nobody when Slack cannot say (refuse, not fail)."""
+        try:
+            return self.usergroup_members(usergroup_id)
+        except (SlackError, OSError) as exc:
+            log.warning("could not list the members of %s: %s", usergroup_id, exc)
+            return []
 
     # -- channels ---------------------------------------------------------
 
@@ -312,10 +399,14 @@ class SlackGateway:
                 errors = exc.response.get("errors") or [
                     {"user": u, "error": exc.error} for u in batch
                 ]
+            there = set()
             for item in errors:
-                if item.get("error") != "already_in_channel":
+                if item.get("error") == "already_in_channel":
+                    there.add(str(item.get("user")))
+                else:
                     result.failed[str(item.get("user"))] = str(item.get("error"))
-            result.invited.extend(u for u in batch if u not in result.failed)
+            result.already.extend(u for u in batch if u in there)
+            result.invited.extend(u for u in batch if u not in result.failed and u not in there)
         return result
 
     def set_topic(self, channel: str, topic: str) -> None:
@@ -387,6 +478,14 @@ class SlackGateway:
         if blocks:
             args["blocks"] = list(blocks)
         self._call("chat.postEphemeral", **args)
+
+    def open_dm(self, user: str) -> str:
+        """Return the ID of the bot's direct-message channel with `user` (cached)."""
+        return str(
+            self._cached(
+                "im", user, lambda: self._call("conversations.open", users=user)["channel"]["id"]
+            )
+        )
 
     def dm(self, user: str, text: str, *, blocks: Sequence[dict[str, Any]] | None = None) -> str:
         """Send a direct message (posting to a user ID opens the DM)."""

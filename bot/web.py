@@ -32,10 +32,10 @@ log = logging.getLogger(__name__)
 
 
 class Metrics:
-    """The Prometheus metrics of one web app (own registry, so tests can build many)."""
+    """The request metrics of one web app, in its process's registry (or one of its own)."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
         self.requests = Counter(
             "escbot_slack_requests_total",
             "Slack requests by status",
@@ -178,7 +178,7 @@ async def _answer(bolt: App, request: BoltRequest, listeners: Executor) -> BoltR
 
 def create_web(bolt: App, svc: Services) -> Starlette:
     """Build the ASGI app serving Slack and the operational endpoints."""
-    metrics = Metrics()
+    metrics = Metrics(svc.telemetry.registry)
     Gauge(
         "escbot_background_gave_way_seconds",
         "Time background work (staffing, pings) waited for Slack requests to be answered",

@@ -76,6 +76,7 @@ class Scheduler:
         self.known = pings.Known()
         self.last_tick: jobs.Tick | None = None
         self._wall = wall_clock
+        self.started = svc.clock()  # on a fresh database, pings run from here
         self._pass = threading.Lock()  # one pass at a time in this process
         self._loaded = False
         self._swept: datetime | None = None  # the moment of the last pass that finished
@@ -99,7 +100,7 @@ class Scheduler:
         with self._pass:
             now = now or self.svc.clock()
             if not self._loaded:
-                self.known.load(self.svc, now)
+                self.known.load(self.svc, now, started=self.started)
                 self._loaded = True
             since = None
             if not full and self._swept is not None:
@@ -107,6 +108,7 @@ class Scheduler:
             tick = jobs.run_due(self.svc, self.known, now, since=since, submit=submit)
             self._swept = now
             self.last_tick = tick
+            self.svc.telemetry.last_pass.set(time.time())
             self.last_pass_at = time.time()  # wall clock, for readiness
         self._schedule(tick.next_at)
         return tick

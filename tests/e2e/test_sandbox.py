@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -45,3 +47,48 @@ def test_run_without_token_starts_the_sandbox(tmp_path: Path, monkeypatch):
     assert "starting the local sandbox" in result.output
     assert "created channel #esc-1-flood-of-hoaxes" in result.output
     assert (tmp_path / "escalations.db").exists()
+
+
+def test_shell_shows_whole_replies_forms_home_and_pings(tmp_path: Path):
+    out = io.StringIO()
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", _env_file=None)  # type: ignore[call-arg]
+    box = start_sandbox(settings, load_config(EXAMPLE), out=out)
+    box.follow()
+    try:
+        box.execute("/escalate SEV2 #ads Fake giveaway ads")
+        box.execute("in esc-1-fake-giveaway-ads")
+        box.execute("/esc status")
+        assert "*People:* @lead (reporter)" in out.getvalue()  # the body, not just its header
+        box.execute("/esc invite @ben")
+        assert "invited ben" in out.getvalue()
+        box.execute("/oncal")
+        assert "`/oncal` is not a command here. Try /escalate, /esc" in out.getvalue()
+        assert "HTTP 404" not in out.getvalue()
+
+        box.execute("/escalate")
+        box.execute('submit title="   "')
+        assert "! title: " in out.getvalue()
+        assert box.emulator.open_views(box.user)
+        box.execute("cancel")
+        assert box.emulator.open_views(box.user) == []
+
+        box.execute("click esc_log_decision")
+        box.execute("submit decision=Remove consulted=@zed")
+        assert "! consulted: no such person @zed" in out.getvalue()
+        box.execute("submit decision=Remove consulted=@ana")
+        assert "Decision #1" in out.getvalue()
+
+        box.execute("home")
+        assert "[App Home]" in out.getvalue() and "My open escalations" in out.getvalue()
+
+        mark = len(out.getvalue())
+        box.driver.command(
+            "U0BEN00001", "/escalate", "SEV1 #crisis Flood of hoaxes"
+        )  # not typed here
+        box.bot.services.wait_idle(timeout=60)
+        deadline = time.monotonic() + 10
+        while "esc-2-flood-of-hoaxes" not in out.getvalue()[mark:]:
+            assert time.monotonic() < deadline, out.getvalue()[mark:]
+            threading.Event().wait(0.02)
+    finally:
+        box.stop()

@@ -106,8 +106,7 @@ def throttled(world: World, method: str) -> int:
 
 # -- 429 with Retry-After on every method the bot uses -----------------------------------------
 
-STAFFING = [  # who the bot is was learnt at start (its token's one auth.test)
-    "usergroups.users.list",
+STAFFING = [  # who the bot is and user groups are learnt at start, not while staffing
     "conversations.create",
     "conversations.invite",
     "chat.postMessage",
@@ -276,6 +275,15 @@ def test_unknown_and_deactivated_people_are_skipped_and_noted(faulty: Faulty):
     world.emulator.add_usergroup(
         "S0PUBPOL01", "public-policy", ["U0PUBPO0001", "U0PUBPO0002", "U0GHOST001"]
     )
+    world.driver.event(  # as Slack tells the bot of the change
+        {
+            "type": "subteam_members_changed",
+            "subteam_id": "S0PUBPOL01",
+            "added_users": ["U0GHOST001"],
+            "removed_users": ["U0PUBPO0003"],
+        }
+    )
+    world.settle()
     world.driver.command(REPORTER, "/escalate", "SEV2 #election Fake ballots")
     world.settle()
     row = staffed(world)
