@@ -64,7 +64,12 @@ def build_manifest(url: str, name: str = "Escalations") -> dict[str, Any]:
         "settings": {
             "event_subscriptions": {
                 "request_url": events,
-                "bot_events": ["app_home_opened", "subteam_members_changed"],
+                "bot_events": [
+                    "app_home_opened",
+                    "member_joined_channel",
+                    "member_left_channel",
+                    "subteam_members_changed",
+                ],
             },
             "interactivity": {"is_enabled": True, "request_url": events},
             "org_deploy_enabled": False,
