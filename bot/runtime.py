@@ -17,7 +17,8 @@ from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.services import Services
 from bot.settings import Settings
-from bot.web import Server, create_web, serve_forever
+from bot.socket_mode import SocketLink
+from bot.web import Server, create_operational_web, create_web, serve_forever
 from schedules.scheduler import Scheduler
 from storage.db import Database
 
@@ -32,6 +33,7 @@ class Running:
     app: App
     server: Server
     scheduler: Scheduler | None = None
+    socket: SocketLink | None = None  # in Socket Mode (an app token): the bot's connection
 
     @property
     def events_url(self) -> str:
@@ -40,6 +42,8 @@ class Running:
 
     def stop(self) -> None:
         """Stop serving and the background workers."""
+        if self.socket is not None:
+            self.socket.close()
         self.server.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown()
@@ -58,17 +62,28 @@ def start_local(
     scheduler: bool = True,
     client: WebClient | None = None,
 ) -> Running:
-    """Start the bot's HTTP server on loopback in background threads (and the scheduler)."""
+    """Start the bot's HTTP server on loopback in background threads (and the scheduler).
+
+    With an app token in `settings`, Slack's requests come over Socket Mode instead: the
+    server then serves only health, readiness, metrics and calendar feeds.
+    """
     svc = build_services(settings, config, clock=clock, db=db, client=client)
     app = create_app(svc)
-    server = Server(create_web(app, svc), port=port).start()
+    link = SocketLink(app, settings.slack_app_token) if settings.slack_app_token else None
+    if link is None:
+        web = create_web(app, svc)
+    else:
+        web = create_operational_web(svc, checks={"socket_mode": link.connected})
+    server = Server(web, port=port).start()
     if outbox_interval:
         svc.outbox.start(outbox_interval)
     timer = None
     if scheduler:
         timer = Scheduler(svc)
         timer.start()
-    return Running(svc, app, server, timer)
+    if link is not None:
+        link.connect()
+    return Running(svc, app, server, timer, link)
 
 
 def run_production(
@@ -91,15 +106,14 @@ def run_production(
     gc.freeze()
     try:
         if settings.slack_app_token:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            handler = SocketModeHandler(app, settings.slack_app_token)
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            handler.connect()
-            log.info("connected in Socket Mode")
-            stop.wait()
-            handler.close()
+            link = SocketLink(app, settings.slack_app_token)
+            link.connect()
+            log.info("connected in Socket Mode; health and metrics at :%d", settings.port)
+            try:
+                checks = {"socket_mode": link.connected}
+                serve_forever(create_operational_web(svc, checks=checks), settings.port)
+            finally:
+                link.close()
         else:
             log.info("serving Slack at :%d/slack/events", settings.port)
             serve_forever(create_web(app, svc), settings.port)

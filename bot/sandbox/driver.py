@@ -89,6 +89,7 @@ class Driver:
         team_id: str | None = None,
         timeout: float = 10.0,
         verification_token: str = "sandbox-verification-token",
+        transport: Callable[[bytes, dict[str, str]], Reply] | None = None,
     ) -> None:
         self.emulator = emulator
         self.bot_url = bot_url
@@ -99,6 +100,9 @@ class Driver:
         self.verification_token = verification_token
         self._sequence = count(1)
         self.holding: list[tuple[bytes, dict[str, str]]] | None = None
+        #: Sends a prepared (body, headers) instead of an HTTP POST to ``bot_url``, e.g. as a
+        #: Socket Mode envelope (:class:`bot.sandbox.socket_mode.SocketMode`).
+        self.transport = transport
 
     # ------------------------------------------------------------------ helpers
 
@@ -140,6 +144,8 @@ class Driver:
         if self.holding is not None:  # prepared for sending later, from elsewhere
             self.holding.append((body, out))
             return Reply(0, "", None)
+        if self.transport is not None:
+            return self.transport(body, out)
         return deliver(self.bot_url, body, out, self.timeout)
 
     def headers_for(

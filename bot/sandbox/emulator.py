@@ -544,6 +544,10 @@ class Emulator:
         self.home_views: dict[str, dict] = {}
         #: Tracebacks of requests the emulator itself failed on (answered with HTTP 500).
         self.server_errors: list[str] = []
+        #: Methods that take the app-level token (``xapp-``) instead of the bot token, such as
+        #: ``apps.connections.open`` (:mod:`bot.sandbox.socket_mode` adds it).
+        self.app_token: str | None = None
+        self.app_methods: dict[str, Callable[[dict], dict]] = {}
 
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -1211,7 +1215,7 @@ class Emulator:
         return None
 
     def _web_api(self, method: str, verb: str, query: str, headers, body: bytes):
-        handler = self._methods.get(method)
+        handler = self._methods.get(method) or self.app_methods.get(method)
         if handler is None:
             self._record(method, {}, False, "unknown_method", 404)
             return _json_response(404, {"ok": False, "error": "unknown_method"})
@@ -1237,9 +1241,10 @@ class Emulator:
         if not token:
             self._record(method, args, False, "not_authed", 200)
             return _json_response(200, {"ok": False, "error": "not_authed"})
-        if token != self.bot_token:
-            self._record(method, args, False, "invalid_auth", 200)
-            return _json_response(200, {"ok": False, "error": "invalid_auth"})
+        refused = self._token_refusal(method, token)
+        if refused is not None:
+            self._record(method, args, False, refused, 200)
+            return _json_response(200, {"ok": False, "error": refused})
 
         with self._lock:
             retry_after = self._rate_limit(method, args)
@@ -1261,6 +1266,16 @@ class Emulator:
             payload = {"ok": ok, **{k: v for k, v in result.items() if k != "ok"}}
             self._record(method, args, ok, None if ok else payload.get("error"), 200)
             return _json_response(200, payload)
+
+    def _token_refusal(self, method: str, token: str) -> str | None:
+        """Slack's error for a token of the wrong kind or value for ``method``, else None."""
+        if method in self.app_methods:
+            if not token.startswith("xapp-"):
+                return "not_allowed_token_type"
+            return None if token == self.app_token else "invalid_auth"
+        if token.startswith("xapp-") and token == self.app_token:
+            return "not_allowed_token_type"
+        return None if token == self.bot_token else "invalid_auth"
 
     def _rate_limit(self, method: str, args: dict) -> int | None:
         """Seconds to wait when the call is over its limit, else None (and count it)."""
