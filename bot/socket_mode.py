@@ -58,9 +58,12 @@ class SocketLink:
         client = self.handler.client
         client.auto_reconnect_enabled = False
         # The client's reader holds the socket's lock in a recv() of up to 3 s, and closing
-        # waits for that lock: shut the socket down first so the recv() returns at once.
+        # waits for that lock: shut its reading side down first so the recv() returns at once.
         sock = getattr(client.current_session, "sock", None)
         if sock is not None:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RD)
+        # Its message loop waits up to 1 s for the next message: wake it to see it is closed.
+        client.closed = True
+        client.message_queue.put(None)
         self.handler.close()

@@ -337,6 +337,29 @@ class Driver:
             self.emulator.apply_view_response(user_id, submitted["id"], reply.json)
         return reply
 
+    def message_shortcut(
+        self, user_id: str, callback_id: str, channel_id: str, message_ts: str
+    ) -> Reply:
+        """A ``message_action``: the user picked a message shortcut on a message."""
+        payload = {
+            "type": "message_action",
+            "token": self.verification_token,
+            "action_ts": self._action_ts(),
+            "team": self._team(),
+            "user": self._user(user_id),
+            "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": self.emulator.new_trigger_id(user_id=user_id),
+            "response_url": self.emulator.new_response_url(
+                channel_id=channel_id, user_id=user_id, message_ts=message_ts
+            ),
+            "message_ts": message_ts,
+            "message": self._message(channel_id, message_ts),
+        }
+        return self._send_payload(payload)
+
     def event(
         self, event: dict, *, event_id: str | None = None, retry_num: int | None = None
     ) -> Reply:
