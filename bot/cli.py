@@ -56,6 +56,8 @@ def main(verbose: bool) -> None:
         logging.getLogger("alembic").setLevel(logging.WARNING)
         # APScheduler logs every date job it adds and runs; the passes log what they send.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # The sandbox's Socket Mode endpoint logs every socket it opens and closes.
+        logging.getLogger("websockets").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -105,11 +107,16 @@ def scheduler() -> None:
     default=None,
     help="Team config (default: ESCALATION_CONFIG, else the shipped example).",
 )
-def sandbox(config_path: Path | None) -> None:
+@click.option(
+    "--socket-mode",
+    is_flag=True,
+    help="Wire the bot to the workspace over Socket Mode (an app token) instead of HTTP.",
+)
+def sandbox(config_path: Path | None, socket_mode: bool) -> None:
     """Start a local Slack-compatible workspace with the bot wired to it, and a shell."""
     from bot.sandbox.shell import run_sandbox
 
-    run_sandbox(_settings(), config_path)
+    run_sandbox(_settings(), config_path, socket_mode=socket_mode)
 
 
 @main.group()
@@ -189,11 +196,21 @@ def audit_verify() -> None:
 
 
 @main.command()
-@click.option("--url", required=True, help="Public base URL the bot is served at.")
-def manifest(url: str) -> None:
-    """Print the Slack app manifest for a bot served at URL."""
-    from bot.manifest import render_manifest
+@click.option("--url", default=None, help="Public base URL the bot is served at.")
+@click.option(
+    "--socket-mode",
+    is_flag=True,
+    help="The Socket Mode variant: no request URLs (Slack delivers over the app's socket).",
+)
+def manifest(url: str | None, socket_mode: bool) -> None:
+    """Print the Slack app manifest for a bot served at URL (or over Socket Mode)."""
+    from bot.manifest import render_manifest, render_socket_mode_manifest
 
+    if socket_mode:
+        click.echo(render_socket_mode_manifest(), nl=False)
+        return
+    if url is None:
+        raise click.UsageError("give --url URL (or --socket-mode)")
     click.echo(render_manifest(url), nl=False)
 
 

@@ -17,6 +17,7 @@ from bot.runtime import Running, start_local
 from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
+from bot.sandbox.socket_mode import SocketMode
 from bot.settings import Settings
 from storage.db import Database
 
@@ -92,6 +93,7 @@ class Sandbox:
         self._responses = 0
         self._ephemerals = 0
         self._lock = threading.Lock()
+        self.socket: SocketMode | None = None  # the emulator's Socket Mode, when the bot uses it
 
     def say(self, text: str) -> None:
         """Print a line of the shell's output."""
@@ -320,25 +322,38 @@ def _element_value(element: dict[str, Any], raw: str) -> dict[str, Any]:
 
 
 def start_sandbox(
-    settings: Settings, config: TeamConfig, *, out: TextIO | None = None, port: int = 0
+    settings: Settings,
+    config: TeamConfig,
+    *,
+    out: TextIO | None = None,
+    port: int = 0,
+    socket_mode: bool = False,
 ) -> Sandbox:
-    """Start the emulator seeded from `config` and the bot wired to it."""
+    """Start the emulator seeded from `config` and the bot wired to it (over HTTP, or over
+    Socket Mode with `socket_mode`)."""
     emulator = Emulator(rate_limits=True)
     emulator.start()
     handles = seed(emulator, config)
+    socket = SocketMode(emulator).start() if socket_mode else None
     secret = secrets.token_hex(16)
     local = settings.model_copy(
         update={
             "slack_bot_token": emulator.bot_token,
             "slack_signing_secret": secret,
             "slack_api_url": emulator.url,
+            "slack_app_token": socket.app_token if socket else None,
         }
     )
     db = Database(local.database_url)
     db.prepare()
     bot = start_local(local, config, db, port=port)
     driver = Driver(emulator, bot.events_url, secret)
-    return Sandbox(config, bot, emulator, driver, handles, out or sys.stdout)
+    if socket is not None:
+        socket.wait_connected()
+        driver.transport = socket.transport
+    box = Sandbox(config, bot, emulator, driver, handles, out or sys.stdout)
+    box.socket = socket
+    return box
 
 
 def run_sandbox(
@@ -346,6 +361,8 @@ def run_sandbox(
     config_path: Path | None = None,
     stdin: TextIO | None = None,
     out: TextIO | None = None,
+    *,
+    socket_mode: bool = False,
 ) -> None:
     """Run the sandbox with a shell on stdin until `quit` or end of input."""
     stdin = stdin or sys.stdin
@@ -356,10 +373,13 @@ def run_sandbox(
     except (ConfigError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    box = start_sandbox(settings, config, out=out)
+    box = start_sandbox(settings, config, out=out, socket_mode=socket_mode)
     interactive = stdin.isatty()
+    where = f"bot at {box.bot.events_url}"
+    if box.socket is not None:
+        where = f"bot over Socket Mode at {box.socket.url}"
     box.say(
-        f"Sandbox workspace at {box.emulator.url} — bot at {box.bot.events_url}\n"
+        f"Sandbox workspace at {box.emulator.url} — {where}\n"
         f"Team config: {path}; database: {settings.database_url}\n"
         f"You are @{box.names.get(box.user)} in #escalations-team. Type `help`."
     )
@@ -382,4 +402,6 @@ def run_sandbox(
         pass
     finally:
         box.bot.stop()
+        if box.socket is not None:
+            box.socket.stop()
         box.emulator.stop()

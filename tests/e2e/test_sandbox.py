@@ -45,3 +45,30 @@ def test_run_without_token_starts_the_sandbox(tmp_path: Path, monkeypatch):
     assert "starting the local sandbox" in result.output
     assert "created channel #esc-1-flood-of-hoaxes" in result.output
     assert (tmp_path / "escalations.db").exists()
+
+
+def test_sandbox_in_socket_mode_raises_over_envelopes(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ESCALATION_CONFIG", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ESCALATION_CONFIG", str(EXAMPLE))
+    typed = "/escalate SEV2 #ads Fake giveaway ads\nin esc-1-fake-giveaway-ads\nclick esc_ack\n"
+    result = CliRunner().invoke(main, ["sandbox", "--socket-mode"], input=typed)
+    assert result.exit_code == 0, result.output
+    assert "bot over Socket Mode at ws://127.0.0.1:" in result.output
+    assert "created channel #esc-1-fake-giveaway-ads" in result.output
+    assert "Acknowledged by" in result.output
+
+
+def test_the_socket_mode_sandbox_takes_envelopes_not_posts(tmp_path: Path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", _env_file=None)  # type: ignore[call-arg]
+    box = start_sandbox(settings, load_config(EXAMPLE), out=io.StringIO(), socket_mode=True)
+    try:
+        assert box.socket is not None
+        assert box.execute("/escalate SEV3 Over the socket")
+        assert [e.type for e in box.socket.sent] == ["slash_commands"]
+        assert box.emulator.channel_by_name("esc-1-over-the-socket") is not None
+    finally:
+        box.bot.stop()
+        box.socket.stop()
+        box.emulator.stop()

@@ -228,6 +228,8 @@ def test_a_disconnect_mid_burst_loses_nothing(sworld: SocketWorld, reason: str):
     assert not any(thread.is_alive() for thread in threads)
     sworld.settle()
     assert sworld.socket.disconnects == [reason] and len(sworld.socket.connections) >= 2
+    used = {e.connection for e in sworld.socket.sent}  # envelopes went out on both sides
+    assert sworld.socket.connections[0] in used and used - {sworld.socket.connections[0]}
     assert len(replies) == senders * each
     assert all(r.status == 200 and "Raising" in r.json["text"] for r, _ in replies)
     assert all(h.status == 200 for _, h in replies)
