@@ -79,9 +79,14 @@ def run(no_scheduler: bool) -> None:
         run_sandbox(settings)
         return
     from bot.runtime import run_production
+    from bot.socket_mode import AppTokenRefused
 
     config = _config(settings.escalation_config)
-    run_production(settings, config, _database(settings), scheduler=not no_scheduler)
+    try:
+        run_production(settings, config, _database(settings), scheduler=not no_scheduler)
+    except AppTokenRefused as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 @main.command()

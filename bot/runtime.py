@@ -95,6 +95,11 @@ def run_production(
     sys.setswitchinterval(0.0005)
     svc = build_services(settings, config, db=db)
     app = create_app(svc)
+    # In Socket Mode, learn first whether Slack takes the app token: a refused one stops the
+    # process before it has sent anything.
+    link = SocketLink(app, settings.slack_app_token) if settings.slack_app_token else None
+    if link is not None:
+        link.start()
     svc.outbox.start()
     timer = Scheduler(svc) if scheduler else None
     if timer is not None:
@@ -104,11 +109,12 @@ def run_production(
     # acks included, for tens of milliseconds each time.
     gc.collect()
     gc.freeze()
+    # uvicorn stops on SIGTERM, then raises it again once it has: a handler of ours takes that
+    # second one, so the workers below stop cleanly instead of the process dying mid-way.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     try:
-        if settings.slack_app_token:
-            link = SocketLink(app, settings.slack_app_token)
-            link.connect()
-            log.info("connected in Socket Mode; health and metrics at :%d", settings.port)
+        if link is not None:
+            log.info("Socket Mode; health, readiness and metrics at :%d", settings.port)
             try:
                 checks = {"socket_mode": link.connected}
                 serve_forever(create_operational_web(svc, checks=checks), settings.port)
@@ -121,6 +127,7 @@ def run_production(
         if timer is not None:
             timer.shutdown()
         svc.outbox.stop()
+        log.info("stopped")
 
 
 def run_scheduler(settings: Settings, config: TeamConfig, db: Database) -> None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import threading
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,11 @@ class SocketLink:
     """The bot's Socket Mode connection: connect, report whether connected, close."""
 
     def __init__(self, app: App, app_token: str) -> None:
-        self.handler = SocketModeHandler(app, app_token)
+        # Its own client for apps.connections.open, without the gateway's retries: while Slack
+        # cannot be reached, start() hands over to the background at once instead of waiting.
+        opener = WebClient(base_url=app.client.base_url, timeout=10, logger=log)
+        self.handler = SocketModeHandler(app, app_token, web_client=opener)
+        self._closed = threading.Event()
 
     def connect(self) -> None:
         """Open the socket (apps.connections.open, then the WebSocket, then `hello`).
@@ -49,12 +55,45 @@ class SocketLink:
                 ) from None
             raise
 
+    def start(self, *, first_wait: float = 1.0, max_wait: float = 30.0) -> None:
+        """Connect now, or keep trying in the background while Slack cannot be reached.
+
+        A refused token raises AppTokenRefused at once: no retry will change Slack's mind.
+        """
+        try:
+            self.connect()
+            return
+        except AppTokenRefused:
+            raise
+        except Exception as exc:
+            log.warning("Socket Mode: cannot connect yet (%s); retrying in the background", exc)
+        thread = threading.Thread(
+            target=self._retry, args=(first_wait, max_wait), name="socket-connect", daemon=True
+        )
+        thread.start()
+
+    def _retry(self, wait: float, max_wait: float) -> None:
+        while not self._closed.wait(wait):
+            self.handler.client.wss_uri = None  # a URL is good for one connection: ask anew
+            try:
+                self.connect()
+            except AppTokenRefused as exc:
+                log.error("%s; not retrying", exc)
+                return
+            except Exception as exc:
+                wait = min(wait * 2, max_wait)
+                log.warning("Socket Mode: still cannot connect (%s); next try in %.0f s", exc, wait)
+                continue
+            log.info("Socket Mode: connected")
+            return
+
     def connected(self) -> bool:
         """Return True while the socket is open (a readiness check)."""
         return self.handler.client.is_connected()
 
     def close(self) -> None:
         """Close the socket and stop reconnecting."""
+        self._closed.set()
         client = self.handler.client
         client.auto_reconnect_enabled = False
         # The client's reader holds the socket's lock in a recv() of up to 3 s, and closing
