@@ -548,6 +548,8 @@ class Emulator:
         #: ``apps.connections.open`` (:mod:`bot.sandbox.socket_mode` adds it).
         self.app_token: str | None = None
         self.app_methods: dict[str, Callable[[dict], dict]] = {}
+        #: Called by :meth:`stop` (e.g. the Socket Mode endpoint stops with the workspace).
+        self.on_stop: list[Callable[[], None]] = []
 
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -621,6 +623,8 @@ class Emulator:
         return self.url
 
     def stop(self) -> None:
+        for hook in list(self.on_stop):
+            hook()
         server, thread = self._server, self._thread
         self._server = None
         self._thread = None

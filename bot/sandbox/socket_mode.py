@@ -161,11 +161,14 @@ class SocketMode:
         self._thread.start()
         self.emulator.app_token = self.app_token
         self.emulator.app_methods["apps.connections.open"] = self._connections_open
+        self.emulator.on_stop.append(self.stop)
         return self
 
     def stop(self) -> None:
         """Close every socket and stop serving."""
         self.emulator.app_methods.pop("apps.connections.open", None)
+        if self.stop in self.emulator.on_stop:
+            self.emulator.on_stop.remove(self.stop)
         server, self._server = self._server, None
         with self._lock:
             links = list(self._links)
@@ -386,7 +389,8 @@ class SocketMode:
             return Reply(0, "operation_timeout", None, {}, elapsed)
         if not envelope.ack:
             return Reply(200, "", None, {}, elapsed)
-        return Reply(200, json.dumps(envelope.ack), envelope.ack, {}, elapsed)
+        body = json.dumps(envelope.ack, ensure_ascii=False)
+        return Reply(200, body, envelope.ack, {}, elapsed)
 
 
 def envelope_payload(body: bytes, headers: Mapping[str, str]) -> tuple[str, dict[str, Any]]:

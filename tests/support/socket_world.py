@@ -1,10 +1,17 @@
-"""A workspace whose bot takes Slack's requests over Socket Mode instead of HTTP."""
+"""A workspace whose bot takes Slack's requests over Socket Mode instead of HTTP.
+
+`E2E_TRANSPORT=socket` runs the whole end-to-end suite this way: every world the tests start
+is a Socket Mode one, and the checks that are about HTTP itself (signatures) are skipped.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from bot.clock import FakeClock
 from bot.config import TeamConfig
@@ -14,8 +21,14 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
 from bot.sandbox.socket_mode import ACK_TIMEOUT, SocketMode
 from bot.settings import Settings
-from bot.slack import make_client
+from bot.slack import Sleep, make_client
 from storage.db import Database
+
+#: True when the end-to-end suite runs over Socket Mode (E2E_TRANSPORT=socket).
+SOCKET_TRANSPORT = os.environ.get("E2E_TRANSPORT") == "socket"
+
+#: Marks a check of HTTP itself (request signatures), which has no Socket Mode counterpart.
+http_only = pytest.mark.skipif(SOCKET_TRANSPORT, reason="about HTTP request signatures")
 
 
 @dataclass
@@ -37,9 +50,8 @@ class SocketWorld:
         self.bot.services.wait_idle(timeout=30)
 
     def stop(self) -> None:
-        """Stop the bot, then the workspace."""
+        """Stop the bot, then the workspace (its Socket Mode endpoint with it)."""
         self.bot.stop()
-        self.socket.stop()
         self.emulator.stop()
 
 
@@ -50,9 +62,17 @@ def make_socket_world(
     *,
     db: Database | None = None,
     ack_timeout: float = ACK_TIMEOUT,
+    rate_limits: bool = False,
+    scheduler: bool = False,
+    emulator: Emulator | None = None,
+    sleep: Sleep | None = None,
+    slack_timeout: int = 10,
 ) -> SocketWorld:
-    """Start an emulator with Socket Mode, seeded from `config`, and the bot connected to it."""
-    emulator = Emulator(rate_limits=False)
+    """Start an emulator with Socket Mode, seeded from `config`, and the bot connected to it.
+
+    The other arguments are those of the HTTP world's `make_world`.
+    """
+    emulator = emulator or Emulator(rate_limits=rate_limits)
     emulator.start()
     handles = seed(emulator, config)
     socket = SocketMode(emulator, ack_timeout=ack_timeout).start()
@@ -66,9 +86,11 @@ def make_socket_world(
         database_url=db.url,
         _env_file=None,
     )  # type: ignore[call-arg]
-    client = make_client(emulator.bot_token, emulator.url, timeout=10, sleep=time.sleep)
+    client = make_client(
+        emulator.bot_token, emulator.url, timeout=slack_timeout, sleep=sleep or time.sleep
+    )
     bot = start_local(
-        settings, config, db, clock=clock, outbox_interval=None, scheduler=False, client=client
+        settings, config, db, clock=clock, outbox_interval=None, scheduler=scheduler, client=client
     )
     socket.wait_connected()
     driver = Driver(emulator, bot.events_url, "", transport=socket.transport)
