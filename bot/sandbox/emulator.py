@@ -47,6 +47,7 @@ TIER_LIMITS: dict[int, int] = {1: 1, 2: 20, 3: 50, 4: 100}
 
 #: Tier of every rate-limited method. ``chat.postMessage`` is special (per channel).
 METHOD_TIERS: dict[str, int] = {
+    "apps.connections.open": 1,
     "conversations.create": 2,
     "conversations.setTopic": 2,
     "conversations.setPurpose": 2,

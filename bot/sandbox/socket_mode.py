@@ -128,6 +128,7 @@ class SocketMode:
         self._numbers = iter(range(1, 1_000_000))
         self._pending: dict[str, Envelope] = {}
         self._lose_acks = 0
+        self._turn = -1
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -359,13 +360,14 @@ class SocketMode:
                 self._pending.pop(envelope.envelope_id, None)
 
     def _pick(self, deadline: float) -> _Link | None:
-        """Return an open socket taking envelopes (the least recently opened), waiting for
-        one until `deadline`."""
+        """Return an open socket taking envelopes (each in turn, as Slack spreads them over an
+        app's sockets), waiting for one until `deadline`."""
         with self._lock:
             while True:
                 live = [link for link in self._links if not link.draining]
                 if live:
-                    return live[0]
+                    self._turn += 1
+                    return live[self._turn % len(live)]
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None

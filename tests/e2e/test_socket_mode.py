@@ -24,6 +24,7 @@ from websockets.sync.client import connect
 from bot.blocks import Action
 from bot.clock import FakeClock
 from bot.config import TeamConfig
+from bot.runtime import start_local
 from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.socket_mode import SocketMode
@@ -187,7 +188,7 @@ def test_an_unacknowledged_event_is_redelivered_once_and_handled_once(
         world.stop()
 
 
-def test_a_retried_command_envelope_raises_one_escalation(sworld: SocketWorld):
+def test_the_same_command_delivered_thrice_raises_one_escalation(sworld: SocketWorld):
     request = capture(
         sworld.driver, lambda: sworld.driver.command(REPORTER, "/escalate", "SEV2 Sent thrice")
     )
@@ -295,3 +296,27 @@ def _error(call: Any) -> str:
     with pytest.raises(SlackApiError) as refused:
         call()
     return str(refused.value.response["error"])
+
+
+def test_two_processes_share_the_envelopes_and_raise_each_escalation_once(
+    sworld: SocketWorld, config: TeamConfig
+):
+    settings = sworld.bot.services.settings
+    second = start_local(
+        settings, config, sworld.db, clock=sworld.clock, outbox_interval=None, scheduler=False
+    )
+    try:
+        sworld.socket.wait_connected(2)
+        replies = [
+            sworld.driver.command(REPORTER, "/escalate", f"SEV3 Shared {n}") for n in range(8)
+        ]
+        assert all(r.status == 200 and "Raising" in r.json["text"] for r in replies)
+        sworld.settle()
+        second.services.wait_idle(timeout=30)
+    finally:
+        second.stop()
+    assert len({e.connection for e in sworld.socket.sent}) == 2  # Slack spreads them
+    with sworld.db.uow() as uow:
+        titles = sorted(e.title for e in uow.repos.escalations.find())
+    assert titles == sorted(f"Shared {n}" for n in range(8))
+    assert len(sworld.emulator.calls_of("conversations.create")) == 8
