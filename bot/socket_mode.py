@@ -13,11 +13,16 @@ import contextlib
 import logging
 import socket
 import threading
+import time
+from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,27 @@ class AppTokenRefused(Exception):
     """Slack refused the app-level token (SLACK_APP_TOKEN)."""
 
 
+class _Handler(SocketModeHandler):
+    """Bolt's handler, but an envelope Bolt cannot even read is acknowledged and logged in one
+    line: a redelivery would fail the same way, and a traceback says nothing more."""
+
+    def handle(self, client: Any, req: SocketModeRequest) -> None:  # type: ignore[override]
+        start = time.time()
+        try:
+            response = run_bolt_app(self.app, req)
+        except Exception as exc:
+            log.warning(
+                "Socket Mode: unreadable %s envelope %s acknowledged and dropped (%s: %s)",
+                req.type,
+                req.envelope_id,
+                type(exc).__name__,
+                exc,
+            )
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        send_response(client, req, response, start)
+
+
 class SocketLink:
     """The bot's Socket Mode connection: connect, report whether connected, close."""
 
@@ -36,7 +62,7 @@ class SocketLink:
         # Its own client for apps.connections.open, without the gateway's retries: while Slack
         # cannot be reached, start() hands over to the background at once instead of waiting.
         opener = WebClient(base_url=app.client.base_url, timeout=10, logger=log)
-        self.handler = SocketModeHandler(app, app_token, web_client=opener)
+        self.handler = _Handler(app, app_token, web_client=opener)
         self._closed = threading.Event()
 
     def connect(self) -> None:
