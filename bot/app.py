@@ -15,10 +15,11 @@ from bot.errors import user_message
 from bot.executors import Foreground, TrackedPool
 from bot.oncall import OnCall
 from bot.outbox import Outbox
+from bot.policy import Policy
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import SlackGateway, make_client
-from handlers import actions, commands, deliveries, esc, home, views
+from handlers import actions, commands, deliveries, esc, events, home, views
 from handlers import oncall as oncall_listeners
 from storage.db import Database
 
@@ -38,13 +39,15 @@ def build_services(
     client = client or make_client(settings.slack_bot_token or "", settings.slack_api_url)
     foreground = Foreground()
     db.set_background(foreground.background)
+    slack = SlackGateway(client, foreground=foreground)
     svc = Services(
         settings=settings,
         config=config,
         db=db,
-        slack=SlackGateway(client, foreground=foreground),
+        slack=slack,
         clock=clock,
         oncall=OnCall(config),
+        policy=Policy(config, slack.usergroup_members_or_none),
         outbox=Outbox(db, clock, foreground=foreground),
         listeners=TrackedPool(32, "listener"),
         foreground=foreground,
@@ -53,6 +56,11 @@ def build_services(
     effects.register_outbox(svc)
     pings.register_outbox(svc)
     return svc
+
+
+def usergroups_of(config: TeamConfig) -> list[str]:
+    """Return the Slack user groups the config's stakeholder groups are."""
+    return [g.usergroup for g in config.stakeholders.values() if g.usergroup]
 
 
 def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse | None:
@@ -91,5 +99,6 @@ def create_app(svc: Services) -> App:
     esc.register(app, svc)
     actions.register(app, svc)
     home.register(app, svc)
+    events.register(app, svc)
     oncall_listeners.register(app, svc)
     return app

@@ -33,6 +33,7 @@ class Action(StrEnum):
     """Action IDs of buttons and inputs."""
 
     ACK = "esc_ack"
+    ESCALATE_NOW = "esc_escalate_now"
     LOG_DECISION = "esc_log_decision"
     ADD_STAKEHOLDERS = "esc_add_stakeholders"
     CHANGE_SEVERITY = "esc_change_severity"
@@ -93,8 +94,13 @@ def button(text: str, action: Action, value: str, style: str | None = None) -> d
     return out
 
 
-def escalation_card(esc: Escalation, config: TeamConfig) -> tuple[str, list[dict[str, Any]]]:
-    """Return the pinned summary card of an escalation: fallback text and blocks."""
+def escalation_card(
+    esc: Escalation, config: TeamConfig, paged: Sequence[str] = ()
+) -> tuple[str, list[dict[str, Any]]]:
+    """Return the pinned summary card of an escalation: fallback text and blocks.
+
+    `paged` (see `paging`) are mentioned: the card carries the first page into the channel.
+    """
     title = escape(esc.title)
     text = f"{esc.ref} [{esc.severity}] {title} — {esc.status}"
     fields = [
@@ -133,6 +139,10 @@ def escalation_card(esc: Escalation, config: TeamConfig) -> tuple[str, list[dict
         notes.append(":lock: Restricted — need to know. Do not share outside this channel.")
     if notes:
         blocks.append(context("\n".join(notes)))
+    if paged:  # the first page's mention rides on the card: no message of its own
+        blocks.append(
+            section(f":pager: Paging {_who(paged)} — press *Acknowledge* to stop the paging.")
+        )
     if esc.status != "resolved":
         value = str(esc.id)
         blocks.append(
@@ -151,6 +161,14 @@ def escalation_card(esc: Escalation, config: TeamConfig) -> tuple[str, list[dict
     elif esc.resolution:
         blocks.append(section("*Resolution:* " + escape(esc.resolution)))
     return text, blocks
+
+
+def paging(esc: Escalation) -> list[str]:
+    """Return who the escalation pages on call while nobody has acknowledged it (its
+    participants must be loaded)."""
+    if esc.acknowledged_at is not None or esc.status not in ("open", "reopened"):
+        return []
+    return [p.user_id for p in esc.participants if p.role == "oncall"]
 
 
 def announcement(esc: Escalation, link: str) -> tuple[str, list[dict[str, Any]]]:
@@ -309,6 +327,7 @@ class CardFacts:
     decisions: int = 0
     open_followups: int = 0
     pending_signoffs: list[str] = field(default_factory=list)
+    paging: list[str] = field(default_factory=list)  # see `paging`
 
 
 def content_warning(
@@ -327,7 +346,7 @@ def live_card(
     esc: Escalation, config: TeamConfig, facts: CardFacts
 ) -> tuple[str, list[dict[str, Any]]]:
     """Return the pinned card with what has happened since: ack, last update, log, sign-offs."""
-    text, card = escalation_card(esc, config)
+    text, card = escalation_card(esc, config, facts.paging)
     notes = []
     if esc.acknowledged_at is not None:
         notes.append(
@@ -404,12 +423,20 @@ def signoff_message(
     return text, out
 
 
-def invite_note(actor: str | None, invited: Sequence[str], failed: dict[str, str]) -> str:
-    """Return the channel note after an invite ('' when there is nothing to say)."""
+def invite_note(
+    actor: str | None,
+    invited: Sequence[str],
+    failed: dict[str, str],
+    already: Sequence[str] = (),
+) -> str:
+    """Return the channel note after an invite: who was really added, who was already in
+    (of those named), who could not be added ('' when there is nothing to say)."""
     parts = []
     if invited:
         by = f" by {_mention(actor)}" if actor else ""
         parts.append(f":wave: Added{by}: " + ", ".join(_mention(u) for u in invited) + ".")
+    if already:
+        parts.append("Already in the channel: " + ", ".join(_mention(u) for u in already) + ".")
     if failed:
         parts.append(could_not_add(failed))
     return " ".join(parts)
@@ -746,17 +773,19 @@ def page_message(
     ]
 
 
-def page_dm(esc: Escalation, step: int, round_: int) -> tuple[str, list[dict[str, Any]]]:
-    """Return the direct message to someone paged, with an Acknowledge button."""
+def page_dm(
+    esc: Escalation, step: int, round_: int, last: bool = False
+) -> tuple[str, list[dict[str, Any]]]:
+    """Return the direct message to someone paged: Acknowledge, and Escalate now (page the
+    next step at once) unless this is the policy's last page."""
     where = f" in <#{esc.channel_id}>" if esc.channel_id else ""
     text = f":pager: You are paged for {_label(esc)}{where} ({_step(step, round_)})."
-    return text, [
-        section(text),
-        {
-            "type": "actions",
-            "elements": [button("Acknowledge", Action.ACK, str(esc.id), "primary")],
-        },
-    ]
+    elements = [button("Acknowledge", Action.ACK, str(esc.id), "primary")]
+    if not last:
+        elements.append(
+            button("Escalate now", Action.ESCALATE_NOW, f"{esc.id}:{round_}:{step}", "danger")
+        )
+    return text, [section(text), {"type": "actions", "elements": elements}]
 
 
 def shift_start_reminder(

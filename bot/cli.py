@@ -113,15 +113,61 @@ def scheduler() -> None:
     help="Team config (default: ESCALATION_CONFIG, else the shipped example).",
 )
 @click.option(
+    "--web-port",
+    type=click.IntRange(0, 65535),
+    default=3030,
+    show_default=True,
+    help="Serve the web workspace on this loopback port (0: any free one).",
+)
+@click.option("--no-shell", is_flag=True, help="Serve the web workspace alone, no terminal shell.")
+@click.option(
     "--socket-mode",
     is_flag=True,
     help="Wire the bot to the workspace over Socket Mode (an app token) instead of HTTP.",
 )
-def sandbox(config_path: Path | None, socket_mode: bool) -> None:
-    """Start a local Slack-compatible workspace with the bot wired to it, and a shell."""
+def sandbox(config_path: Path | None, web_port: int, no_shell: bool, socket_mode: bool) -> None:
+    """Start a local Slack-compatible workspace with the bot wired to it, a web page and a shell.
+
+    The web workspace (http://127.0.0.1:3030/ by default) shows channels, cards, forms and
+    App Home as Slack would; the shell types as any user in any channel.
+    """
     from bot.sandbox.shell import run_sandbox
 
-    run_sandbox(_settings(), config_path, socket_mode=socket_mode)
+    run_sandbox(
+        _settings(), config_path, web_port=web_port, shell=not no_shell, socket_mode=socket_mode
+    )
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Team config (default: ESCALATION_CONFIG, else the shipped example).",
+)
+def drill(path: Path, config_path: Path | None) -> None:
+    """Run the scripted scenario in PATH against a fresh sandbox, on simulated time.
+
+    Prints who was paged when, time to acknowledge, SLA met or not, and the steps that
+    failed; exits 1 when one did. The format is in the README (examples: drills/).
+    """
+    from bot.sandbox.drill import DrillError, load_drill, run_drill
+    from bot.sandbox.shell import find_config
+
+    settings = _settings()
+    try:
+        scenario = load_drill(path)
+        found = find_config(settings, config_path)
+    except (DrillError, FileNotFoundError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    logging.getLogger().setLevel(logging.WARNING)  # the report is the output
+    report = run_drill(scenario, settings, _config(found))
+    click.echo(report.render(), nl=False)
+    if report.failed:
+        sys.exit(1)
 
 
 @main.group()
@@ -148,8 +194,12 @@ def config() -> None:
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 def config_check(path: Path | None) -> None:
     """Validate the team config (PATH, else ESCALATION_CONFIG) and print ok or the errors."""
+    from bot.policy import Policy
+
     target = path or _settings().escalation_config
-    _config(target)
+    loaded = _config(target)
+    for line in Policy(loaded).unactionable():
+        click.echo(f"warning: {line}", err=True)
     click.echo("ok")
 
 

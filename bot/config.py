@@ -131,6 +131,13 @@ class PolicyStep(_Model):
     ] = Field(min_length=1)
 
 
+def split_target(spec: str) -> tuple[str, str]:
+    """Split a notify target into (kind, name): `rotation:x`, `group:x`, `user:U…`; a bare
+    name is a stakeholder group."""
+    kind, _, name = spec.partition(":") if ":" in spec else ("group", ":", spec)
+    return kind, name
+
+
 class EscalationPolicy(_Model):
     steps: list[PolicyStep] = Field(min_length=1)
     repeat: int = Field(default=0, ge=0, le=10)
@@ -210,9 +217,6 @@ class TeamConfig(_Model):
         """Return `other` when configured, else the first category."""
         return "other" if "other" in self.categories else self.categories[0]
 
-    def is_member(self, user_id: str) -> bool:
-        """Return True when the user may acknowledge, resolve and change severity."""
-        return user_id in self.team.members
 
 
 # ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from bot import effects
 from bot.errors import UserError
 from bot.esc_parsing import DecisionDraft
 from bot.lifecycle import Where, locate, mark_response
+from bot.policy import Act
 from bot.services import Services
 from storage.db import Database, UnitOfWork
 from storage.models import Decision, Escalation
@@ -139,7 +140,7 @@ def record_decision(
     now = svc.clock()
     try:
         with svc.db.uow() as uow:
-            esc = locate(uow, where, actor, lock=True)
+            esc = locate(svc, uow, where, actor, Act.DECISION, lock=True)
             existing = uow.repos.decisions.by_request_key(request_key)
             if existing is not None:
                 return Recorded(esc, existing, False)
@@ -147,7 +148,7 @@ def record_decision(
             uow.commit()
     except IntegrityError:  # a concurrent copy of this request won the race
         with svc.db.uow() as uow:
-            esc = locate(uow, where, actor)
+            esc = locate(svc, uow, where, actor, Act.DECISION)
             existing = uow.repos.decisions.by_request_key(request_key)
             if existing is None:
                 raise
@@ -159,7 +160,7 @@ def record_decision(
 def decision_log(svc: Services, actor: str, where: Where) -> tuple[Escalation, list[Decision]]:
     """Return the escalation and its decision entries in order."""
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor)
+        esc = locate(svc, uow, where, actor)
         return esc, uow.repos.decisions.chain(esc.id)
 
 

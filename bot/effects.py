@@ -17,6 +17,7 @@ from bot import blocks
 from bot.escalations import post_once, record_invites
 from bot.outbox import Job, NotReady
 from bot.services import Services
+from bot.slack import InviteResult
 from storage.db import UnitOfWork
 from storage.models import Decision, Escalation, Participant, Signoff, TimelineEvent
 
@@ -80,8 +81,10 @@ def queue_invite(
     usergroups: dict[str, str | None],
     *,
     actor: str | None = None,
+    named: Sequence[str] = (),
 ) -> str:
-    """Stage one batched invite of users and user groups (ID → stakeholder group)."""
+    """Stage one batched invite of users and user groups (ID → stakeholder group); `named`
+    are the users the actor asked for by name (told if they were in already)."""
     uow.repos.outbox.add(
         key,
         INVITE,
@@ -90,6 +93,7 @@ def queue_invite(
         users=list(users),
         usergroups=usergroups,
         actor=actor,
+        named=list(named),
     )
     return key
 
@@ -142,6 +146,7 @@ def card_facts(uow: UnitOfWork, esc: Escalation) -> blocks.CardFacts:
         decisions=uow.repos.decisions.count(esc.id),
         open_followups=len(uow.repos.escalations.followups(esc.id, status="open")),
         pending_signoffs=[s.group for s in signoffs if s.status == "pending"],
+        paging=blocks.paging(esc),
     )
 
 
@@ -217,17 +222,22 @@ def _invite(svc: Services, job: Job) -> None:
     with svc.db.uow() as uow:
         esc = _escalation(uow, job.escalation_id)
         known = {p.user_id for p in esc.participants}
+        inside = {p.user_id for p in esc.participants if p.invited_at and not p.invite_error}
+        inside.add(esc.reporter)
     if esc.channel_id is None:
         raise NotReady(f"{esc.ref} has no channel yet")
-    wanted = list(dict.fromkeys(job.payload.get("users") or []))
+    asked = list(dict.fromkeys(job.payload.get("users") or []))
     expanded: dict[str, str | None] = {}
     for usergroup, group in (job.payload.get("usergroups") or {}).items():
         for user in svc.slack.usergroup_members(usergroup):
-            if user not in wanted:
-                wanted.append(user)
+            if user not in asked:
+                asked.append(user)
                 expanded.setdefault(user, group)
+    # Only who is not in the channel yet is invited: no already_in_channel round trip.
+    wanted = [u for u in asked if u not in inside]
     now = svc.clock()
-    result = svc.slack.invite(esc.channel_id, wanted)
+    result = svc.slack.invite(esc.channel_id, wanted) if wanted else InviteResult()
+    result.already[:0] = [u for u in asked if u in inside]
     with svc.db.uow() as uow:
         for user, group in expanded.items():
             if user not in known:
@@ -243,7 +253,13 @@ def _invite(svc: Services, job: Job) -> None:
         uow.flush()
         record_invites(uow, esc.id, wanted, result, now, job.payload.get("actor"))
         uow.commit()
-    text = blocks.invite_note(job.payload.get("actor"), result.invited, result.failed)
+    named = set(job.payload.get("named") or [])  # asked for by name, not by group
+    text = blocks.invite_note(
+        job.payload.get("actor"),
+        result.invited,
+        result.failed,
+        [u for u in result.already if u in named],
+    )
     if text:
         post_in_channel(svc, esc, f"{job.key}:note", text, retrying=job.retrying)
 

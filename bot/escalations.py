@@ -162,9 +162,9 @@ def raise_escalation(
                     request_key=request_key,
                 )
             )
-            people: dict[str, tuple[str, str | None]] = {reporter: ("reporter", None)}
-            for user in paged:
-                people.setdefault(user, ("oncall", None))
+            # The paged are "oncall" even when they raised it: that is what lets them act.
+            people: dict[str, tuple[str, str | None]] = dict.fromkeys(paged, ("oncall", None))
+            people.setdefault(reporter, ("reporter", None))
             usergroups: dict[str, str] = dict.fromkeys(paged_groups, "oncall")
             groups = routed_groups(
                 svc.config,
@@ -362,7 +362,7 @@ def _set_up(svc: Services, esc: Escalation, job: Job) -> dict[str, str]:
     _expand_usergroups(svc, esc, job.payload.get("usergroups") or {})
     skipped = _invite(svc, esc, job.retrying)
     if esc.card_ts is None:
-        text, card = blocks.escalation_card(esc, svc.config)
+        text, card = blocks.escalation_card(esc, svc.config, blocks.paging(esc))
         esc.card_ts = post_once(
             svc, esc.channel_id, f"card:{esc.id}", text, card, retrying=job.retrying
         )

@@ -6,6 +6,7 @@ from bot import effects
 from bot.errors import UserError
 from bot.esc_parsing import FOLLOWUP_KINDS
 from bot.lifecycle import Outcome, Where, locate
+from bot.policy import Act
 from bot.services import Services
 from bot.text import escape
 from storage.models import Followup
@@ -29,7 +30,7 @@ def add_followup(
     owner = owner or actor
     now = svc.clock()
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor, lock=True)
+        esc = locate(svc, uow, where, actor, Act.FOLLOWUP, lock=True)
         if not uow.repos.requests.claim(request_key, "followup", now, escalation=esc.id):
             return Outcome(esc, False, "That follow-up is already recorded.")
         item = uow.repos.escalations.add_followup(
@@ -61,7 +62,7 @@ def complete_followup(svc: Services, actor: str, where: Where, followup_id: int)
     """Mark a follow-up of this escalation done; twice is a no-op."""
     now = svc.clock()
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor, lock=True)
+        esc = locate(svc, uow, where, actor, Act.FOLLOWUP, lock=True)
         item = uow.repos.escalations.followup(followup_id)
         if item is None or item.escalation_id != esc.id:
             raise UserError(f"{esc.ref} has no follow-up #{followup_id}.")

@@ -55,7 +55,7 @@ def home_data(svc: Services, user: str) -> Home:
         del home.shifts[MAX_SHIFTS:]
         home.escalations = [
             esc
-            for esc in visible_escalations(uow, user, statuses=OPEN_STATUSES)
+            for esc in visible_escalations(svc, uow, user, statuses=OPEN_STATUSES)
             if involves(esc, user)
         ]
     return home

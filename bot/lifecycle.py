@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot import effects
-from bot.config import TeamConfig
-from bot.errors import NotPermitted, UserError
+from bot.errors import UserError
+from bot.policy import Act, hidden, insiders
 from bot.routing import Facets, routed_groups
 from bot.services import Services
 from bot.text import escape
@@ -70,68 +70,42 @@ class Listing:
     escalations: list[Escalation] = field(default_factory=list)
 
 
-# -- who may see and do what ------------------------------------------------------------------
-
-
-def insiders(esc: Escalation) -> set[str]:
-    """Return who is in the escalation's channel as far as the bot knows."""
-    people = {p.user_id for p in esc.participants if not p.invite_error}
-    people.add(esc.reporter)
-    if esc.owner:
-        people.add(esc.owner)
-    return people
-
-
-def can_see(esc: Escalation, user: str, channel_id: str | None = None) -> bool:
-    """Return True unless the escalation is restricted and the user is outside its channel."""
-    if not esc.restricted:
-        return True
-    return (channel_id is not None and channel_id == esc.channel_id) or user in insiders(esc)
-
-
-def involves(esc: Escalation, user: str) -> bool:
-    """Return True when the user owns, reported or takes part in the escalation."""
-    return user in insiders(esc)
-
-
-def is_staff(config: TeamConfig, user: str) -> bool:
-    """Return True for team members and anyone in a rotation."""
-    if config.is_member(user):
-        return True
-    return any(
-        user in layer.members for rotation in config.rotations.values() for layer in rotation.layers
-    )
-
-
-def require_member(config: TeamConfig, user: str, doing: str) -> None:
-    """Raise NotPermitted unless the user is in `team.members`."""
-    if not config.is_member(user):
-        raise NotPermitted(
-            f":no_entry: Only members of {escape(config.team.name)} can {doing}. Nothing changed."
-        )
+# -- which escalation, if the actor may ----------------------------------------------------
 
 
 def locate(
-    uow: UnitOfWork, where: Where, actor: str, *, lock: bool = False, staff: bool = False
+    svc: Services,
+    uow: UnitOfWork,
+    where: Where,
+    actor: str,
+    act: Act = Act.SEE,
+    *,
+    lock: bool = False,
+    group: str | None = None,
+    on_call: str | None = None,
 ) -> Escalation:
-    """Return the escalation meant, if the actor may see it; lock its row when asked."""
+    """Return the escalation meant if the policy lets the actor `act` on it; lock it if asked."""
     if where.number is not None:
         esc = uow.repos.escalations.get(where.number)
-        missing = f"ESC-{where.number} does not exist, or it is restricted to its channel."
     elif where.channel_id:
         esc = uow.repos.escalations.by_channel(where.channel_id)
-        missing = (
-            "This is not an escalation channel. Run it in one, or name one: `/esc ESC-12 status`."
-        )
     else:
         raise UserError("Name an escalation: `/esc ESC-12 status`.")
-    if esc is None or not (staff or can_see(esc, actor, where.channel_id)):
-        raise UserError(missing)
+    if esc is None:
+        raise hidden(where.number)
+    svc.policy.check(
+        actor, act, esc, where.channel_id, group=group, on_call=on_call, number=where.number
+    )
     if lock:
         locked = uow.repos.escalations.lock(esc.id)
         assert locked is not None
         esc = locked
     return esc
+
+
+def involves(esc: Escalation, user: str) -> bool:
+    """Return True when the user owns, reported or takes part in the escalation."""
+    return user in insiders(esc)
 
 
 def add_participant(
@@ -188,10 +162,9 @@ def _finish(
 
 def acknowledge(svc: Services, actor: str, where: Where) -> Outcome:
     """Acknowledge: stops paging, starts the clock on the owner; a second ack is a no-op."""
-    require_member(svc.config, actor, "acknowledge escalations")
     now = svc.clock()
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor, lock=True)
+        esc = locate(svc, uow, where, actor, Act.ACKNOWLEDGE, lock=True)
         if esc.status == "acknowledged":
             who = f" by <@{esc.acknowledged_by}>" if esc.acknowledged_by else ""
             return Outcome(esc, False, f"{esc.ref} is already acknowledged{who}.")
@@ -218,7 +191,6 @@ def acknowledge(svc: Services, actor: str, where: Where) -> Outcome:
 
 def set_severity(svc: Services, actor: str, where: Where, severity: str) -> Outcome:
     """Change severity; unacknowledged, the SLA follows; newly routed groups are invited."""
-    require_member(svc.config, actor, "change severity")
     try:
         level = svc.config.severity(severity)
     except KeyError:
@@ -228,7 +200,7 @@ def set_severity(svc: Services, actor: str, where: Where, severity: str) -> Outc
         ) from None
     now = svc.clock()
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor, lock=True)
+        esc = locate(svc, uow, where, actor, Act.SEVERITY, lock=True)
         if esc.severity == severity:
             return Outcome(esc, False, f"{esc.ref} is already {severity}.")
         before = esc.severity
@@ -286,22 +258,17 @@ def _invite_groups(
         for usergroup in target.usergroups:
             expand.setdefault(usergroup, group)
     return effects.queue_invite(
-        uow, esc, f"invite:{esc.id}:{tag}", now, direct, expand, actor=actor
+        uow, esc, f"invite:{esc.id}:{tag}", now, direct, expand, actor=actor, named=users
     )
 
 
 def set_owner(
     svc: Services, actor: str, where: Where, owner: str, *, take: bool = False
 ) -> Outcome:
-    """Hand the escalation to `owner` (team members; on-call staff may take it themselves)."""
-    if take:
-        if not is_staff(svc.config, actor):
-            raise NotPermitted(":no_entry: Only on-call staff can take ownership. Nothing changed.")
-    else:
-        require_member(svc.config, actor, "change the owner")
+    """Hand the escalation to `owner`, or (`take`) to the responder asking for it."""
     now = svc.clock()
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor, lock=True, staff=take)
+        esc = locate(svc, uow, where, actor, Act.TAKE if take else Act.ASSIGN, lock=True)
         if esc.status == "resolved":
             return Outcome(esc, False, f"{esc.ref} is resolved; `/esc reopen` it first.")
         if esc.owner == owner:
@@ -331,7 +298,7 @@ def post_update(svc: Services, actor: str, where: Where, text: str, request_key:
         raise UserError("An update needs its text.")
     now = svc.clock()
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor, lock=True)
+        esc = locate(svc, uow, where, actor, Act.UPDATE, lock=True)
         if not uow.repos.requests.claim(request_key, "update", now, escalation=esc.id):
             return Outcome(esc, False, "That update is already posted.")
         esc.last_update_at = now
@@ -359,7 +326,7 @@ def invite(
         raise UserError("Name someone to invite.")
     now = svc.clock()
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor, lock=True)
+        esc = locate(svc, uow, where, actor, Act.INVITE, lock=True)
         if not uow.repos.requests.claim(request_key, "invite", now, escalation=esc.id):
             return Outcome(esc, False, "Those invites are already on their way.")
         event = _event(
@@ -385,13 +352,12 @@ def invite(
 
 def resolve(svc: Services, actor: str, where: Where, summary: str) -> Outcome:
     """Resolve with a summary; resolving twice is a no-op."""
-    require_member(svc.config, actor, "resolve escalations")
     summary = summary.strip()
     if not summary:
         raise UserError("Say how it was resolved: `/esc resolve <summary>`.")
     now = svc.clock()
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor, lock=True)
+        esc = locate(svc, uow, where, actor, Act.RESOLVE, lock=True)
         if esc.status == "resolved":
             return Outcome(esc, False, f"{esc.ref} is already resolved.")
         esc.status, esc.resolved_at, esc.resolution = "resolved", now, summary
@@ -403,10 +369,9 @@ def resolve(svc: Services, actor: str, where: Where, summary: str) -> Outcome:
 
 def reopen(svc: Services, actor: str, where: Where) -> Outcome:
     """Reopen a resolved escalation; anything else is a no-op."""
-    require_member(svc.config, actor, "reopen escalations")
     now = svc.clock()
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor, lock=True)
+        esc = locate(svc, uow, where, actor, Act.REOPEN, lock=True)
         if esc.status != "resolved":
             return Outcome(esc, False, f"{esc.ref} is not resolved ({esc.status}).")
         esc.status, esc.resolved_at, esc.resolution = "reopened", None, None
@@ -418,17 +383,10 @@ def reopen(svc: Services, actor: str, where: Where) -> Outcome:
 # -- reading ----------------------------------------------------------------------------------
 
 
-def check_visible(
-    svc: Services, actor: str, where: Where, *, members_only: str | None = None
-) -> Escalation:
-    """Return the escalation meant, or raise UserError when it is not there for the actor.
-
-    With `members_only` (what the actor is about to do), refuse anyone outside the team.
-    """
-    if members_only:
-        require_member(svc.config, actor, members_only)
+def check_visible(svc: Services, actor: str, where: Where, act: Act = Act.SEE) -> Escalation:
+    """Return the escalation meant, or raise UserError when the actor may not `act` on it."""
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor)
+        esc = locate(svc, uow, where, actor, act)
         _ = list(esc.participants)
         return esc
 
@@ -436,7 +394,7 @@ def check_visible(
 def status(svc: Services, actor: str, where: Where) -> Status:
     """Return where the escalation stands."""
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor)
+        esc = locate(svc, uow, where, actor)
         return Status(
             esc=esc,
             decisions=uow.repos.decisions.count(esc.id),
@@ -450,11 +408,12 @@ def status(svc: Services, actor: str, where: Where) -> Status:
 def timeline(svc: Services, actor: str, where: Where) -> Timeline:
     """Return the escalation's timeline."""
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor)
+        esc = locate(svc, uow, where, actor)
         return Timeline(esc, uow.repos.escalations.timeline(esc.id))
 
 
 def visible_escalations(
+    svc: Services,
     uow: UnitOfWork,
     viewer: str,
     *,
@@ -462,18 +421,15 @@ def visible_escalations(
     since: datetime | None = None,
 ) -> list[Escalation]:
     """Return the escalations the viewer may see, newest first."""
-    out = []
-    for esc in uow.repos.escalations.find(statuses=statuses, since=since):
-        if can_see(esc, viewer):
-            out.append(esc)
-    return out
+    found = uow.repos.escalations.find(statuses=statuses, since=since)
+    return svc.policy.visible(found, viewer)
 
 
 def list_escalations(svc: Services, viewer: str, scope: str) -> Listing:
     """Return `open`, `mine` (open, and I own, reported or take part) or `all` escalations."""
     with svc.db.uow() as uow:
         statuses = None if scope == "all" else OPEN_STATUSES
-        found = visible_escalations(uow, viewer, statuses=statuses)
+        found = visible_escalations(svc, uow, viewer, statuses=statuses)
         if scope == "mine":
             found = [esc for esc in found if involves(esc, viewer)]
         return Listing(scope, found[:LIST_LIMIT])

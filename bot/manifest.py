@@ -21,6 +21,7 @@ BOT_SCOPES = [
     "users:read.email",
     "usergroups:read",
     "im:write",
+    "im:history",  # a retried page or brief looks for the DM an earlier attempt sent
     "channels:history",
     "groups:history",
 ]
@@ -61,7 +62,10 @@ def build_manifest(url: str, name: str = "Escalations") -> dict[str, Any]:
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
         "settings": {
-            "event_subscriptions": {"request_url": events, "bot_events": ["app_home_opened"]},
+            "event_subscriptions": {
+                "request_url": events,
+                "bot_events": ["app_home_opened", "subteam_members_changed"],
+            },
             "interactivity": {"is_enabled": True, "request_url": events},
             "org_deploy_enabled": False,
             "socket_mode_enabled": False,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.blocks import local_when
 from bot.calendar import render_calendar
-from bot.config import DAYS, USER_ID, RotationConfig, TeamConfig
+from bot.config import DAYS, USER_ID, RotationConfig, TeamConfig, split_target
 from bot.errors import NotPermitted, UsageError, UserError
 from bot.oncall_parsing import (
     GAPS_DAYS,
@@ -94,7 +94,7 @@ class OnCall:
 
     def target(self, repo: OverrideRepository, spec: str, at: datetime) -> Target:
         """Resolve `rotation:<id>`, `group:<id>`, `user:<U…>` or a bare group ID."""
-        kind, _, name = spec.partition(":") if ":" in spec else ("group", ":", spec)
+        kind, name = split_target(spec)
         if kind == "user":
             return Target(users=(name,))
         if kind == "rotation":
@@ -363,11 +363,6 @@ def my_shifts(svc: Services, user: str, days: int = ME_DAYS) -> MyShifts:
     return report
 
 
-def _may_override(config: TeamConfig, actor: str, rotation_id: str) -> bool:
-    members = {m for layer in config.rotations[rotation_id].layers for m in layer.members}
-    return config.is_member(actor) or actor in members
-
-
 def create_override(
     svc: Services, actor: str, request: OnCallRequest, *, request_key: str
 ) -> OverrideMade:
@@ -381,7 +376,7 @@ def create_override(
         raise UsageError("No rotations are configured.")
     rotation_id = request.rotation or next(iter(svc.oncall.rotations))
     rotation = svc.oncall.rotation(rotation_id)
-    if not _may_override(svc.config, actor, rotation_id):
+    if not svc.policy.may_override(actor, rotation_id):
         raise NotPermitted(
             f"Only team members and members of `{rotation_id}` can override its schedule."
         )
@@ -452,7 +447,7 @@ def remove_override(svc: Services, actor: str, override_id: int) -> OverrideRow:
             raise UserError(f"There is no override #{override_id}. See `/oncall overrides`.")
         if row.removed_at is not None:
             raise UserError(f"Override #{override_id} was already removed.")
-        if actor != row.created_by and not svc.config.is_member(actor):
+        if not svc.policy.may_cancel_override(actor, row.created_by):
             raise NotPermitted(
                 f"Only <@{row.created_by}>, who made override #{override_id}, or a team "
                 "member can remove it."

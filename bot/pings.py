@@ -6,9 +6,10 @@ ledger in the same transaction that stages the outbox items doing the Slack side
 hands the items to the outbox. The unique key makes a second process, a reconcile pass or
 a restart unable to send the same ping again; the outbox retries until the send is done.
 
-A series (an escalation's pages, its update reminders, a rotation's handoffs…) only ever
-sends its latest due ping: when the bot was down across several due moments, the earlier
-ones are recorded as skipped and the latest one, if still relevant, is sent once.
+A series (an escalation's update reminders, a rotation's handoffs…) only ever sends its
+latest due ping: when the bot was down across several due moments, the earlier ones are
+recorded as skipped and the latest one, if still relevant, is sent once. Pages are the
+exception: steps add up, so each step that fell due is sent once (see `due_pages`).
 
 Planning works in whole epoch seconds: a pass reads one small row per open escalation, and
 integers are cheap to fetch and to do arithmetic on.
@@ -29,9 +30,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import blocks
+from bot.errors import UserError
 from bot.escalations import CARD_EVENT, post_once, record_invites
+from bot.lifecycle import Where, locate
 from bot.oncall import to_overrides
 from bot.outbox import Job, NotReady, Permanent
+from bot.policy import Act
 from bot.services import Services
 from bot.slack import SlackError
 from schedules import rotation as engine
@@ -193,7 +197,10 @@ class Known:
     def prune(self, snap: Snapshot, keep_s: int) -> None:
         """Forget keys due before `keep_s`; after a full pass, also the series of what has
         no reminder due any more."""
-        self.claimed = {k: s for k, s in self.claimed.items() if s >= keep_s}
+        paging = {row[0] for row in snap.unacknowledged}
+        self.claimed = {
+            k: s for k, s in self.claimed.items() if s >= keep_s or _paging(k, paging)
+        }
         if not snap.full:
             return
         open_ids = {row[0] for row in snap.escalations}
@@ -203,6 +210,13 @@ class Known:
             for series, s in self.last.items()
             if series[1] in (open_ids if series[0] == UPDATE_REMINDER else pending)
         }
+
+
+def _paging(key: str, paging: set[int]) -> bool:
+    """Return True for a page key of an escalation still paging (its pages never go stale)."""
+    kind, _, rest = key.partition(":")
+    number = rest.partition(":")[0]
+    return kind == PAGE and number.isdigit() and int(number) in paging
 
 
 @dataclass
@@ -217,13 +231,6 @@ class Snapshot:
     full: bool = True  # reminders due over the whole lookback, not since the previous pass
 
 
-def paging_span(svc: Services) -> timedelta:
-    """Return how long after creation the last page of the slowest severity can fall due."""
-    policy = svc.config.escalation_policy
-    total = len(policy.steps) * (policy.repeat + 1)
-    return max(s.ack_within for s in svc.config.severities) * total
-
-
 def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -> Snapshot:
     """Read what may be due in one unit of work: escalations with an update reminder due
     since `since` (default: the whole lookback), those paging, pending sign-offs, overrides.
@@ -236,7 +243,7 @@ def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -
         repo = uow.repos.pings
         # Also those due a little ahead: their moments become date jobs.
         escalations = repo.reminders_due(OPEN, everies, since_s, now_s + _AHEAD_S)
-        unacknowledged = repo.unacknowledged(PAGEABLE, now - LOOKBACK - paging_span(svc))
+        unacknowledged = repo.unacknowledged(PAGEABLE)
         signoffs = repo.pending_signoffs(OPEN)
         rows = uow.repos.overrides.active(
             ending_after=now - LOOKBACK, starting_before=now + HORIZON + timedelta(days=2)
@@ -263,8 +270,9 @@ def due_pages(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Fou
 
     Page i (round i // steps, step i % steps) is due at creation for i = 0, else at the
     escalation's ack deadline plus (i - 1) × ack_within; `repeat` more rounds follow the
-    first. Only the latest due page of an escalation is sent; earlier unsent ones are stale,
-    and so is a latest one due more than LOOKBACK ago.
+    first. Steps add up: every step that has fallen due is sent once, so a pass after an
+    outage sends each step of the current round it missed; only the same step of a later
+    round supersedes an unsent one. An unacknowledged escalation's pages never go stale.
     """
     found = Found()
     policy = svc.config.escalation_policy
@@ -283,18 +291,16 @@ def due_pages(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Fou
         last = 0 if now_s < deadline else min(total - 1, 1 + (now_s - deadline) // every)
         if last + 1 < total:
             found.later(deadline + every * last)
-        if (created if last == 0 else deadline + every * (last - 1)) < now_s - _LOOKBACK_S:
-            continue
         for i in range(last, -1, -1):
             key = f"{PAGE}:{number}:{i // steps}:{i % steps}"
             if key in claimed:
-                break  # claimed with everything before it settled in the same claim
+                continue
             found.dues.append(
                 Due(
                     key,
                     PAGE,
                     created if i == 0 else deadline + every * (i - 1),
-                    i == last,
+                    i > last - steps,  # the newest of its step; older ones are superseded
                     number,
                     number,
                     {"round": i // steps, "step": i % steps},
@@ -410,7 +416,13 @@ def due_rotation_pings(svc: Services, snap: Snapshot, known: Known, now: datetim
             if at - remind > now_s:
                 found.later(at - remind)
                 continue
-            data = {"rotation": rid, "incoming": incoming, "outgoing": outgoing, "at": at}
+            data = {
+                "rotation": rid,
+                "incoming": incoming,
+                "outgoing": outgoing,
+                "at": at,
+                "until": until,
+            }
             if reminder_key not in claimed:
                 found.dues.append(
                     Due(reminder_key, SHIFT_START, at - remind, running, rid, data=data)
@@ -548,9 +560,11 @@ def _stage_page(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list
         target = svc.oncall.target(uow.repos.overrides, spec, now)
         users.update(dict.fromkeys(target.users))
         usergroups.update(dict.fromkeys(target.usergroups))
-    present = {p.user_id for p in esc.participants}
+    present = {p.user_id: p for p in esc.participants}
     for user in users:
-        if user not in present:
+        if user in present:
+            present[user].role = "oncall"  # paged: a responder of this escalation from now on
+        else:
             uow.repos.escalations.add_participant(
                 Participant(escalation_id=esc.id, user_id=user, role="oncall", added_at=now)
             )
@@ -591,10 +605,8 @@ def _stage_shift_start(
     svc: Services, uow: UnitOfWork, due: Due, now: datetime
 ) -> list[NewItem] | None:
     data = due.data
-    at = instant(data["at"])
+    at, end = instant(data["at"]), instant(data["until"])  # the incoming stretch, as planned
     rotation = data["rotation"]
-    shift = svc.oncall.now(uow.repos.overrides, rotation, at)
-    end = shift.end if shift is not None else at
     return [
         _item(
             due.key,
@@ -756,10 +768,21 @@ def _escalation(svc: Services, number: int) -> Escalation | None:
 
 
 def _dm(
-    svc: Services, user: str, key: str, text: str, dm_blocks: list[dict[str, Any]] | None
+    svc: Services,
+    user: str,
+    key: str,
+    text: str,
+    dm_blocks: list[dict[str, Any]] | None,
+    *,
+    retrying: bool = False,
 ) -> None:
-    # Tagged like post_once's messages, so every ping in Slack names its ledger key.
+    """DM `user` once: tagged like post_once's messages, so every ping in Slack names its
+    ledger key, and a retry first looks for the DM an earlier attempt may have sent."""
     try:
+        if retrying:
+            channel = svc.slack.open_dm(user)
+            if svc.slack.find_message(channel, CARD_EVENT, key):
+                return  # sent before the process could record it
         svc.slack.post(
             user,
             text,
@@ -776,6 +799,53 @@ def _still_paging(esc: Escalation | None) -> bool:
     return esc is not None and esc.status in PAGEABLE and esc.acknowledged_at is None
 
 
+def _last_page(svc: Services, round_: int, step: int) -> bool:
+    policy = svc.config.escalation_policy
+    return round_ * len(policy.steps) + step + 1 >= len(policy.steps) * (policy.repeat + 1)
+
+
+def escalate_now(svc: Services, actor: str, number: int, round_: int, step: int) -> str:
+    """Page the step after (round_, step) at once, for a responder pressing *Escalate now*.
+
+    The page is the one the schedule would send later, claimed in the ledger under its own
+    key, so a double click, a retry or the schedule catching up sends it once.
+    """
+    policy = svc.config.escalation_policy
+    steps = len(policy.steps)
+    total = steps * (policy.repeat + 1)
+    if not (0 <= step < steps and 0 <= round_ <= policy.repeat):
+        raise UserError("That button is out of date.")
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        esc = locate(svc, uow, Where(number), actor, Act.ESCALATE_NOW)
+        ref, paging = esc.ref, _still_paging(esc)
+    if not paging:
+        return f"{ref} is no longer paging: it was acknowledged."
+    index = round_ * steps + step + 1
+    if index >= total:
+        return f"{ref} has paged every step of the escalation policy."
+    nxt_round, nxt_step = divmod(index, steps)
+    key = f"{PAGE}:{number}:{nxt_round}:{nxt_step}"
+    due = Due(key, PAGE, seconds(now), True, number, number, {"round": nxt_round, "step": nxt_step})
+    claimed = claim(svc, [due], now)
+    with svc.db.uow() as uow:
+        if claimed.sent:
+            uow.repos.escalations.add_event(
+                number, now, "escalated_now", actor, round=nxt_round, step=nxt_step
+            )
+            uow.commit()
+    for item in claimed.outbox:
+        svc.outbox.submit(item)
+    label = _step_label(nxt_step, nxt_round)
+    if claimed.sent:
+        return f"Paging {label} of {ref} now."
+    return f"{label.capitalize()} of {ref} was already paged."
+
+
+def _step_label(step: int, round_: int) -> str:
+    return f"step {step + 1}" + (f" (round {round_ + 1})" if round_ else "")
+
+
 def send_page(svc: Services, job: Job) -> None:
     """Invite the paged people missing from the channel and mention them there once."""
     esc = _escalation(svc, int(job.escalation_id or 0))
@@ -787,6 +857,8 @@ def send_page(svc: Services, job: Job) -> None:
         raise NotReady(f"{esc.ref} is not staffed yet")  # the card goes first
     users = list(job.payload.get("users") or [])
     usergroups = list(job.payload.get("usergroups") or [])
+    if job.payload["round"] == 0 and job.payload["step"] == 0:
+        return  # staffing invites them, and the pinned card carries the first page's mention
     invited = {p.user_id for p in esc.participants if p.invited_at is not None}
     missing = [u for u in users if u not in invited]
     if missing:
@@ -805,9 +877,12 @@ def send_page_dm(svc: Services, job: Job) -> None:
     esc = _escalation(svc, int(job.escalation_id or 0))
     if esc is None or not _still_paging(esc):
         return
-    text, dm_blocks = blocks.page_dm(esc, job.payload["step"], job.payload["round"])
+    if esc.channel_id is None:
+        raise NotReady(f"{esc.ref} has no channel yet")  # the DM links to it
+    step, round_ = job.payload["step"], job.payload["round"]
+    text, dm_blocks = blocks.page_dm(esc, step, round_, last=_last_page(svc, round_, step))
     if job.payload.get("user"):
-        _dm(svc, job.payload["user"], job.key, text, dm_blocks)
+        _dm(svc, job.payload["user"], job.key, text, dm_blocks, retrying=job.retrying)
         return
     # A user group fans out to one item per member, so a retry never DMs anyone twice.
     members = svc.slack.usergroup_members(job.payload["usergroup"])
@@ -822,11 +897,14 @@ def send_page_dm(svc: Services, job: Job) -> None:
         svc.outbox.submit(f"{job.key}:{user}")
 
 
-def _open_escalations(svc: Services, numbers: Sequence[int], owner: str | None) -> list[Any]:
+def _open_escalations(
+    svc: Services, numbers: Sequence[int], owner: str | None, viewer: str
+) -> list[Any]:
+    """Return those the owner still has open that the viewer may see (the policy's say)."""
     if not numbers or owner is None:
         return []
     with svc.db.uow() as uow:
-        return uow.repos.pings.still_owned(numbers, owner, OPEN)
+        return svc.policy.visible(uow.repos.pings.still_owned(numbers, owner, OPEN), viewer)
 
 
 def send_shift_start(svc: Services, job: Job) -> None:
@@ -834,7 +912,7 @@ def send_shift_start(svc: Services, job: Job) -> None:
     p = job.payload
     rotation_tz = svc.config.rotations[p["rotation"]].timezone
     tz = svc.slack.user_timezone(p["user"], default=rotation_tz)
-    inherit = _open_escalations(svc, p.get("escalations") or [], p.get("outgoing"))
+    inherit = _open_escalations(svc, p.get("escalations") or [], p.get("outgoing"), p["user"])
     text, dm_blocks = blocks.shift_start_reminder(
         p["rotation"],
         datetime.fromisoformat(p["start"]),
@@ -843,7 +921,7 @@ def send_shift_start(svc: Services, job: Job) -> None:
         inherit,
         p.get("outgoing"),
     )
-    _dm(svc, p["user"], job.key, text, dm_blocks)
+    _dm(svc, p["user"], job.key, text, dm_blocks, retrying=job.retrying)
 
 
 def send_handoff(svc: Services, job: Job) -> None:
@@ -856,9 +934,11 @@ def send_handoff(svc: Services, job: Job) -> None:
 def send_handoff_brief(svc: Services, job: Job) -> None:
     """DM the incoming person the outgoing one's open escalations, each with Take ownership."""
     p = job.payload
-    escalations = _open_escalations(svc, p.get("escalations") or [], p.get("outgoing"))
+    escalations = _open_escalations(
+        svc, p.get("escalations") or [], p.get("outgoing"), p["incoming"]
+    )
     text, dm_blocks = blocks.handoff_brief(p["rotation"], p.get("outgoing"), escalations)
-    _dm(svc, p["incoming"], job.key, text, dm_blocks)
+    _dm(svc, p["incoming"], job.key, text, dm_blocks, retrying=job.retrying)
 
 
 def send_update_reminder(svc: Services, job: Job) -> None:

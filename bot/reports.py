@@ -173,7 +173,7 @@ def stats(svc: Services, viewer: str, days: int) -> Stats:
     categories: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     with svc.db.uow() as uow:
-        for esc in visible_escalations(uow, viewer, since=since):
+        for esc in visible_escalations(svc, uow, viewer, since=since):
             result.total += 1
             result.open += esc.status in OPEN_STATUSES
             result.resolved += esc.status == "resolved"

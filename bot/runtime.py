@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.app import build_services, create_app
+from bot.app import build_services, create_app, usergroups_of
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.services import Services
@@ -68,6 +68,7 @@ def start_local(
     server then serves only health, readiness, metrics and calendar feeds.
     """
     svc = build_services(settings, config, clock=clock, db=db, client=client)
+    svc.slack.refresh_usergroups(usergroups_of(config))  # here at once: tests count calls
     app = create_app(svc)
     link = SocketLink(app, settings.slack_app_token) if settings.slack_app_token else None
     if link is None:
@@ -100,6 +101,7 @@ def run_production(
     link = SocketLink(app, settings.slack_app_token) if settings.slack_app_token else None
     if link is not None:
         link.start()
+    svc.slack.keep_fresh(usergroups_of(config))
     svc.outbox.start()
     timer = Scheduler(svc) if scheduler else None
     if timer is not None:
@@ -133,6 +135,7 @@ def run_production(
 def run_scheduler(settings: Settings, config: TeamConfig, db: Database) -> None:
     """Run only the scheduler (and the outbox sending its pings) until SIGTERM or Ctrl-C."""
     svc = build_services(settings, config, db=db)
+    svc.slack.keep_fresh(usergroups_of(config))
     svc.outbox.start()
     timer = Scheduler(svc)
     stop = threading.Event()

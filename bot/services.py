@@ -9,6 +9,7 @@ from bot.config import TeamConfig
 from bot.executors import Foreground, TrackedPool
 from bot.oncall import OnCall
 from bot.outbox import Outbox
+from bot.policy import Policy
 from bot.settings import Settings
 from bot.slack import SlackGateway
 from storage.db import Database
@@ -16,7 +17,7 @@ from storage.db import Database
 
 @dataclass
 class Services:
-    """Settings, team config, database, Slack gateway, clock, on-call, outbox and pools."""
+    """Settings, team config, database, Slack gateway, clock, on-call, policy, outbox, pools."""
 
     settings: Settings
     config: TeamConfig
@@ -24,6 +25,7 @@ class Services:
     slack: SlackGateway
     clock: Clock
     oncall: OnCall
+    policy: Policy  # who may see and do what
     outbox: Outbox
     listeners: TrackedPool
     foreground: Foreground  # Slack requests being answered; background work gives way

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from bot import effects
 from bot.decisions import append
-from bot.errors import NotPermitted, UserError
+from bot.errors import UserError
 from bot.esc_parsing import DecisionDraft
 from bot.lifecycle import Outcome, Where, add_participant, locate
+from bot.policy import Act
 from bot.services import Services
 from bot.text import escape
 from storage.models import Signoff
@@ -35,7 +36,7 @@ def request_signoff(
         raise UserError(f"Unknown group `{escape(group)}`.")
     now = svc.clock()
     with svc.db.uow() as uow:
-        esc = locate(uow, where, actor, lock=True)
+        esc = locate(svc, uow, where, actor, Act.SIGNOFF_REQUEST, lock=True)
         if not uow.repos.requests.claim(request_key, "signoff", now, escalation=esc.id):
             return Outcome(esc, False, "That sign-off request is already posted.")
         if esc.status == "resolved":
@@ -81,22 +82,9 @@ def request_signoff(
     return Outcome(esc, True, f"Asked {escape(stakeholder.name)} to sign off in {esc.ref}.")
 
 
-def may_answer(svc: Services, group: str, user: str) -> bool:
-    """Return True when the user belongs to the stakeholder group right now."""
-    stakeholder = svc.config.stakeholders.get(group)
-    if stakeholder is None:
-        return False
-    if stakeholder.members is not None:
-        return user in stakeholder.members
-    if stakeholder.usergroup is not None:
-        return user in svc.slack.usergroup_members(stakeholder.usergroup)
-    with svc.db.uow() as uow:
-        return (
-            svc.oncall.user_at(uow.repos.overrides, stakeholder.rotation or "", svc.clock()) == user
-        )
-
-
-def answer_signoff(svc: Services, actor: str, signoff_id: int, approve: bool) -> Answered:
+def answer_signoff(
+    svc: Services, actor: str, signoff_id: int, approve: bool, channel_id: str | None = None
+) -> Answered:
     """Record a group member's answer once, as a decision entry; refuse anyone else."""
     with svc.db.uow() as uow:
         found = uow.repos.escalations.signoff(signoff_id)
@@ -106,11 +94,24 @@ def answer_signoff(svc: Services, actor: str, signoff_id: int, approve: bool) ->
     name = escape(
         svc.config.stakeholders[group].name if group in svc.config.stakeholders else group
     )
-    if not may_answer(svc, group, actor):
-        raise NotPermitted(f":no_entry: Only {name} can answer this sign-off. Nothing changed.")
     now = svc.clock()
     with svc.db.uow() as uow:
-        esc = locate(uow, Where(number=found.escalation_id), actor, staff=True, lock=True)
+        stakeholder = svc.config.stakeholders.get(group)
+        on_call = (
+            svc.oncall.user_at(uow.repos.overrides, stakeholder.rotation, now)
+            if stakeholder is not None and stakeholder.rotation
+            else None
+        )
+        esc = locate(
+            svc,
+            uow,
+            Where(found.escalation_id, channel_id),
+            actor,
+            Act.SIGNOFF_ANSWER,
+            lock=True,
+            group=group,
+            on_call=on_call,
+        )
         signoff = uow.repos.escalations.signoff(signoff_id)
         assert signoff is not None
         if signoff.status != "pending":

@@ -45,13 +45,16 @@ class SlackError(Exception):
 
 @dataclass
 class InviteResult:
-    """What one batched invite did: who is in now and who could not be added, and why."""
+    """What one batched invite did: who was added, who was in already, who could not be
+    added and why."""
 
     invited: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    already: list[str] = field(default_factory=list)
 
 
 Sleep = Callable[[float], None]
+USERGROUP_MAX_AGE = 600.0  # seconds: a user group's members are never older than this
 
 
 class _Waiting(RetryHandler):
@@ -128,6 +131,7 @@ class SlackGateway:
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         self._bot_user_id: str | None = None
+        self._groups: dict[str, tuple[float, list[str]]] = {}  # user group: (loaded, members)
 
     # -- plumbing ---------------------------------------------------------
 
@@ -180,14 +184,70 @@ class SlackGateway:
             return default
 
     def usergroup_members(self, usergroup_id: str) -> list[str]:
-        """Return the members of a Slack user group (cached)."""
-        return list(
-            self._cached(
-                "usergroup",
-                usergroup_id,
-                lambda: self._call("usergroups.users.list", usergroup=usergroup_id)["users"],
-            )
-        )
+        """Return the members of a Slack user group, as last loaded if under 10 minutes ago.
+
+        `keep_fresh` reloads the config's groups every 5 minutes in the background and
+        `apply_usergroup_change` follows Slack's `subteam_members_changed` events, so
+        raising an escalation never waits on a look-up (see bench_escalate's call count).
+        """
+        with self._lock:
+            hit = self._groups.get(usergroup_id)
+        if hit is not None and self._monotonic() - hit[0] < USERGROUP_MAX_AGE:
+            return list(hit[1])
+        return self._load_usergroup(usergroup_id)
+
+    def _load_usergroup(self, usergroup_id: str) -> list[str]:
+        loaded = self._monotonic()
+        members = list(self._call("usergroups.users.list", usergroup=usergroup_id)["users"])
+        with self._lock:
+            self._groups[usergroup_id] = (loaded, members)
+        return list(members)
+
+    def apply_usergroup_change(
+        self, usergroup_id: str, added: Iterable[str], removed: Iterable[str]
+    ) -> None:
+        """Follow a `subteam_members_changed` event in the cached members (if cached)."""
+        with self._lock:
+            hit = self._groups.get(usergroup_id)
+            if hit is None:
+                return
+            gone = set(removed)
+            members = [u for u in hit[1] if u not in gone]
+            members += [u for u in added if u not in members]
+            self._groups[usergroup_id] = (hit[0], members)
+
+    def refresh_usergroups(self, usergroup_ids: Iterable[str]) -> None:
+        """Load these user groups' members now; a group Slack cannot list is logged."""
+        for usergroup_id in usergroup_ids:
+            try:
+                self._load_usergroup(usergroup_id)
+            except (SlackError, OSError) as exc:
+                log.warning("could not load the members of %s: %s", usergroup_id, exc)
+
+    def keep_fresh(
+        self, usergroup_ids: Sequence[str], every: float = USERGROUP_MAX_AGE / 2
+    ) -> threading.Event:
+        """Reload the user groups every `every` seconds in a daemon thread; set the returned
+        event to stop. The first load happens at once, in that thread."""
+        stop = threading.Event()
+        ids = list(dict.fromkeys(usergroup_ids))
+
+        def loop() -> None:
+            while not stop.is_set():
+                self.refresh_usergroups(ids)
+                stop.wait(every)
+
+        if ids:
+            threading.Thread(target=loop, name="usergroups", daemon=True).start()
+        return stop
+
+    def usergroup_members_or_none(self, usergroup_id: str) -> list[str]:
+        """Return a user group's members, or nobody when Slack cannot say (refuse, not fail)."""
+        try:
+            return self.usergroup_members(usergroup_id)
+        except (SlackError, OSError) as exc:
+            log.warning("could not list the members of %s: %s", usergroup_id, exc)
+            return []
 
     # -- channels ---------------------------------------------------------
 
@@ -249,10 +309,14 @@ class SlackGateway:
                 errors = exc.response.get("errors") or [
                     {"user": u, "error": exc.error} for u in batch
                 ]
+            there = set()
             for item in errors:
-                if item.get("error") != "already_in_channel":
+                if item.get("error") == "already_in_channel":
+                    there.add(str(item.get("user")))
+                else:
                     result.failed[str(item.get("user"))] = str(item.get("error"))
-            result.invited.extend(u for u in batch if u not in result.failed)
+            result.already.extend(u for u in batch if u in there)
+            result.invited.extend(u for u in batch if u not in result.failed and u not in there)
         return result
 
     def set_topic(self, channel: str, topic: str) -> None:
@@ -324,6 +388,14 @@ class SlackGateway:
         if blocks:
             args["blocks"] = list(blocks)
         self._call("chat.postEphemeral", **args)
+
+    def open_dm(self, user: str) -> str:
+        """Return the ID of the bot's direct-message channel with `user` (cached)."""
+        return str(
+            self._cached(
+                "im", user, lambda: self._call("conversations.open", users=user)["channel"]["id"]
+            )
+        )
 
     def dm(self, user: str, text: str, *, blocks: Sequence[dict[str, Any]] | None = None) -> str:
         """Send a direct message (posting to a user ID opens the DM)."""

@@ -7,20 +7,21 @@ from typing import Any
 from pydantic import ValidationError
 from slack_bolt import Ack, App
 
-from bot import blocks, decisions, lifecycle, signoffs
+from bot import blocks, decisions, lifecycle, pings, signoffs
 from bot.blocks import Action, Callback
 from bot.errors import UserError, user_message
 from bot.esc_parsing import DecisionDraft
 from bot.lifecycle import Where
+from bot.policy import Act
 from bot.services import Services
 from handlers.replying import answer
 
-# What each card button opens, and who may press it (None: anyone in the channel).
+# What each card button opens, and what its form will do (the policy decides who may).
 FORMS = {
-    Action.LOG_DECISION: (None, lambda esc, config: blocks.decision_modal(esc)),
-    Action.ADD_STAKEHOLDERS: (None, blocks.stakeholders_modal),
-    Action.CHANGE_SEVERITY: ("change severity", blocks.severity_modal),
-    Action.RESOLVE: ("resolve escalations", lambda esc, config: blocks.resolve_modal(esc)),
+    Action.LOG_DECISION: (Act.DECISION, lambda esc, config: blocks.decision_modal(esc)),
+    Action.ADD_STAKEHOLDERS: (Act.INVITE, blocks.stakeholders_modal),
+    Action.CHANGE_SEVERITY: (Act.SEVERITY, blocks.severity_modal),
+    Action.RESOLVE: (Act.RESOLVE, lambda esc, config: blocks.resolve_modal(esc)),
 }
 
 
@@ -51,6 +52,30 @@ def handle_ack_button(svc: Services, ack: Ack, body: dict[str, Any], action: dic
     )
 
 
+def _page_of(value: Any) -> tuple[int, int, int]:
+    """Return (escalation, round, step) from an Escalate now button's `n:round:step` value."""
+    parts = str(value).split(":")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) < 10 for p in parts):
+        raise UserError("That button is out of date.")
+    number, round_, step = (int(p) for p in parts)
+    return number, round_, step
+
+
+def handle_escalate_now_button(
+    svc: Services, ack: Ack, body: dict[str, Any], action: dict
+) -> None:
+    """Page the next step of the escalation policy at once (from a page DM)."""
+    ack()
+    answer(
+        svc,
+        body.get("response_url"),
+        lambda: (
+            pings.escalate_now(svc, body["user"]["id"], *_page_of(action.get("value"))),
+            None,
+        ),
+    )
+
+
 def handle_take_ownership_button(
     svc: Services, ack: Ack, body: dict[str, Any], action: dict
 ) -> None:
@@ -68,10 +93,8 @@ def handle_take_ownership_button(
 
 
 def _open_form(svc: Services, body: dict[str, Any], action: dict) -> None:
-    members_only, form = FORMS[Action(action["action_id"])]
-    esc = lifecycle.check_visible(
-        svc, body["user"]["id"], _where(body, action), members_only=members_only
-    )
+    act, form = FORMS[Action(action["action_id"])]
+    esc = lifecycle.check_visible(svc, body["user"]["id"], _where(body, action), act)
     svc.slack.open_view(body["trigger_id"], form(esc, svc.config))
 
 
@@ -93,6 +116,7 @@ def handle_signoff_button(svc: Services, ack: Ack, body: dict[str, Any], action:
                 body["user"]["id"],
                 _number(action.get("value")),
                 approve=action["action_id"] == Action.SIGNOFF_APPROVE.value,
+                channel_id=_where(body, action).channel_id,
             ).message,
             None,
         ),
@@ -222,6 +246,9 @@ def register(app: App, svc: Services) -> None:
     """Register the button and form listeners."""
     app.action(Action.ACK.value)(
         lambda ack, body, action: handle_ack_button(svc, ack, body, action)
+    )
+    app.action(Action.ESCALATE_NOW.value)(
+        lambda ack, body, action: handle_escalate_now_button(svc, ack, body, action)
     )
     app.action(Action.TAKE_OWNERSHIP.value)(
         lambda ack, body, action: handle_take_ownership_button(svc, ack, body, action)

@@ -11,6 +11,7 @@ from bot import blocks, decisions, followups, lifecycle, reports, signoffs
 from bot.errors import UsageError
 from bot.esc_parsing import EscRequest, help_text, parse_decision, parse_esc
 from bot.lifecycle import Where
+from bot.policy import Act
 from bot.services import Services
 from handlers.replying import Reply, answer, parse_and_ack, request_key
 
@@ -92,14 +93,14 @@ SUBCOMMANDS: dict[str, Sub] = {
 }
 # Subcommands that, given no text, open a form instead.
 FORMS = {
-    "decision": (None, blocks.decision_modal),
-    "resolve": ("resolve escalations", blocks.resolve_modal),
+    "decision": (Act.DECISION, blocks.decision_modal),
+    "resolve": (Act.RESOLVE, blocks.resolve_modal),
 }
 
 
 def _open_form(svc: Services, actor: str, where: Where, trigger_id: str, sub: str) -> None:
-    members_only, form = FORMS[sub]
-    esc = lifecycle.check_visible(svc, actor, where, members_only=members_only)
+    act, form = FORMS[sub]
+    esc = lifecycle.check_visible(svc, actor, where, act)
     svc.slack.open_view(trigger_id, form(esc))
 
 

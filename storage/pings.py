@@ -68,9 +68,7 @@ class PingRepository:
             )
         ).all()
 
-    def unacknowledged(
-        self, statuses: Sequence[str], created_after: datetime
-    ) -> Sequence[Row[int, str, int, int]]:
+    def unacknowledged(self, statuses: Sequence[str]) -> Sequence[Row[int, str, int, int]]:
         """Return (id, severity, epoch created, epoch of the ack deadline) of those paging."""
         return self.session.execute(
             select(
@@ -81,7 +79,6 @@ class PingRepository:
             ).where(
                 Escalation.status.in_(statuses),
                 Escalation.acknowledged_at.is_(None),
-                Escalation.created_at > created_after,
             )
         ).all()
 

@@ -541,10 +541,14 @@ class Emulator:
         self.calls: list[Call] = []
         self.ephemerals: list[dict] = []
         self.responses: list[dict] = []
+        #: The same posts with where and to whom they answer, and when: what a client shows.
+        self.response_posts: list[dict] = []
         self.views: dict[str, dict] = {}
         self.home_views: dict[str, dict] = {}
         #: Tracebacks of requests the emulator itself failed on (answered with HTTP 500).
         self.server_errors: list[str] = []
+        #: Called (without arguments, from the emulator's threads) after anything changed.
+        self.listeners: list[Callable[[], None]] = []
         #: Methods that take the app-level token (``xapp-``) instead of the bot token, such as
         #: ``apps.connections.open`` (:mod:`bot.sandbox.socket_mode` adds it).
         self.app_token: str | None = None
@@ -718,7 +722,31 @@ class Emulator:
             )
             message["user"] = user
             message["unfurl_links"] = True
-            return message["ts"]
+        self.changed()
+        return message["ts"]
+
+    def add_member(self, channel_id: str, user_id: str) -> None:
+        """Put a person in a channel (joining it, as from Slack's client)."""
+        with self._lock:
+            members = self._channels[channel_id]["members"]
+            if user_id not in members:
+                members.append(user_id)
+        self.changed()
+
+    def channel_ids(self) -> list[str]:
+        """Return every conversation's ID (channels, DMs), oldest first."""
+        with self._lock:
+            return list(self._channels)
+
+    def next_ts(self) -> str:
+        """Return a fresh message timestamp (for what a client shows beside messages)."""
+        with self._lock:
+            return self._next_ts()
+
+    def changed(self) -> None:
+        """Tell the listeners that the workspace changed."""
+        for listener in list(self.listeners):
+            listener()
 
     def inject_fault(
         self,
@@ -779,6 +807,31 @@ class Emulator:
             trigger = f"{head}.{middle}.{self._rng.getrandbits(128):032x}"
             self._triggers[trigger] = _Trigger(now, user_id)
         return trigger
+
+    def snapshot(self) -> dict:
+        """Return the workspace (people, channels, members, messages, groups) as JSON data."""
+        with self._lock:
+            return copy.deepcopy(
+                {
+                    "users": self._users,
+                    "channels": self._channels,
+                    "dms": [[list(key), cid] for key, cid in self._dm_by_key.items()],
+                    "usergroups": self._usergroups,
+                    "taken_ids": sorted(self._taken_ids),
+                    "last_ts_us": self._last_ts_us,
+                }
+            )
+
+    def restore(self, data: dict) -> None:
+        """Replace the workspace with one :meth:`snapshot` returned."""
+        with self._lock:
+            self._users = copy.deepcopy(data["users"])
+            self._channels = copy.deepcopy(data["channels"])
+            self._dm_by_key = {tuple(key): cid for key, cid in data["dms"]}
+            self._usergroups = copy.deepcopy(data["usergroups"])
+            self._taken_ids = set(data["taken_ids"])
+            self._last_ts_us = max(self._last_ts_us, int(data["last_ts_us"]))
+        self.changed()
 
     # ------------------------------------------------------------------ inspection
 
@@ -1197,6 +1250,7 @@ class Emulator:
         clean = {k: v for k, v in args.items() if k != "token"}
         with self._lock:
             self.calls.append(Call(method, clean, ok, error, self._clock(), status))
+        self.changed()
 
     def _fault_response(self, method: str, args: dict, fault: _Fault):
         if fault.latency > 0:
@@ -1354,7 +1408,16 @@ class Emulator:
                     return _json_response(400, answer)
             entry.uses += 1
             self.responses.append({"url": url, "payload": payload})
+            self.response_posts.append(
+                {
+                    "payload": payload,
+                    "channel": entry.channel_id,
+                    "user": entry.user_id,
+                    "ts": self._next_ts(),
+                }
+            )
             self._apply_response(entry, payload)
+        self.changed()
         return _json_response(200, {"ok": True})
 
     def _apply_response(self, entry: _ResponseUrl, payload: dict) -> None:

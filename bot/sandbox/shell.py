@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import shlex
+import signal
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.clock import Clock, system_clock
 from bot.config import ConfigError, TeamConfig, load_config
 from bot.runtime import Running, start_local
 from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
+from bot.sandbox.keeping import (
+    SHARED_WORKSPACE,
+    Keeper,
+    WorkspaceMissing,
+    database_file,
+    reconcile,
+    require_workspace,
+    workspace_file,
+)
+from bot.sandbox.mentions import translate_mentions
 from bot.sandbox.seed import seed
 from bot.sandbox.socket_mode import SocketMode
+from bot.sandbox.web import KNOWN_COMMANDS, Workspace, create_web_app, unknown_command_text
 from bot.settings import Settings
+from bot.web import Server
 from storage.db import Database
 
 EXAMPLE_NAME = "escalation.example.yaml"
@@ -32,7 +47,10 @@ Type as the current user in the current channel:
   as <handle>           act as another user (see `users`)
   in <channel>          move to a channel (name or ID; see `channels`)
   click <action>        press a button of the newest message carrying it (e.g. click esc_ack)
-  submit k=v …          submit the open form (e.g. submit title="Leak" severity=SEV2)
+  submit k=v …          submit the open form (e.g. submit title="Leak" severity=SEV2;
+                        people as @handles: submit consulted=@ana,@ben)
+  cancel                close the open form without submitting it
+  home                  open the bot's App Home (on call now, your shifts, your escalations)
   read [channel]        show a channel's messages
   users | channels | help | quit
 """
@@ -57,17 +75,30 @@ def find_config(settings: Settings, explicit: Path | None = None) -> Path:
 
 def _flatten(blocks: list[dict[str, Any]] | None) -> str:
     lines: list[str] = []
+
+    def element_line(element: dict[str, Any]) -> None:
+        kind = element.get("type")
+        if kind == "button":
+            lines.append(f"[{element['text']['text']}] ({element['action_id']})")
+        elif kind == "image":
+            lines.append(f"[image: {element.get('alt_text', '')}]")
+        elif kind in ("static_select", "overflow", "users_select"):
+            lines.append(f"[{kind}] ({element.get('action_id')})")
+        elif isinstance(element.get("text"), str):
+            lines.append(element["text"])
+
     for block in blocks or []:
         text = block.get("text")
         if isinstance(text, dict):
             lines.append(text.get("text", ""))
         for item in block.get("fields") or []:
             lines.append(item.get("text", "").replace("\n", ": "))
+        if isinstance(block.get("accessory"), dict):
+            element_line(block["accessory"])
+        if block.get("type") == "image":
+            lines.append(f"[image: {block.get('alt_text', '')}]")
         for element in block.get("elements") or []:
-            if element.get("type") == "button":
-                lines.append(f"[{element['text']['text']}] ({element['action_id']})")
-            elif isinstance(element.get("text"), str):
-                lines.append(element["text"])
+            element_line(element)
     return "\n".join(line for line in lines if line)
 
 
@@ -94,6 +125,38 @@ class Sandbox:
         self._ephemerals = 0
         self._lock = threading.Lock()
         self.socket: SocketMode | None = None  # the emulator's Socket Mode, when the bot uses it
+        self.keeper: Keeper | None = None
+        self.workspace: Workspace | None = None
+        self.web: Server | None = None
+
+    @property
+    def web_url(self) -> str | None:
+        """Return the web workspace's address, when it is served."""
+        return f"{self.web.url}/" if self.web else None
+
+    def stop(self) -> None:
+        """Stop the page, the bot and the workspace (kept on disk first)."""
+        if self.workspace is not None:
+            self.workspace.close()
+        if self.web is not None:
+            self.web.stop()
+        self.bot.stop()
+        if self.keeper is not None:
+            self.keeper.close()
+        self.emulator.stop()
+
+    def follow(self) -> None:
+        """Print what the bot does as it happens (pages, reminders), not only after a command."""
+        changed = threading.Event()
+        self.emulator.listeners.append(changed.set)
+
+        def run() -> None:
+            while True:
+                changed.wait()
+                changed.clear()
+                self.show_new()
+
+        threading.Thread(target=run, name="sandbox-follow", daemon=True).start()
 
     def say(self, text: str) -> None:
         """Print a line of the shell's output."""
@@ -153,15 +216,22 @@ class Sandbox:
                         f'  · form "{view.get("title", {}).get("text", "")}" opened: '
                         f"fields {', '.join(fields)} — use `submit k=v …`"
                     )
-            for response in self.emulator.responses[self._responses :]:
-                self.say("(only you) " + self.render(str(response["payload"].get("text", ""))))
-            self._responses = len(self.emulator.responses)
+            for post in self.emulator.response_posts[self._responses :]:
+                payload = post["payload"]
+                if payload.get("response_type") == "in_channel" or payload.get("delete_original"):
+                    continue  # shown as the channel's message
+                body = _flatten(payload.get("blocks")) or str(payload.get("text") or "")
+                self.say(self._only(post.get("user")) + self.render(body))
+            self._responses = len(self.emulator.response_posts)
             for eph in self.emulator.ephemerals[self._ephemerals :]:
-                if eph.get("user") == self.user:
-                    self.say(
-                        "(only you) " + self.render(eph.get("text") or _flatten(eph.get("blocks")))
-                    )
+                body = _flatten(eph.get("blocks")) or eph.get("text") or ""
+                self.say(self._only(eph.get("user")) + self.render(body))
             self._ephemerals = len(self.emulator.ephemerals)
+
+    def _only(self, user: str | None) -> str:
+        if user is None or user == self.user:
+            return "(only you) "
+        return f"(only @{self.names.get(user, user)}) "
 
     def execute(self, line: str) -> bool:
         """Run one shell line; return False to quit."""
@@ -170,12 +240,19 @@ class Sandbox:
             return True
         if line.startswith("/"):
             command, _, text = line.partition(" ")
+            if command not in KNOWN_COMMANDS:
+                self.say(unknown_command_text(command))
+                return True
+            text = translate_mentions(text, self.handles)
             reply = self.driver.command(self.user, command, text, channel_id=self.channel)
             if reply.status != 200:
                 self.say(f"  ! the bot answered HTTP {reply.status}")
-            elif reply.json and reply.json.get("text"):
-                self.say("(only you) " + self.render(reply.json["text"]))
-            elif reply.body.strip():
+            elif isinstance(reply.json, dict) and (
+                reply.json.get("blocks") or reply.json.get("text")
+            ):
+                body = _flatten(reply.json.get("blocks")) or str(reply.json.get("text"))
+                self.say("(only you) " + self.render(body))
+            elif reply.json is None and reply.body.strip():
                 self.say("(only you) " + self.render(reply.body))
         else:
             word, _, rest = line.partition(" ")
@@ -196,6 +273,8 @@ class Sandbox:
             "in": self.move,
             "click": self.click,
             "submit": self.submit,
+            "cancel": self.cancel,
+            "home": self.home,
             "read": self.read,
             "users": self.list_users,
             "channels": self.list_channels,
@@ -247,22 +326,37 @@ class Sandbox:
             self.say("no open form")
             return
         view = views[-1]
-        values: dict[str, Any] = {}
         given = dict(part.split("=", 1) for part in shlex.split(rest) if "=" in part)
-        for block in view.get("blocks", []):
-            if block.get("type") != "input":
-                continue
-            element, block_id = block["element"], block["block_id"]
-            raw = given.get(block_id)
-            if raw is None:
-                initial = element.get("initial_option")
-                if initial:
-                    values[block_id] = {
-                        element["action_id"]: {"type": element["type"], "selected_option": initial}
-                    }
-                continue
-            values[block_id] = {element["action_id"]: _element_value(element, raw)}
-        self.driver.submit_view(self.user, view, values)
+        try:
+            values = form_values(view, given, self.handles, self.emulator)
+        except ValueError as exc:
+            self.say(f"  ! {exc}; try `users`")
+            return
+        problems = submit_form(self.driver, self.user, view, values)
+        for problem in problems:
+            self.say(f"  ! {problem}")
+        if problems:
+            self.say("  the form is still open: `submit` again, or `cancel`")
+
+    def cancel(self, _: str) -> None:
+        """Close the acting user's open form without submitting it."""
+        views = self.emulator.open_views(self.user)
+        if not views:
+            self.say("no open form")
+            return
+        self.emulator.apply_view_response(self.user, views[0]["id"], None)
+        self.say(f'  · form "{views[-1].get("title", {}).get("text", "")}" closed')
+
+    def home(self, _: str) -> None:
+        """Open the bot's App Home as the acting user and print it."""
+        before = self.emulator.home_views.get(self.user)
+        self.driver.event({"type": "app_home_opened", "user": self.user, "tab": "home"})
+        self.bot.services.wait_idle(timeout=60)
+        view = self.emulator.home_views.get(self.user)
+        if view is None or view is before:
+            self.say("  ! App Home did not open")
+            return
+        self.say("[App Home]\n" + _indent(self.render(_flatten(view.get("blocks")))))
 
     def read(self, where: str) -> None:
         """Print a channel's messages."""
@@ -321,19 +415,91 @@ def _element_value(element: dict[str, Any], raw: str) -> dict[str, Any]:
     return {"type": kind, "value": raw}
 
 
+def form_values(
+    view: dict[str, Any], given: dict[str, str], handles: dict[str, str], emulator: Emulator
+) -> dict[str, Any]:
+    """Return a form's submitted values: `given` (block ID → text), else its initial picks.
+
+    People are named by handle (`@ana`, `ana`) or ID; an unknown one raises ValueError.
+    """
+    values: dict[str, Any] = {}
+    for block in view.get("blocks", []):
+        if block.get("type") != "input":
+            continue
+        element, block_id = block["element"], block["block_id"]
+        raw = given.get(block_id)
+        if raw is None:
+            initial = element.get("initial_option")
+            if initial:
+                values[block_id] = {
+                    element["action_id"]: {"type": element["type"], "selected_option": initial}
+                }
+            continue
+        raw = str(raw)
+        if element["type"] in ("multi_users_select", "users_select"):
+            people = [handles.get(p.strip().lstrip("@").lower(), p.strip()) for p in raw.split(",")]
+            unknown = [p for p in people if p and emulator.user(p) is None]
+            if unknown:
+                raise ValueError(f"{block_id}: no such person {', '.join(unknown)}")
+            raw = ",".join(people)
+        values[block_id] = {element["action_id"]: _element_value(element, raw)}
+    return values
+
+
+def submit_form(driver: Driver, user: str, view: dict[str, Any], values: dict) -> list[str]:
+    """Submit a form as `user`; return the problems the bot found (empty when it closed)."""
+    reply = driver.submit_view(user, view, values)
+    answer = reply.json if isinstance(reply.json, dict) else {}
+    if answer.get("response_action") == "errors":
+        return [f"{field}: {problem}" for field, problem in (answer.get("errors") or {}).items()]
+    if reply.status != 200:
+        return [f"the bot answered HTTP {reply.status}"]
+    return []
+
+
 def start_sandbox(
     settings: Settings,
     config: TeamConfig,
     *,
     out: TextIO | None = None,
     port: int = 0,
+    web_port: int | None = None,
+    clock: Clock = system_clock,
+    scheduler: bool = True,
+    rate_limits: bool = True,
     socket_mode: bool = False,
 ) -> Sandbox:
-    """Start the emulator seeded from `config` and the bot wired to it (over HTTP, or over
-    Socket Mode with `socket_mode`)."""
-    emulator = Emulator(rate_limits=True)
+    """Start the emulator seeded from `config` and the bot wired to it (and the web page);
+    over Socket Mode instead of HTTP with `socket_mode`.
+
+    The workspace is kept beside a SQLite database (else in ./sandbox.workspace.json) and
+    restored on the next start, so the two always go together.
+    """
+    out = out or sys.stdout
+    emulator = Emulator(rate_limits=rate_limits)
     emulator.start()
     handles = seed(emulator, config)
+    database = database_file(settings.database_url)
+    if database is not None:
+        moved = reconcile(database)
+        if moved:
+            print(moved, file=out, flush=True)
+        kept = workspace_file(database)
+    else:  # a database server: the workspace file is here, and must match it
+        kept = SHARED_WORKSPACE
+        probe = Database(settings.database_url)
+        try:
+            probe.prepare()
+            with probe.uow() as uow:
+                require_workspace(kept, len(uow.repos.escalations.find()), settings.database_url)
+        except WorkspaceMissing:
+            emulator.stop()
+            raise
+        finally:
+            probe.dispose()
+    keeper = Keeper(emulator, kept)
+    keeper.load()
+    keeper.start()
     socket = SocketMode(emulator).start() if socket_mode else None
     secret = secrets.token_hex(16)
     local = settings.model_copy(
@@ -346,13 +512,21 @@ def start_sandbox(
     )
     db = Database(local.database_url)
     db.prepare()
-    bot = start_local(local, config, db, port=port)
+    bot = start_local(local, config, db, port=port, clock=clock, scheduler=scheduler)
     driver = Driver(emulator, bot.events_url, secret)
     if socket is not None:
         socket.wait_connected()
         driver.transport = socket.transport
-    box = Sandbox(config, bot, emulator, driver, handles, out or sys.stdout)
+    box = Sandbox(config, bot, emulator, driver, handles, out)
+    box.keeper = keeper
     box.socket = socket
+    if web_port is not None:
+        box.workspace = Workspace(emulator, driver, handles, box.user, box.channel)
+        try:
+            box.web = Server(create_web_app(box.workspace), port=web_port).start()
+        except OSError:
+            box.stop()  # the port is taken: nothing keeps running behind the error
+            raise
     return box
 
 
@@ -362,9 +536,14 @@ def run_sandbox(
     stdin: TextIO | None = None,
     out: TextIO | None = None,
     *,
+    web_port: int | None = None,
+    shell: bool = True,
     socket_mode: bool = False,
 ) -> None:
-    """Run the sandbox with a shell on stdin until `quit` or end of input."""
+    """Run the sandbox (and its web page) with a shell on stdin until `quit` or end of input.
+
+    Without the shell it serves until interrupted (Ctrl-C or SIGTERM).
+    """
     stdin = stdin or sys.stdin
     out = out or sys.stdout
     try:
@@ -373,17 +552,34 @@ def run_sandbox(
     except (ConfigError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    box = start_sandbox(settings, config, out=out, socket_mode=socket_mode)
-    interactive = stdin.isatty()
+    try:
+        box = start_sandbox(settings, config, out=out, web_port=web_port, socket_mode=socket_mode)
+    except WorkspaceMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        print(f"error: cannot serve the web workspace on port {web_port}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    web = f"Web workspace: {box.web_url}\n" if box.web_url else ""
     where = f"bot at {box.bot.events_url}"
     if box.socket is not None:
         where = f"bot over Socket Mode at {box.socket.url}"
     box.say(
-        f"Sandbox workspace at {box.emulator.url} — {where}\n"
-        f"Team config: {path}; database: {settings.database_url}\n"
-        f"You are @{box.names.get(box.user)} in #escalations-team. Type `help`."
+        f"{web}Sandbox workspace at {box.emulator.url} — {where}\n"
+        f"Team config: {path}; database: {settings.database_url}"
     )
     try:
+        if not shell:
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            box.say("Serving the web workspace only; Ctrl-C stops it.")
+            stop.wait()
+            return
+        box.say(f"You are @{box.names.get(box.user)} in #escalations-team. Type `help`.")
+        if logging.getLogger().getEffectiveLevel() == logging.INFO:
+            logging.getLogger().setLevel(logging.WARNING)  # log lines would cut into the prompt
+        box.follow()
+        interactive = stdin.isatty()
         while True:
             if interactive:
                 prompt = f"@{box.names.get(box.user, box.user)} {box._channel_label(box.channel)}> "
@@ -401,7 +597,4 @@ def run_sandbox(
     except KeyboardInterrupt:
         pass
     finally:
-        box.bot.stop()
-        if box.socket is not None:
-            box.socket.stop()
-        box.emulator.stop()
+        box.stop()

@@ -62,7 +62,7 @@ def test_crafted_team_only_forms_are_refused_to_non_members(
     calls = len(world.emulator.calls)
     reply = _form(world, SALES, callback, row.id, values)
     assert reply.status == 200
-    assert "Only members of High Priority Escalations" in reply.json["errors"][field]
+    assert "Only responders of High Priority Escalations" in reply.json["errors"][field]
     world.settle()
     assert _state(world, row.id) == before
     assert world.emulator.calls[calls:] == []
@@ -75,7 +75,7 @@ def test_team_only_actions_by_name_from_anywhere_are_refused(world: World):
     for text in ("ack", "sev SEV1", "resolve Gone", "reopen", "owner <@U0SAL00001>"):
         for channel in (row.channel_id, team):
             said = esc(world, SALES, f"ESC-{row.id} {text}", channel)
-            assert "Only members" in said, (text, said)
+            assert "Only responders" in said, (text, said)
     assert _state(world, row.id) == before
 
 

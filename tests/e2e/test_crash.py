@@ -52,6 +52,7 @@ class Gate:
     after: bool
     feed: bool | None = None  # chat.postMessage: the feed announcement, or the channel card
     tag: str = ""  # which drill's escalation: its title (and so its channel name) has it
+    key: str = ""  # or which ping: the start of the ledger key its message is tagged with
     reached: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -82,6 +83,10 @@ class GatedEmulator(Emulator):
                 continue
             if gate.feed is not None and (args.get("channel") == FEED) != gate.feed:
                 continue
+            if gate.key:
+                if _key_of(args).startswith(gate.key) and self._mentions(args, gate.tag):
+                    return gate
+                continue
             if self._mentions(args, gate.tag):
                 return gate
         return None
@@ -108,6 +113,17 @@ class GatedEmulator(Emulator):
         gate.reached.set()
         gate.release.wait(STEP_TIMEOUT)
         return answer  # to a dead socket: the bot never learns it was done
+
+
+def _key_of(args: dict[str, Any]) -> str:
+    """Return the ledger key a message is tagged with ('' for none)."""
+    meta = args.get("metadata")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            return ""
+    return str(((meta or {}).get("event_payload") or {}).get("key") or "")
 
 
 FEED = "C0FEED0001"
@@ -157,11 +173,11 @@ class Bot:
         """Return the Slack endpoint."""
         return f"http://127.0.0.1:{self.port}/slack/events"
 
-    def start(self) -> None:
+    def start(self, *, scheduler: bool = False) -> None:
         """Start the process and wait (bounded) until it answers /healthz."""
         log = open(self.workdir / f"bot-{self.starts}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--no-scheduler"],
+            [sys.executable, "-m", "bot", "run", *([] if scheduler else ["--no-scheduler"])],
             env=self.env,
             cwd=self.workdir,
             stdout=log,
@@ -282,3 +298,76 @@ def test_a_kill_at_any_step_of_raising_is_finished_after_restart(drill):
         said = [r for r in emulator.responses if ref.search(str(r["payload"]))]
         assert len(said) == 1, f"{row.ref}: confirmed {len(said)} times"
     print(f"\n{drills} kills at distinct steps survived in {bot.starts} starts")
+
+
+def _dms(emulator: Emulator, prefix: str) -> dict[str, int]:
+    """Return how many times each DM tagged with a key starting `prefix` reached Slack."""
+    counts: dict[str, int] = {}
+    for call in emulator.calls_of("chat.postMessage"):
+        key = _key_of(call.args)
+        if call.ok and key.startswith(prefix) and str(call.args.get("channel", "")).startswith("U"):
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _wait_for(check: Any, what: str) -> None:
+    deadline = time.monotonic() + STEP_TIMEOUT * 3
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)  # the subprocess works in real time
+    raise AssertionError(f"{what} did not happen after a restart")
+
+
+def test_a_kill_while_sending_a_page_a_reminder_or_a_brief_sends_each_dm_once(drill):
+    """SIGKILL the bot (with its scheduler) at each step of sending a DM: before Slack acts,
+    and after Slack acted but before the bot heard back. The restart sends each DM once."""
+    emulator, bot, _ = drill
+    driver = Driver(emulator, bot.url, SECRET)
+    bot.start(scheduler=True)
+    # Round 1: the first page's DM, killed before and after Slack posts it.
+    pages = [
+        Gate("page DM, unsent", "chat.postMessage", after=False, tag="drillpa", key="page:"),
+        Gate("page DM, sent unsaved", "chat.postMessage", after=True, tag="drillpb", key="page:"),
+    ]
+    emulator.gates = pages
+    for gate in pages:
+        reply = driver.command(REPORTER, "/escalate", f"SEV3 {gate.tag} {gate.name}")
+        assert reply.status == 200, reply.body
+    for gate in pages:
+        assert gate.reached.wait(STEP_TIMEOUT), f"{gate.name}: the bot never got there"
+    bot.kill()
+    emulator.gates = []
+    for gate in pages:
+        gate.release.set()
+    bot.start(scheduler=True)
+    _wait_for(lambda: len(_dms(emulator, "page:")) >= 2, "both page DMs")
+    # Round 2: an override puts Dan on call now: his shift-start DM and the handoff brief.
+    rotation = [
+        Gate("shift-start DM, sent unsaved", "chat.postMessage", after=True, key="shift_start:"),
+        Gate("handoff brief, unsent", "chat.postMessage", after=False, key="handoff:"),
+    ]
+    emulator.gates = rotation
+    reply = driver.command(
+        "U0LEAD0001", "/oncall", "override <@U0DAN00001|dan> now +3h primary", channel_id=FEED
+    )
+    assert reply.status == 200, reply.body
+    for gate in rotation:
+        assert gate.reached.wait(STEP_TIMEOUT * 2), f"{gate.name}: the bot never got there"
+    bot.kill()
+    emulator.gates = []
+    for gate in rotation:
+        gate.release.set()
+    bot.start(scheduler=True)
+    _wait_for(
+        lambda: _dms(emulator, "shift_start:") and _dms(emulator, "handoff:"),
+        "the shift-start DM and the handoff brief",
+    )
+    bot.stop()
+    sent = _dms(emulator, "")
+    assert all(n == 1 for n in sent.values()), f"a DM went out twice: {sent}"
+    dan = [k for k in sent if k.startswith("shift_start:primary:U0DAN00001:")]
+    brief = [k for k in sent if k.startswith("handoff:primary:") and k.endswith(":brief")]
+    assert len(_dms(emulator, "page:")) == 2 and len(dan) == 1 and brief, sorted(sent)
+    assert brief[-1].split(":")[2] == dan[0].split(":")[3]  # Dan's handoff, his brief
+    print(f"\n4 kills at DM steps survived in {bot.starts} starts: {sorted(sent)}")

@@ -195,6 +195,7 @@ def test_name_taken_twice_gets_a_suffix(world: World):
 
 @http_only
 def test_bad_signature_gets_401_and_changes_nothing(world: World):
+    started = len(world.emulator.calls)  # the look-ups of start-up
     reply = world.driver.command(
         "U0ANA00001", "/escalate", "SEV1 Forged", signature="v0=" + "0" * 64
     )
@@ -205,7 +206,7 @@ def test_bad_signature_gets_401_and_changes_nothing(world: World):
     world.settle()
     with world.db.uow() as uow:
         assert uow.repos.escalations.find() == []
-    assert world.emulator.calls == []
+    assert world.emulator.calls[started:] == []
 
 
 @pytest.mark.parametrize(

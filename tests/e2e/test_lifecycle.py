@@ -82,7 +82,7 @@ def test_non_members_are_refused_and_nothing_changes(world: World, text: str, re
     before = len(events(world, 1))
     calls = len(world.emulator.calls)
     said = esc(world, SALES, text, row.channel_id)
-    assert "Only members of High Priority Escalations" in said and refusal in said
+    assert "Only responders of High Priority Escalations" in said and refusal in said
     after = load(world, 1)
     assert (after.status, after.severity, after.owner) == ("open", "SEV2", ONCALL)
     assert len(events(world, 1)) == before
@@ -92,10 +92,10 @@ def test_non_members_are_refused_and_nothing_changes(world: World, text: str, re
 def test_non_member_buttons_are_refused(world: World):
     row = raise_esc(world)
     said = click(world, SALES, Action.ACK, str(row.id), row.channel_id, row.card_ts)
-    assert "Only members" in said
+    assert "Only responders" in said
     for action in (Action.CHANGE_SEVERITY, Action.RESOLVE):
         said = click(world, SALES, action, str(row.id), row.channel_id, row.card_ts)
-        assert "Only members" in said
+        assert "Only responders" in said
     assert world.emulator.open_views(SALES) == []
     assert load(world, 1).status == "open"
     assert len(events(world, 1, "acknowledged")) == 0
@@ -121,6 +121,30 @@ def test_severity_by_command_invites_newly_routed_groups(world: World):
     assert len(events(world, 1, "severity_changed")) == 1
 
 
+def test_severity_change_invites_only_who_is_not_in_the_channel(world: World):
+    row = raise_esc(world)  # SEV2 #ads: sales and core policy routed in
+    esc(world, MEMBER, "invite legal", row.channel_id)  # Legal is in before the change
+    invites = len(world.emulator.calls_of("conversations.invite"))
+    notes = len(posts(world, row.channel_id))
+    esc(world, MEMBER, "sev SEV1", row.channel_id)  # routes secondary, legal and leads
+    calls = world.emulator.calls_of("conversations.invite")[invites:]
+    assert len(calls) == 1
+    asked = set(calls[0].args["users"].split(","))
+    assert "U0LEAD0001" in asked and not asked & {"U0LEG00001", "U0LEG00002"}
+    assert all(c.ok for c in calls)  # nobody already in was asked for: no already_in_channel
+    added = [p for p in posts(world, row.channel_id)[notes:] if "Added" in p]
+    assert len(added) == 1 and "U0LEG0000" not in added[0] and "<@U0LEAD0001>" in added[0]
+    # Back down and up again: everyone routed is in, so no invite call and no "Added" note.
+    esc(world, MEMBER, "sev SEV2", row.channel_id)
+    notes = len(posts(world, row.channel_id))
+    esc(world, MEMBER, "sev SEV1", row.channel_id)
+    assert len(world.emulator.calls_of("conversations.invite")) == invites + 1
+    assert not [p for p in posts(world, row.channel_id)[notes:] if "Added" in p]
+    # Someone named who is in already is told so, not "Added".
+    esc(world, MEMBER, "invite <@U0LEAD0001|lead>", row.channel_id)
+    assert any("Already in the channel: <@U0LEAD0001>" in p for p in posts(world, row.channel_id))
+
+
 def test_severity_form(world: World):
     row = raise_esc(world)
     click(world, MEMBER, Action.CHANGE_SEVERITY, str(row.id), row.channel_id, row.card_ts)
@@ -143,7 +167,7 @@ def test_owner_and_take_ownership(world: World):
     assert load(world, 1).owner == REPORTER
     assert "<@U0ANA00001>" in str(card(world, row)["blocks"])
     said = click(world, SALES, Action.TAKE_OWNERSHIP, str(row.id), row.channel_id)
-    assert "Only on-call staff" in said
+    assert "Only responders" in said
     assert load(world, 1).owner == REPORTER
     assert [e.detail["after"] for e in events(world, 1, "owner_changed")] == [MEMBER, REPORTER]
 
@@ -347,8 +371,8 @@ def test_graphic_escalation_posts_carry_the_content_warning(world: World):
 
 
 def test_take_ownership_from_a_handoff_brief(world: World):
-    # the weekend on-call is in a rotation but not in team.members; the brief is a DM
-    row = raise_form(world, REPORTER, "Leak of VIP data", category="vip", flags=("restricted",))
+    # the weekend on-call is in a rotation but not in team.members: a responder all the same
+    row = raise_form(world, REPORTER, "Spam wave on VIP pages", category="vip")
     reply = world.driver.action("U0DAN00001", Action.TAKE_OWNERSHIP, str(row.id))
     assert reply.status == 200
     world.settle()
@@ -357,3 +381,20 @@ def test_take_ownership_from_a_handoff_brief(world: World):
     world.driver.action(OUTSIDER, Action.TAKE_OWNERSHIP, str(row.id))
     world.settle()
     assert load(world, row.id).owner == "U0DAN00001"
+
+
+def test_a_restricted_escalation_cannot_be_taken_by_a_button_from_outside(world: World):
+    # A responder outside a restricted channel presses a Take ownership button naming it.
+    row = raise_form(world, REPORTER, "Leak of VIP data", category="vip", flags=("restricted",))
+    before = load(world, row.id).owner
+    calls = len(world.emulator.calls)
+    for actor in ("U0DAN00001", LEAD):
+        assert actor not in world.emulator.channel(row.channel_id)["members"]
+        said = click(world, actor, Action.TAKE_OWNERSHIP, str(row.id), "C0TEAM0001")
+        assert "does not exist, or it is restricted" in said
+        assert "Leak" not in said
+    world.settle()
+    assert load(world, row.id).owner == before
+    members = world.emulator.channel(row.channel_id)["members"]
+    assert "U0DAN00001" not in members and LEAD not in members
+    assert [c.method for c in world.emulator.calls[calls:]] == []

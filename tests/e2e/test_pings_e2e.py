@@ -19,6 +19,8 @@ from tests.e2e.esc_support import (
     MEMBER,
     ONCALL,
     REPORTER,
+    SALES,
+    card,
     click,
     esc,
     flatten,
@@ -67,13 +69,17 @@ def test_pages_until_acknowledged_by_command(world: World, scheduler: Scheduler)
     row = raise_esc(world, "SEV1 #election Vote buying")
     assert "page:1:0:0" in run(world, scheduler)
     assert paged(world, ONCALL) == 1
-    mention = [m for m in world.emulator.messages(channel_of(row)) if "you are paged" in m["text"]]
-    assert len(mention) == 1 and "<@U0BEN00001>" in mention[0]["text"]
+    # The first page's mention rides on the pinned card, not on a message of its own.
+    messages = world.emulator.messages(channel_of(row))
+    assert not [m for m in messages if "you are paged" in m["text"]]
+    assert "Paging <@U0BEN00001>" in str(card(world, load(world, row.id))["blocks"])
     [dm] = dm_payloads(world, ONCALL, "You are paged")
     assert "Vote buying" in dm["text"] and f"<#{channel_of(row)}>" in dm["text"]
 
     assert "page:1:0:1" in run(world, scheduler, timedelta(minutes=5))
     assert paged(world, SECONDARY) == 1
+    mention = [m for m in world.emulator.messages(channel_of(row)) if "you are paged" in m["text"]]
+    assert len(mention) == 1 and f"<@{SECONDARY}>" in mention[0]["text"]  # later steps post
     assert (
         SECONDARY in (world.emulator.channel(channel_of(row)) or {})["members"]
     )  # invited when paged
@@ -90,7 +96,7 @@ def test_the_acknowledge_button_in_a_page_stops_paging(world: World, scheduler: 
     raise_esc(world, "SEV2 #ads Counterfeit ads wave")
     run(world, scheduler)
     [dm] = dm_payloads(world, ONCALL, "You are paged")
-    [button] = [e for b in dm["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    [button, _] = [e for b in dm["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert (button["action_id"], button["value"]) == (Action.ACK, "1")
     reply = world.driver.action(ONCALL, button["action_id"], button["value"])
     assert reply.status == 200
@@ -99,6 +105,52 @@ def test_the_acknowledge_button_in_a_page_stops_paging(world: World, scheduler: 
     for _ in range(4):  # SEV2 pages every 15 minutes otherwise
         assert not [k for k in run(world, scheduler, timedelta(minutes=15)) if "page" in k]
     assert paged(world, SECONDARY) == 0
+
+
+def _buttons(dm: dict) -> dict[str, str]:
+    actions = [e for b in dm["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    return {e["action_id"]: e["value"] for e in actions}
+
+
+def test_every_paged_person_can_acknowledge_even_outside_team_members(
+    world: World, scheduler: Scheduler
+):
+    # Eve (secondary, Dublin) is in no team.members: paged at step 2, her Acknowledge works.
+    row = raise_esc(world, "SEV1 #election Vote buying")
+    run(world, scheduler)
+    run(world, scheduler, timedelta(minutes=5))
+    [dm] = dm_payloads(world, SECONDARY, "You are paged")
+    reply = world.driver.action(SECONDARY, Action.ACK, _buttons(dm)[Action.ACK])
+    assert reply.status == 200
+    world.settle()
+    after = load(world, row.id)
+    assert (after.status, after.acknowledged_by) == ("acknowledged", SECONDARY)
+    assert not [k for k in run(world, scheduler, timedelta(minutes=5)) if "page" in k]
+    assert paged(world, LEAD) == 0
+
+
+def test_escalate_now_pages_the_next_step_once(world: World, scheduler: Scheduler):
+    row = raise_esc(world, "SEV3 #content Hate speech cluster")  # SEV3: next step in an hour
+    run(world, scheduler)
+    [dm] = dm_payloads(world, ONCALL, "You are paged")
+    value = _buttons(dm)[Action.ESCALATE_NOW]
+    assert value == f"{row.id}:0:0"
+    for _ in range(3):  # a double click, a retry: the next step is paged once
+        reply = world.driver.action(ONCALL, Action.ESCALATE_NOW, value)
+        assert reply.status == 200
+        world.settle()
+    assert paged(world, SECONDARY) == 1
+    assert paged(world, LEAD) == 0
+    # the schedule catching up does not page step 2 again
+    assert "page:1:0:1" not in run(world, scheduler, timedelta(hours=1))
+    assert paged(world, SECONDARY) == 1
+    # tampered values and outsiders change nothing
+    calls = len(world.emulator.calls)
+    for actor, bad in ((ONCALL, "1:0:9"), (ONCALL, "1:x:0"), (ONCALL, "99:0:0"), (SALES, value)):
+        world.driver.action(actor, Action.ESCALATE_NOW, bad)
+        world.settle()
+    assert paged(world, LEAD) == 0
+    assert [c.method for c in world.emulator.calls[calls:]] == []
 
 
 def test_handoff_brief_and_take_ownership(world: World, scheduler: Scheduler):
@@ -197,15 +249,71 @@ def test_the_running_bot_pages_on_creation_by_itself(live: World):
     row = raise_esc(live, "SEV1 #election Vote buying")
     # The commit of the new escalation poked a pass: step 1 is paged without being asked.
     assert paged(live, ONCALL) == 1
-    # Its mention in the channel waits for the card; the outbox posts it on its next try.
+    # Its mention in the channel is the card's: no message of its own.
     live.clock.advance(timedelta(seconds=2))
     live.bot.services.outbox.run_due()
     live.settle()
-    texts = [m["text"] for m in live.emulator.messages(channel_of(row))]
-    assert texts[0].startswith("ESC-1") and sum("you are paged" in t for t in texts) == 1
+    messages = live.emulator.messages(channel_of(row))
+    assert messages[0]["text"].startswith("ESC-1") and "Paging <@U0BEN00001>" in str(messages[0])
+    assert sum("you are paged" in m["text"] for m in messages) == 0
     # The next due moment (step 2, five minutes after creation) is a date job.
     scheduler.run_due()
     job = scheduler._aps.get_job(NEXT_JOB)  # type: ignore[union-attr]
     assert job is not None
     remaining = job.next_run_time - datetime.now(UTC)
     assert timedelta(minutes=4) < remaining <= timedelta(minutes=5)
+
+
+def test_raising_takes_at_most_six_web_api_calls_its_first_page_included(
+    world: World, scheduler: Scheduler
+):
+    # SEV1 #election routes five groups — a user group among them — and pages step 1.
+    world.driver.command(REPORTER, "/escalate", "SEV1 #election Warm-up")
+    world.settle()
+    run(world, scheduler)  # the process's one-time look-ups (auth.test) are behind it
+    before = len(world.emulator.calls)
+    row = raise_esc(world, "SEV1 #election Deepfake of a candidate")
+    run(world, scheduler)  # its first page: the DM (the card carried the mention)
+    calls = [c.method for c in world.emulator.calls[before:]]
+    invited = {
+        u for c in world.emulator.calls[before:] if c.method == "conversations.invite"
+        for u in c.args["users"].split(",")
+    }
+    assert len(invited) >= 10  # reporter, on call, Public Policy's user group, Comms, Legal…
+    assert calls == [
+        "conversations.create",
+        "conversations.invite",
+        "chat.postMessage",  # the card, mentioning who is paged
+        "pins.add",
+        "chat.postMessage",  # the feed announcement
+        "chat.postMessage",  # the page's DM
+    ], calls
+    assert paged(world, ONCALL) == 2 and load(world, row.id).staffed_at
+
+
+def test_user_group_changes_are_followed_without_a_look_up(world: World, scheduler: Scheduler):
+    newcomer = "U0PUBPO0009"
+    world.emulator.add_user(newcomer, "pubpo9")
+    world.driver.event({"type": "app_home_opened", "user": REPORTER, "tab": "home"})
+    world.settle()  # the process's one-time look-ups (auth.test) are behind it
+    calls = len(world.emulator.calls)
+    reply = world.driver.event(
+        {
+            "type": "subteam_members_changed",
+            "subteam_id": "S0PUBPOL01",
+            "team_id": "T0SANDBOX1",
+            "date_previous_update": 1446670362,
+            "date_update": 1492906952,
+            "added_users": [newcomer],
+            "added_users_count": "1",
+            "removed_users": ["U0PUBPO0001"],
+            "removed_users_count": "1",
+        }
+    )
+    assert reply.status == 200
+    world.settle()
+    assert world.emulator.calls[calls:] == []  # followed in the cache: no call
+    row = raise_esc(world, "SEV2 #election Ballot photos")
+    people = {p.user_id for p in row.participants}
+    assert newcomer in people and "U0PUBPO0001" not in people
+    assert "usergroups.users.list" not in [c.method for c in world.emulator.calls[calls:]]

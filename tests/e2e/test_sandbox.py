@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -47,13 +49,58 @@ def test_run_without_token_starts_the_sandbox(tmp_path: Path, monkeypatch):
     assert (tmp_path / "escalations.db").exists()
 
 
+def test_shell_shows_whole_replies_forms_home_and_pings(tmp_path: Path):
+    out = io.StringIO()
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", _env_file=None)  # type: ignore[call-arg]
+    box = start_sandbox(settings, load_config(EXAMPLE), out=out)
+    box.follow()
+    try:
+        box.execute("/escalate SEV2 #ads Fake giveaway ads")
+        box.execute("in esc-1-fake-giveaway-ads")
+        box.execute("/esc status")
+        assert "*People:* @lead (reporter)" in out.getvalue()  # the body, not just its header
+        box.execute("/esc invite @ben")
+        assert "invited ben" in out.getvalue()
+        box.execute("/oncal")
+        assert "`/oncal` is not a command here. Try /escalate, /esc" in out.getvalue()
+        assert "HTTP 404" not in out.getvalue()
+
+        box.execute("/escalate")
+        box.execute('submit title="   "')
+        assert "! title: " in out.getvalue()
+        assert box.emulator.open_views(box.user)
+        box.execute("cancel")
+        assert box.emulator.open_views(box.user) == []
+
+        box.execute("click esc_log_decision")
+        box.execute("submit decision=Remove consulted=@zed")
+        assert "! consulted: no such person @zed" in out.getvalue()
+        box.execute("submit decision=Remove consulted=@ana")
+        assert "Decision #1" in out.getvalue()
+
+        box.execute("home")
+        assert "[App Home]" in out.getvalue() and "My open escalations" in out.getvalue()
+
+        mark = len(out.getvalue())
+        box.driver.command(
+            "U0BEN00001", "/escalate", "SEV1 #crisis Flood of hoaxes"
+        )  # not typed here
+        box.bot.services.wait_idle(timeout=60)
+        deadline = time.monotonic() + 10
+        while "esc-2-flood-of-hoaxes" not in out.getvalue()[mark:]:
+            assert time.monotonic() < deadline, out.getvalue()[mark:]
+            threading.Event().wait(0.02)
+    finally:
+        box.stop()
+
+
 def test_sandbox_in_socket_mode_raises_over_envelopes(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ESCALATION_CONFIG", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ESCALATION_CONFIG", str(EXAMPLE))
     typed = "/escalate SEV2 #ads Fake giveaway ads\nin esc-1-fake-giveaway-ads\nclick esc_ack\n"
-    result = CliRunner().invoke(main, ["sandbox", "--socket-mode"], input=typed)
+    result = CliRunner().invoke(main, ["sandbox", "--socket-mode", "--web-port", "0"], input=typed)
     assert result.exit_code == 0, result.output
     assert "bot over Socket Mode at ws://127.0.0.1:" in result.output
     assert "created channel #esc-1-fake-giveaway-ads" in result.output
@@ -69,6 +116,4 @@ def test_the_socket_mode_sandbox_takes_envelopes_not_posts(tmp_path: Path):
         assert [e.type for e in box.socket.sent] == ["slash_commands"]
         assert box.emulator.channel_by_name("esc-1-over-the-socket") is not None
     finally:
-        box.bot.stop()
-        box.socket.stop()
-        box.emulator.stop()
+        box.stop()

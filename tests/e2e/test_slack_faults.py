@@ -106,9 +106,8 @@ def throttled(world: World, method: str) -> int:
 
 # -- 429 with Retry-After on every method the bot uses -----------------------------------------
 
-STAFFING = [
+STAFFING = [  # user groups are loaded at start, not while staffing
     "auth.test",
-    "usergroups.users.list",
     "conversations.create",
     "conversations.invite",
     "chat.postMessage",
@@ -277,6 +276,15 @@ def test_unknown_and_deactivated_people_are_skipped_and_noted(faulty: Faulty):
     world.emulator.add_usergroup(
         "S0PUBPOL01", "public-policy", ["U0PUBPO0001", "U0PUBPO0002", "U0GHOST001"]
     )
+    world.driver.event(  # as Slack tells the bot of the change
+        {
+            "type": "subteam_members_changed",
+            "subteam_id": "S0PUBPOL01",
+            "added_users": ["U0GHOST001"],
+            "removed_users": ["U0PUBPO0003"],
+        }
+    )
+    world.settle()
     world.driver.command(REPORTER, "/escalate", "SEV2 #election Fake ballots")
     world.settle()
     row = staffed(world)

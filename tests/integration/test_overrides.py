@@ -14,6 +14,7 @@ from bot.config import TeamConfig
 from bot.errors import NotPermitted, UsageError, UserError
 from bot.oncall import OnCall
 from bot.oncall_parsing import parse_oncall
+from bot.policy import Policy
 from storage.db import Database
 
 LEAD, BEN, CHI, DAN, SALES = "U0LEAD0001", "U0BEN00001", "U0CHI00001", "U0DAN00001", "U0SAL00001"
@@ -29,7 +30,8 @@ class FakeSlack:
 
 def services(db: Database, config: TeamConfig, clock: FakeClock) -> Any:
     return SimpleNamespace(
-        db=db, config=config, clock=clock, slack=FakeSlack(), oncall=OnCall(config)
+        db=db, config=config, clock=clock, slack=FakeSlack(), oncall=OnCall(config),
+        policy=Policy(config),
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot import pings
 from bot.app import build_services
+from bot.blocks import local_when
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from bot.escalations import raise_escalation
@@ -187,9 +188,10 @@ def test_paging_walks_the_policy_and_acknowledgement_stops_it(db, config, emulat
         number = raise_and_staff(a, "SEV1 #election Vote buying")
         channel = _channel(db, number)
         assert a.pages(T0) == ["page:1:0:0"]
-        # primary (Ben at 17:00 UTC) is DM'd and mentioned in the channel
+        # primary (Ben at 17:00 UTC) is DM'd; the card mentioned him in the channel
         assert len(dms(emulator, "U0BEN00001", "paged")) == 1
-        assert sum("you are paged" in m["text"] for m in emulator.messages(channel)) == 1
+        assert sum("you are paged" in m["text"] for m in emulator.messages(channel)) == 0
+        assert "Paging <@U0BEN00001>" in str(emulator.messages(channel)[0])
         assert a.pages(T0 + timedelta(minutes=4, seconds=59)) == []
         assert a.pages(T0 + timedelta(minutes=5)) == ["page:1:0:1"]
         assert "step 2" in dms(emulator, "U0EVE00001", "paged")[-1]  # secondary, Europe/Dublin
@@ -258,35 +260,41 @@ def test_restart_between_claim_and_send_delivers_once(db, config, emulator):
         assert b.svc.outbox.run_due() == 0
         b.tick(T0 + timedelta(minutes=1))
         pages = sorted(k for k in tagged(emulator) if k.startswith("page:"))
-        assert pages == ["page:1:0:0", "page:1:0:0:dm:U0BEN00001"]
-        assert len(tagged(emulator)) == len(set(tagged(emulator))) == len(tick.outbox)
+        assert pages == ["page:1:0:0:dm:U0BEN00001"]  # the channel mention is the card's
+        assert len(tagged(emulator)) == len(set(tagged(emulator))) == len(tick.outbox) - 1
         assert len(dms(emulator, "U0BEN00001", "paged")) == 1
         channel = _channel(db, number)
-        assert sum("you are paged" in m["text"] for m in emulator.messages(channel)) == 1
+        assert sum("you are paged" in m["text"] for m in emulator.messages(channel)) == 0
     finally:
         b.close()
 
 
-def test_missed_while_down_sends_the_relevant_once_and_skips_the_stale(db, config, emulator):
+def test_every_step_missed_while_down_is_sent_once_on_start(db, config, emulator):
     a = node(db, config, emulator, T0)
     raise_and_staff(a, "SEV1 #election Vote buying")
     a.tick(T0)
     a.close()
-    # Down from 17:00 to 17:12: pages due at 17:05 and 17:10; the escalation is unacknowledged.
+    # Down from 17:00 to 17:12: steps 2 (17:05) and 3 (17:10) fell due; unacknowledged.
+    # Steps add up: the secondary on-call must learn of it as well as the leads.
     b = node(second_database(db), config, emulator, T0 + timedelta(minutes=12))
     try:
         tick = b.scheduler.recover()  # as on start: what it claims goes to the outbox at once
-        assert tick.sent == ["page:1:0:2"] and tick.skipped == ["page:1:0:1"]
+        assert sorted(tick.sent) == ["page:1:0:1", "page:1:0:2"] and tick.skipped == []
         b.svc.wait_idle()
         assert ledger(db, "page:") == {
             "page:1:0:0": "sent",
-            "page:1:0:1": "skipped",
+            "page:1:0:1": "sent",
             "page:1:0:2": "sent",
         }
-        assert dms(emulator, "U0EVE00001", "paged") == []  # the stale step is not sent late
-        assert len(dms(emulator, "U0LEAD0001", "paged")) == 1
+        assert len(dms(emulator, "U0EVE00001", "paged")) == 1  # secondary (Dublin), step 2
+        assert len(dms(emulator, "U0LEAD0001", "paged")) == 1  # leads, step 3
         # a second restart sends nothing more
         assert b.scheduler.recover().sent == []
+        # a day later, still unacknowledged, the second round goes out: pages never go stale
+        b.clock.set(T0 + timedelta(days=1))
+        tick = b.scheduler.recover()
+        pages = sorted(k for k in tick.sent if k.startswith("page:"))
+        assert pages == ["page:1:1:0", "page:1:1:1", "page:1:1:2"]
     finally:
         b.close()
 
@@ -301,12 +309,15 @@ def test_commit_of_a_new_escalation_pokes_a_pass(db, config, emulator):
         a.svc.outbox.submit(raised.outbox_key)
         a.svc.wait_idle()
         assert "page:1:0:0" in ledger(db, "page:")
-        # the page's channel mention waits for the card, and is retried a moment later
+        # the page's DM waits for the channel, and is retried a moment later; its mention in
+        # the channel is the card's
         a.clock.advance(timedelta(seconds=2))
         a.svc.outbox.run_due()
+        a.svc.wait_idle()
         channel = _channel(db, raised.number)
-        texts = [m["text"] for m in emulator.messages(channel)]
-        assert texts[0].startswith("ESC-1") and any("you are paged" in t for t in texts)
+        messages = emulator.messages(channel)
+        assert messages[0]["text"].startswith("ESC-1") and "Paging <@" in str(messages[0])
+        assert any("You are paged" in t for t in dms(emulator, "U0BEN00001"))
     finally:
         a.scheduler.unwatch()
         a.close()
@@ -642,5 +653,43 @@ def test_an_unreachable_person_is_given_up_on_not_retried_forever(db, config, em
                 item.last_error or ""
             )
         assert "page:1:0:0" in tick.sent
+    finally:
+        a.close()
+
+
+def _override(n: Node, text: str, key: str) -> None:
+    from bot import oncall
+    from bot.oncall_parsing import parse_oncall
+
+    request = parse_oncall(text, list(n.svc.config.rotations))
+    oncall.create_override(n.svc, "U0LEAD0001", request, request_key=key)
+
+
+def test_shift_start_of_an_override_made_now_shows_its_whole_window(db, config, emulator):
+    start = datetime(2026, 3, 4, 18, 13, 27, 512000, tzinfo=UTC)  # `now` is not a whole second
+    a = node(db, config, emulator, start)
+    try:
+        _override(a, "override <@U0DAN00001> now +4h primary", "now")
+        claimed = a.tick(start + timedelta(seconds=1))
+        assert "shift_start:primary:U0DAN00001:20260304T181327Z" in claimed.sent
+        [dm] = [t for t in dms(emulator, "U0DAN00001") if "on-call shift" in t]
+        # Dan is in Europe/Berlin: 19:13 → 23:13, not a zero-length 19:13 → 19:13
+        assert "Wed 4 Mar 19:13 CET" in dm and "Wed 4 Mar 23:13 CET" in dm
+    finally:
+        a.close()
+
+
+def test_shift_start_of_an_override_across_daylight_saving(db, config, emulator):
+    # Los Angeles springs forward on Sunday 8 March 2026: a 24 h cover there is 23 h of UTC.
+    # Legal's Leo is on no rotation, so the override is his whole stretch.
+    a = node(db, config, emulator, datetime(2026, 3, 7, 17, 0, tzinfo=UTC))
+    try:
+        _override(a, "override <@U0LEG00001> 2026-03-07 10:00 2026-03-08 10:00 primary", "dst")
+        claimed = a.tick(datetime(2026, 3, 7, 17, 45, tzinfo=UTC))  # 15 min before 18:00Z
+        assert "shift_start:primary:U0LEG00001:20260307T180000Z" in claimed.sent
+        [dm] = [t for t in dms(emulator, "U0LEG00001") if "on-call shift" in t]
+        tz = a.svc.slack.user_timezone("U0LEG00001")
+        start, end = datetime(2026, 3, 7, 18, tzinfo=UTC), datetime(2026, 3, 8, 17, tzinfo=UTC)
+        assert f"*{local_when(start, tz)}* → *{local_when(end, tz)}*" in dm
     finally:
         a.close()
