@@ -162,9 +162,9 @@ def raise_escalation(
                     request_key=request_key,
                 )
             )
-            # The paged are "oncall" even when they raised it: that is what lets them act.
-            people: dict[str, tuple[str, str | None]] = dict.fromkeys(paged, ("oncall", None))
-            people.setdefault(reporter, ("reporter", None))
+            people: dict[str, tuple[str, str | None]] = {reporter: ("reporter", None)}
+            for user in paged:  # "oncall" even when they raised it: that lets them act
+                people[user] = ("oncall", None)
             usergroups: dict[str, str] = dict.fromkeys(paged_groups, "oncall")
             groups = routed_groups(
                 svc.config,

@@ -128,6 +128,9 @@ class Outbox:
         self._signal: Any = self._wake
         self._running: set[int] = set()
         self._held: set[int] = set()  # items this process is working on: their leases renew
+        # Escalations woken while an item of theirs was being tried: one that finds it must
+        # wait looks again at once, as `wake` did not see it waiting.
+        self._woken: set[int] = set()
         self._lock = threading.Lock()
 
     def register(self, kind: str, handler: Handler) -> None:
@@ -153,6 +156,7 @@ class Outbox:
         self, job: Job, error: str | None, *, permanent: bool = False, waiting: bool = False
     ) -> None:
         now = self.clock()
+        again = False
         with self.db.uow() as uow:
             item = uow.session.get(OutboxItem, job.id)
             if item is None:
@@ -163,7 +167,9 @@ class Outbox:
             elif waiting:
                 item.attempts -= 1  # waiting is not failing: retries stay for real failures
                 item.last_error = (WAITING + error)[:2000]
-                item.next_attempt_at = now + waiting_time(now - item.created_at)
+                with self._lock:
+                    again = job.escalation_id in self._woken
+                item.next_attempt_at = now if again else now + waiting_time(now - item.created_at)
             else:
                 item.last_error = error[:2000]
                 if permanent:
@@ -171,14 +177,26 @@ class Outbox:
                 else:
                     item.next_attempt_at = now + backoff(job.attempt)
             uow.commit()
+        if again:
+            self.submit(job.key)
 
     def wake(self, escalation_id: int) -> None:
         """Run now the items of an escalation that were waiting for it to move on."""
-        with self.db.uow() as uow:
-            keys = uow.repos.outbox.wake(escalation_id, WAITING, self.clock())
-            uow.commit()
-        for key in keys:
-            self.submit(key)
+        with self._lock:
+            self._woken.add(escalation_id)
+        try:
+            with self.db.uow() as uow:
+                keys = uow.repos.outbox.wake(escalation_id, WAITING, self.clock())
+                uow.commit()
+            for key in keys:
+                self.submit(key)
+        finally:
+            self._forget_woken()
+
+    def _forget_woken(self) -> None:
+        with self._lock:
+            if not self._held:  # nothing is being tried: no race left to cover
+                self._woken.clear()
 
     def run(self, item_id: int) -> bool:
         """Try one item now; return True when it is done."""
@@ -196,6 +214,7 @@ class Outbox:
         finally:
             with self._lock:
                 self._held.discard(job.id)
+            self._forget_woken()
 
     def _perform(self, job: Job) -> bool:
         handler = self.handlers.get(job.kind)

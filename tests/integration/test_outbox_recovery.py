@@ -168,3 +168,46 @@ def test_an_item_that_is_not_ready_waits_without_spending_attempts_and_wakes_at_
     with db.uow() as uow:
         item = uow.repos.outbox.get("after")
         assert item is not None and item.status == "done" and item.attempts == 1
+
+
+def test_an_item_found_not_ready_while_its_escalation_is_woken_looks_again_at_once(
+    db: Database, clock: FakeClock
+):
+    # The race: a page DM finds no channel; staffing saves the channel and wakes the
+    # escalation's waiting items before the DM's attempt is recorded as waiting.
+    outbox = Outbox(db, clock)
+    done: list[str] = []
+    tries = {"n": 0}
+
+    with db.uow() as uow:
+        esc = uow.repos.escalations.add(
+            Escalation(
+                title="t",
+                category="other",
+                policy_area="other",
+                severity="SEV2",
+                region="global",
+                reporter="U0REPORTER",
+                created_at=clock(),
+                ack_deadline=clock() + timedelta(minutes=15),
+            )
+        )
+        uow.flush()
+        number = esc.id
+        uow.repos.outbox.add("dm", "test.dm", clock(), escalation_id=number)
+        uow.commit()
+
+    def dm(job: Job) -> None:
+        tries["n"] += 1
+        if tries["n"] == 1:
+            outbox.wake(number)  # staffing finishes meanwhile: the item is not waiting yet
+            raise NotReady("ESC-1 has no channel yet")
+        done.append(job.key)
+
+    outbox.register("test.dm", dm)
+    assert not outbox.run_key("dm")
+    outbox.pool.shutdown()  # the looking again was handed to the pool at once
+    assert done == ["dm"] and tries["n"] == 2
+    with db.uow() as uow:
+        item = uow.repos.outbox.get("dm")
+        assert item is not None and item.status == "done"
