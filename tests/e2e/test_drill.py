@@ -24,7 +24,7 @@ def test_the_sev1_election_drill_pages_through_the_policy_and_resolves():
     assert "PASSED: all 15 steps" in report
     assert "paged         +0:00:00  step 1, round 1: @ana" in report
     assert "paged         +0:05:00  step 2, round 1: @eve" in report  # nobody acked in 5m
-    assert "acknowledged  +0:06:00  by @ana, 6m after raising" in report
+    assert "acknowledged  +0:06:00  by @eve, 6m after raising" in report
     assert "SLA           +0:05:00  missed: acknowledge within 5m" in report
     assert "resolved      +0:36:00  36m after raising" in report
     assert "↳ Recorded: Legal approved" in report
