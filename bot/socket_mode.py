@@ -38,7 +38,7 @@ class _Handler(SocketModeHandler):
     """Bolt's handler, but an envelope Bolt cannot even read is acknowledged and logged in one
     line: a redelivery would fail the same way, and a traceback says nothing more."""
 
-    def handle(self, client: Any, req: SocketModeRequest) -> None:  # type: ignore[override]
+    def handle(self, client: Any, req: SocketModeRequest) -> None:
         start = time.time()
         try:
             response = run_bolt_app(self.app, req)

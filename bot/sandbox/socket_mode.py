@@ -391,8 +391,8 @@ class SocketMode:
             return Reply(0, "operation_timeout", None, {}, elapsed)
         if not envelope.ack:
             return Reply(200, "", None, {}, elapsed)
-        body = json.dumps(envelope.ack, ensure_ascii=False)
-        return Reply(200, body, envelope.ack, {}, elapsed)
+        answer = json.dumps(envelope.ack, ensure_ascii=False)
+        return Reply(200, answer, envelope.ack, {}, elapsed)
 
 
 def envelope_payload(body: bytes, headers: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
