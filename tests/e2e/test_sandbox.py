@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 from click.testing import CliRunner
 
 from bot.cli import main
@@ -116,5 +117,22 @@ def test_the_socket_mode_sandbox_takes_envelopes_not_posts(tmp_path: Path):
         assert box.execute("/escalate SEV3 Over the socket")
         assert [e.type for e in box.socket.sent] == ["slash_commands"]
         assert box.emulator.channel_by_name("esc-1-over-the-socket") is not None
+    finally:
+        box.stop()
+
+
+def test_the_web_workspace_drives_the_bot_over_socket_mode(tmp_path: Path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", _env_file=None)  # type: ignore[call-arg]
+    config = load_config(EXAMPLE)
+    box = start_sandbox(settings, config, out=io.StringIO(), web_port=0, socket_mode=True)
+    try:
+        assert box.socket is not None and box.web_url is not None
+        lead, team = config.team.members[0], config.team.channel
+        typed = {"user": lead, "channel": team, "text": "/escalate SEV2 #ads Typed in the page"}
+        answer = httpx.post(f"{box.web_url}api/send", json=typed, timeout=10)
+        assert answer.status_code == 200, answer.text
+        box.bot.services.wait_idle(timeout=30)
+        assert [e.type for e in box.socket.sent] == ["slash_commands"]
+        assert box.emulator.channel_by_name("esc-1-typed-in-the-page") is not None
     finally:
         box.stop()
