@@ -19,6 +19,7 @@ from bot.policy import Policy
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import SlackGateway, make_client
+from bot.telemetry import Telemetry
 from handlers import actions, commands, deliveries, esc, events, home, views
 from handlers import oncall as oncall_listeners
 from storage.db import Database
@@ -39,7 +40,8 @@ def build_services(
     client = client or make_client(settings.slack_bot_token or "", settings.slack_api_url)
     foreground = Foreground()
     db.set_background(foreground.background)
-    slack = SlackGateway(client, foreground=foreground)
+    telemetry = Telemetry(db, clock, config.severity_ids)
+    slack = SlackGateway(client, foreground=foreground, telemetry=telemetry)
     svc = Services(
         settings=settings,
         config=config,
@@ -51,6 +53,7 @@ def build_services(
         outbox=Outbox(db, clock, foreground=foreground),
         listeners=TrackedPool(32, "listener"),
         foreground=foreground,
+        telemetry=telemetry,
     )
     escalations.register_outbox(svc)
     effects.register_outbox(svc)

@@ -514,6 +514,8 @@ def claim(svc: Services, dues: Sequence[Due], now: datetime, batch: int = 500) -
                     out.extend(_claim(svc, [due], now))
                 except Exception:
                     log.exception("could not claim %s; retrying next pass", due.key)
+    for outcome in ("sent", "skipped", "empty", "taken"):
+        svc.telemetry.pinged(getattr(out, outcome), outcome)
     return out
 
 

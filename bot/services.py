@@ -12,6 +12,7 @@ from bot.outbox import Outbox
 from bot.policy import Policy
 from bot.settings import Settings
 from bot.slack import SlackGateway
+from bot.telemetry import Telemetry
 from storage.db import Database
 
 
@@ -29,6 +30,7 @@ class Services:
     outbox: Outbox
     listeners: TrackedPool
     foreground: Foreground  # Slack requests being answered; background work gives way
+    telemetry: Telemetry  # this process's /metrics
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until every listener and the Slack work it handed on have finished."""

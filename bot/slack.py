@@ -24,6 +24,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot.executors import Foreground
+from bot.telemetry import Telemetry
 from bot.text import escape, truncate
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,21 @@ class _Waiting(RetryHandler):
 
 
 class _RateLimited(_Waiting, RateLimitErrorRetryHandler):
+    on_retry: Callable[[str], None] = staticmethod(lambda url: None)  # counts each 429
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self.on_retry(request.url)
+        super().prepare_for_next_attempt(
+            state=state, request=request, response=response, error=error
+        )
+
     def wait(self, state: RetryState, response: HttpResponse | None) -> float:
         headers = {k.lower(): v for k, v in (response.headers if response else {}).items()}
         retry_after = (headers.get("retry-after") or ["1"])[0]
@@ -122,9 +138,14 @@ class SlackGateway:
         cache_ttl: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
         foreground: Foreground | None = None,
+        telemetry: Telemetry | None = None,
     ):
         self.client = client
         self.foreground = foreground or Foreground()
+        self.telemetry = telemetry or Telemetry()
+        for handler in client.retry_handlers:  # a 429 is waited out inside the client
+            if isinstance(handler, _RateLimited):
+                handler.on_retry = self._rate_limited
         self._cache_ttl = cache_ttl
         self._monotonic = monotonic
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
@@ -144,10 +165,17 @@ class SlackGateway:
                 response = self.client.api_call(method, json=args)
         except SlackApiError as exc:
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
-            raise SlackError(
-                method, str(data.get("error") or exc.response.status_code), data
-            ) from None
+            error = str(data.get("error") or exc.response.status_code)
+            self.telemetry.slack_call(method, "ratelimited" if error == "429" else "error")
+            raise SlackError(method, error, data) from None
+        except OSError:
+            self.telemetry.slack_call(method, "unreachable")
+            raise
+        self.telemetry.slack_call(method, "ok")
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def _rate_limited(self, url: str) -> None:
+        self.telemetry.slack_call(url.rstrip("/").rsplit("/", 1)[-1], "ratelimited")
 
     def _cached(self, kind: str, key: str, load: Callable[[], Any]) -> Any:
         # One loader per key at a time: concurrent escalations share one lookup.

@@ -31,10 +31,10 @@ log = logging.getLogger(__name__)
 
 
 class Metrics:
-    """The Prometheus metrics of one web app (own registry, so tests can build many)."""
+    """The request metrics of one web app, in its process's registry (or one of its own)."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
         self.requests = Counter(
             "escbot_slack_requests_total",
             "Slack requests by status",
@@ -131,7 +131,7 @@ def create_web(
     bolt: App, svc: Services, *, checks: Mapping[str, Callable[[], bool]] | None = None
 ) -> Starlette:
     """Build the ASGI app serving Slack and the operational endpoints."""
-    metrics = Metrics()
+    metrics = Metrics(svc.telemetry.registry)
     routes = [
         Route(
             "/slack/events",
@@ -148,7 +148,7 @@ def create_operational_web(
 ) -> Starlette:
     """Build the ASGI app of a process Slack does not post to (Socket Mode): health, metrics
     and calendar feeds, no /slack/events."""
-    return Starlette(routes=operational_routes(svc, Metrics(), checks))
+    return Starlette(routes=operational_routes(svc, Metrics(svc.telemetry.registry), checks))
 
 
 def operational_routes(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -101,6 +102,7 @@ class Scheduler:
             tick = jobs.run_due(self.svc, self.known, now, since=since, submit=submit)
             self._swept = now
             self.last_tick = tick
+            self.svc.telemetry.last_pass.set(time.time())
         self._schedule(tick.next_at)
         return tick
 

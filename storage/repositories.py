@@ -102,6 +102,15 @@ class EscalationRepository:
             stmt = stmt.limit(limit)
         return list(self.session.scalars(stmt))
 
+    def open_by_severity(self, statuses: Sequence[str]) -> dict[str, int]:
+        """Return how many escalations are in these statuses, by severity."""
+        rows = self.session.execute(
+            select(Escalation.severity, func.count())
+            .where(Escalation.status.in_(statuses))
+            .group_by(Escalation.severity)
+        ).all()
+        return {severity: int(n) for severity, n in rows}
+
     def add_participant(self, participant: Participant) -> None:
         """Stage a participant."""
         self.session.add(participant)
@@ -508,6 +517,15 @@ class OutboxRepository:
                 .order_by(OutboxItem.id)
             )
         )
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """Return how many items are pending and when the oldest of them was recorded."""
+        count, oldest = self.session.execute(
+            select(func.count(), func.min(OutboxItem.created_at)).where(
+                OutboxItem.status == "pending"
+            )
+        ).one()
+        return int(count or 0), oldest
 
     def lock(self, item_id: int, until: datetime, now: datetime, owner: str | None = None) -> bool:
         """Take the item for a worker until `until`; return False when another holds it."""

@@ -248,6 +248,7 @@ def test_readiness_includes_the_socket(sworld: SocketWorld):
     assert status == 200 and body["checks"] == {"database": "ok", "socket_mode": "ok"}
     status, text = _get(f"{base}/metrics")
     assert status == 200 and "escbot_background_gave_way_seconds" in text
+    assert "escbot_outbox_pending" in text and "escbot_slack_calls_total" in text
     sworld.socket.stop()  # Slack goes away; the client keeps trying in the background
     status, body = _get(f"{base}/readyz")
     assert status == 503 and body["checks"]["socket_mode"] == "failing"

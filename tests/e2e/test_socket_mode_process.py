@@ -98,7 +98,7 @@ def test_escbot_run_in_socket_mode_serves_health_and_escalations(
         assert json.loads(ready[1])["checks"] == {"database": "ok", "socket_mode": "ok"}
         assert _get(f"{base}/healthz")[0] == 200
         status, metrics = _get(f"{base}/metrics")
-        assert status == 200 and "escbot_" in metrics
+        assert status == 200 and "escbot_outbox_pending" in metrics
         with pytest.raises(urllib.error.HTTPError):  # Slack's requests come over the socket
             urllib.request.urlopen(urllib.request.Request(f"{base}/slack/events", b"{}"))
         socket_mode.wait_connected()
