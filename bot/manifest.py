@@ -82,3 +82,20 @@ def build_manifest(url: str, name: str = "Escalations") -> dict[str, Any]:
 def render_manifest(url: str) -> str:
     """Return the manifest as YAML text."""
     return yaml.safe_dump(build_manifest(url), sort_keys=False, allow_unicode=True)
+
+
+def build_socket_mode_manifest(name: str = "Escalations") -> dict[str, Any]:
+    """Return the manifest of a bot connected over Socket Mode: no request URLs."""
+    manifest = build_manifest("https://socket-mode.invalid", name)
+    for command in manifest["features"]["slash_commands"]:
+        del command["url"]
+    settings = manifest["settings"]
+    del settings["event_subscriptions"]["request_url"]
+    del settings["interactivity"]["request_url"]
+    settings["socket_mode_enabled"] = True
+    return manifest
+
+
+def render_socket_mode_manifest() -> str:
+    """Return the Socket Mode manifest as YAML text."""
+    return yaml.safe_dump(build_socket_mode_manifest(), sort_keys=False, allow_unicode=True)

@@ -7,7 +7,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any
 
@@ -127,9 +127,37 @@ async def _answer(bolt: App, request: BoltRequest, listeners: Executor) -> BoltR
     return await answer
 
 
-def create_web(bolt: App, svc: Services) -> Starlette:
+def create_web(
+    bolt: App, svc: Services, *, checks: Mapping[str, Callable[[], bool]] | None = None
+) -> Starlette:
     """Build the ASGI app serving Slack and the operational endpoints."""
     metrics = Metrics(svc.telemetry.registry)
+    routes = [
+        Route(
+            "/slack/events",
+            slack_endpoint(bolt, metrics, svc.foreground, svc.listeners),
+            methods=["POST"],
+        ),
+        *operational_routes(svc, metrics, checks),
+    ]
+    return Starlette(routes=routes)
+
+
+def create_operational_web(
+    svc: Services, *, checks: Mapping[str, Callable[[], bool]] | None = None
+) -> Starlette:
+    """Build the ASGI app of a process Slack does not post to (Socket Mode): health, metrics
+    and calendar feeds, no /slack/events."""
+    return Starlette(routes=operational_routes(svc, Metrics(svc.telemetry.registry), checks))
+
+
+def operational_routes(
+    svc: Services, metrics: Metrics, checks: Mapping[str, Callable[[], bool]] | None = None
+) -> list[Route]:
+    """Return the routes every process serves: /healthz, /readyz, /metrics, calendar feeds.
+
+    `checks` adds readiness checks by name (e.g. the Socket Mode connection) to the database's.
+    """
     Gauge(
         "escbot_background_gave_way_seconds",
         "Time background work (staffing, pings) waited for Slack requests to be answered",
@@ -144,10 +172,29 @@ def create_web(bolt: App, svc: Services) -> Starlette:
         except Exception:
             return False
 
+    readiness: dict[str, Callable[[], bool]] = {"database": _db_ok, **(checks or {})}
+
+    def _ready() -> dict[str, bool]:
+        results = {}
+        for name, check in readiness.items():
+            try:
+                results[name] = bool(check())
+            except Exception:
+                results[name] = False
+        return results
+
     async def healthz(_: Request) -> Response:
         ok = await run_in_threadpool(_db_ok)
         return JSONResponse(
             {"ok": ok, "database": "up" if ok else "down"}, status_code=200 if ok else 503
+        )
+
+    async def readyz(_: Request) -> Response:
+        results = await run_in_threadpool(_ready)
+        ok = all(results.values())
+        return JSONResponse(
+            {"ok": ok, "checks": {name: "ok" if up else "failing" for name, up in results.items()}},
+            status_code=200 if ok else 503,
         )
 
     async def metrics_endpoint(_: Request) -> Response:
@@ -162,18 +209,13 @@ def create_web(bolt: App, svc: Services) -> Starlette:
             return Response("No such calendar.\n", status_code=404, media_type="text/plain")
         return Response(body, media_type="text/calendar; charset=utf-8")
 
-    routes = [
-        Route(
-            "/slack/events",
-            slack_endpoint(bolt, metrics, svc.foreground, svc.listeners),
-            methods=["POST"],
-        ),
+    return [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/oncall/users/{user}.ics", oncall_feed, methods=["GET"]),
         Route("/oncall/{rotation}.ics", oncall_feed, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
 
 
 class Server:
