@@ -68,6 +68,8 @@ def main(verbose: bool) -> None:
         logging.getLogger("alembic").setLevel(logging.WARNING)
         # APScheduler logs every date job it adds and runs; the passes log what they send.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # The sandbox's Socket Mode endpoint logs every socket it opens and closes.
+        logging.getLogger("websockets").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -95,9 +97,14 @@ def run(no_scheduler: bool) -> None:
         click.echo(f"error: {settings.http_problem}", err=True)
         sys.exit(2)
     from bot.runtime import run_production
+    from bot.socket_mode import AppTokenRefused
 
     config = _config(settings.escalation_config)
-    run_production(settings, config, _database(settings), scheduler=not no_scheduler)
+    try:
+        run_production(settings, config, _database(settings), scheduler=not no_scheduler)
+    except AppTokenRefused as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -131,7 +138,12 @@ def scheduler() -> None:
     help="Serve the web workspace on this loopback port (0: any free one).",
 )
 @click.option("--no-shell", is_flag=True, help="Serve the web workspace alone, no terminal shell.")
-def sandbox(config_path: Path | None, web_port: int, no_shell: bool) -> None:
+@click.option(
+    "--socket-mode",
+    is_flag=True,
+    help="Wire the bot to the workspace over Socket Mode (an app token) instead of HTTP.",
+)
+def sandbox(config_path: Path | None, web_port: int, no_shell: bool, socket_mode: bool) -> None:
     """Start a local Slack-compatible workspace with the bot wired to it, a web page and a shell.
 
     The web workspace (http://127.0.0.1:3030/ by default) shows channels, cards, forms and
@@ -140,7 +152,9 @@ def sandbox(config_path: Path | None, web_port: int, no_shell: bool) -> None:
     from bot.sandbox.shell import run_sandbox
 
     try:
-        run_sandbox(_settings(), config_path, web_port=web_port, shell=not no_shell)
+        run_sandbox(
+            _settings(), config_path, web_port=web_port, shell=not no_shell, socket_mode=socket_mode
+        )
     except DatabaseProblem as exc:
         _fail(exc)
 
@@ -260,11 +274,21 @@ def audit_verify() -> None:
 
 
 @main.command()
-@click.option("--url", required=True, help="Public base URL the bot is served at.")
-def manifest(url: str) -> None:
-    """Print the Slack app manifest for a bot served at URL."""
-    from bot.manifest import public_url, render_manifest
+@click.option("--url", default=None, help="Public base URL the bot is served at.")
+@click.option(
+    "--socket-mode",
+    is_flag=True,
+    help="The Socket Mode variant: no request URLs (Slack delivers over the app's socket).",
+)
+def manifest(url: str | None, socket_mode: bool) -> None:
+    """Print the Slack app manifest for a bot served at URL (or over Socket Mode)."""
+    from bot.manifest import public_url, render_manifest, render_socket_mode_manifest
 
+    if socket_mode:
+        click.echo(render_socket_mode_manifest(), nl=False)
+        return
+    if url is None:
+        raise click.UsageError("give --url URL (or --socket-mode)")
     try:
         url = public_url(url)
     except ValueError as exc:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from bot import blocks
+from bot import blocks, policy
 from bot.escalations import post_once, record_invites
 from bot.outbox import Job, NotReady
 from bot.services import Services
@@ -222,8 +222,9 @@ def _invite(svc: Services, job: Job) -> None:
     with svc.db.uow() as uow:
         esc = _escalation(uow, job.escalation_id)
         known = {p.user_id for p in esc.participants}
-        inside = {p.user_id for p in esc.participants if p.invited_at and not p.invite_error}
-        inside.add(esc.reporter)
+        inside = policy.insiders(esc) & {
+            p.user_id for p in esc.participants if p.invited_at or p.user_id == esc.reporter
+        }
     if esc.channel_id is None:
         raise NotReady(f"{esc.ref} has no channel yet")
     asked = list(dict.fromkeys(job.payload.get("users") or []))

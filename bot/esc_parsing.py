@@ -23,9 +23,9 @@ _ITEM = re.compile(r"^#?(\d{1,9})$")
 _DAYS = re.compile(r"(?i)^(\d{1,3})d$")
 
 USAGE: dict[str, str] = {
-    "ack": "`/esc ack` — acknowledge (team members)",
-    "sev": "`/esc sev <SEV1..SEV4>` — change severity (team members)",
-    "owner": "`/esc owner <@user>` — hand the escalation to someone (team members)",
+    "ack": "`/esc ack` — acknowledge (responders)",
+    "sev": "`/esc sev <SEV1..SEV4>` — change severity (responders)",
+    "owner": "`/esc owner <@user>` — hand the escalation to someone (responders)",
     "update": "`/esc update <text>` — post and store a status update",
     "invite": "`/esc invite <@user|group>…` — add people or stakeholder groups",
     "signoff": "`/esc signoff <group> [question]` — ask a group to approve or reject",
@@ -34,8 +34,8 @@ USAGE: dict[str, str] = {
         "`/esc followup <tooling_gap|process|policy|product> <text> [owner <@user>]` "
         "— or `/esc followup done <id>`"
     ),
-    "resolve": "`/esc resolve <summary>` — resolve (team members; no summary: a form)",
-    "reopen": "`/esc reopen` — reopen a resolved escalation (team members)",
+    "resolve": "`/esc resolve <summary>` — resolve (responders; no summary: a form)",
+    "reopen": "`/esc reopen` — reopen a resolved escalation (responders)",
     "status": "`/esc status` — where it stands",
     "timeline": "`/esc timeline` — everything that happened",
     "decisions": "`/esc decisions` — the decision log",

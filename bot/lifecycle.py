@@ -103,6 +103,37 @@ def locate(
     return esc
 
 
+def left_channel(svc: Services, channel_id: str, user: str, *, left: bool) -> None:
+    """Record that someone left (or joined again) an escalation's channel, as Slack said."""
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        esc = uow.repos.escalations.by_channel(channel_id)
+        if esc is None:
+            return
+        found = [p for p in esc.participants if p.user_id == user]
+        if left and found and found[0].left_at is None:
+            found[0].left_at = now
+            uow.repos.escalations.add_event(esc.id, now, "left_channel", user)
+        elif not left and found and found[0].left_at is not None:
+            found[0].left_at = None
+            uow.repos.escalations.add_event(esc.id, now, "joined_channel", user)
+        elif not left and not found:
+            esc.participants.append(
+                Participant(
+                    escalation_id=esc.id, user_id=user, role="invitee", added_at=now, invited_at=now
+                )
+            )
+            uow.repos.escalations.add_event(esc.id, now, "joined_channel", user)
+        elif left and not found and user in (esc.reporter, esc.owner):
+            esc.participants.append(
+                Participant(
+                    escalation_id=esc.id, user_id=user, role="reporter", added_at=now, left_at=now
+                )
+            )
+            uow.repos.escalations.add_event(esc.id, now, "left_channel", user)
+        uow.commit()
+
+
 def involves(esc: Escalation, user: str) -> bool:
     """Return True when the user owns, reported or takes part in the escalation."""
     return user in insiders(esc)
@@ -114,8 +145,10 @@ def add_participant(
     """Add the user to the escalation's people unless already there; return True if added."""
     for participant in esc.participants:
         if participant.user_id == user:
-            if participant.invite_error:
+            if participant.invite_error or participant.left_at:
                 participant.invite_error = None  # asked again: try again
+                participant.left_at = None
+                participant.invited_at = None
                 return True
             return False
     esc.participants.append(

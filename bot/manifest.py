@@ -65,7 +65,12 @@ def build_manifest(url: str, name: str = "Escalations") -> dict[str, Any]:
         "settings": {
             "event_subscriptions": {
                 "request_url": events,
-                "bot_events": ["app_home_opened", "subteam_members_changed"],
+                "bot_events": [
+                    "app_home_opened",
+                    "member_joined_channel",
+                    "member_left_channel",
+                    "subteam_members_changed",
+                ],
             },
             "interactivity": {"is_enabled": True, "request_url": events},
             "org_deploy_enabled": False,
@@ -78,6 +83,23 @@ def build_manifest(url: str, name: str = "Escalations") -> dict[str, Any]:
 def render_manifest(url: str) -> str:
     """Return the manifest as YAML text."""
     return yaml.safe_dump(build_manifest(url), sort_keys=False, allow_unicode=True)
+
+
+def build_socket_mode_manifest(name: str = "Escalations") -> dict[str, Any]:
+    """Return the manifest of a bot connected over Socket Mode: no request URLs."""
+    manifest = build_manifest("https://socket-mode.invalid", name)
+    for command in manifest["features"]["slash_commands"]:
+        del command["url"]
+    settings = manifest["settings"]
+    del settings["event_subscriptions"]["request_url"]
+    del settings["interactivity"]["request_url"]
+    settings["socket_mode_enabled"] = True
+    return manifest
+
+
+def render_socket_mode_manifest() -> str:
+    """Return the Socket Mode manifest as YAML text."""
+    return yaml.safe_dump(build_socket_mode_manifest(), sort_keys=False, allow_unicode=True)
 
 
 def public_url(url: str) -> str:

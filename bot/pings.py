@@ -830,6 +830,9 @@ def escalate_now(svc: Services, actor: str, number: int, round_: int, step: int)
     with svc.db.uow() as uow:
         esc = locate(svc, uow, Where(number), actor, Act.ESCALATE_NOW)
         ref, paging = esc.ref, _still_paging(esc)
+        pressed = uow.repos.ledger.status(f"{PAGE}:{number}:{round_}:{step}")
+    if pressed != SENT:  # a page that never went out has no button to press
+        raise UserError("That button is out of date.")
     if not paging:
         return f"{ref} is no longer paging: it was acknowledged."
     index = round_ * steps + step + 1

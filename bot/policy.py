@@ -15,7 +15,8 @@ a shortcut of its own. The rules:
   a page can always be acted on.
 - Anyone who can see an escalation may post updates, log decisions, invite, ask for a
   sign-off and add follow-ups; a sign-off is answered only by members of its group.
-- A responder, like anyone, acts on a restricted escalation only from within its channel.
+- A responder, like anyone, acts on a restricted escalation only while in its channel: who
+  leaves it (or is removed) is an outsider from then on.
 """
 
 from __future__ import annotations
@@ -65,11 +66,12 @@ def hidden(number: int | None) -> UserError:
 
 
 def insiders(esc: Escalation) -> set[str]:
-    """Return who is in the escalation's channel as far as the bot knows."""
-    people = {p.user_id for p in esc.participants if not p.invite_error}
-    people.add(esc.reporter)
-    if esc.owner:
-        people.add(esc.owner)
+    """Return who is in the escalation's channel as far as the bot knows: its participants
+    that were not refused and have not left (Slack's member_left_channel), and the reporter
+    and owner unless they left."""
+    left = {p.user_id for p in esc.participants if p.left_at is not None}
+    people = {p.user_id for p in esc.participants if not p.invite_error and p.user_id not in left}
+    people.update(u for u in (esc.reporter, esc.owner) if u and u not in left)
     return people
 
 

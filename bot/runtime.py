@@ -18,7 +18,8 @@ from bot.config import TeamConfig
 from bot.health import scheduler_check
 from bot.services import Services
 from bot.settings import Settings
-from bot.web import Server, create_web, serve_forever
+from bot.socket_mode import SocketLink
+from bot.web import Server, create_operational_web, create_web, serve_forever
 from schedules.scheduler import Scheduler
 from storage.db import Database
 
@@ -33,6 +34,7 @@ class Running:
     app: App
     server: Server
     scheduler: Scheduler | None = None
+    socket: SocketLink | None = None  # in Socket Mode (an app token): the bot's connection
 
     @property
     def events_url(self) -> str:
@@ -41,6 +43,8 @@ class Running:
 
     def stop(self) -> None:
         """Stop serving and the background workers."""
+        if self.socket is not None:
+            self.socket.close()
         self.server.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown()
@@ -60,18 +64,29 @@ def start_local(
     scheduler: bool = True,
     client: WebClient | None = None,
 ) -> Running:
-    """Start the bot's HTTP server on loopback in background threads (and the scheduler)."""
+    """Start the bot's HTTP server on loopback in background threads (and the scheduler).
+
+    With an app token in `settings`, Slack's requests come over Socket Mode instead: the
+    server then serves only health, readiness, metrics and calendar feeds.
+    """
     svc = build_services(settings, config, clock=clock, db=db, client=client)
     svc.token.start()
     svc.slack.refresh_usergroups(usergroups_of(config))  # here at once: tests count calls
     app = create_app(svc)
-    server = Server(create_web(app, svc), port=port).start()
+    link = SocketLink(app, settings.slack_app_token) if settings.slack_app_token else None
+    if link is None:
+        web = create_web(app, svc)
+    else:
+        web = create_operational_web(svc, checks={"socket_mode": link.connected})
+    server = Server(web, port=port).start()
     if outbox_interval:
         svc.outbox.start(outbox_interval)
     timer = None
     if scheduler:
         timer = _start_scheduler(svc)
-    return Running(svc, app, server, timer)
+    if link is not None:
+        link.connect()
+    return Running(svc, app, server, timer, link)
 
 
 def _start_scheduler(svc: Services) -> Scheduler:
@@ -95,6 +110,11 @@ def run_production(
     svc = build_services(settings, config, db=db)
     svc.token.start()
     app = create_app(svc)
+    # In Socket Mode, learn first whether Slack takes the app token: a refused one stops the
+    # process before it has sent anything.
+    link = SocketLink(app, settings.slack_app_token) if settings.slack_app_token else None
+    if link is not None:
+        link.start()
     svc.slack.keep_fresh(usergroups_of(config))
     svc.outbox.start()
     timer = _start_scheduler(svc) if scheduler else None
@@ -103,17 +123,17 @@ def run_production(
     # acks included, for tens of milliseconds each time.
     gc.collect()
     gc.freeze()
+    # uvicorn stops on SIGTERM, then raises it again once it has: a handler of ours takes that
+    # second one, so the workers below stop cleanly instead of the process dying mid-way.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     try:
-        if settings.slack_app_token:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            handler = SocketModeHandler(app, settings.slack_app_token)
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            handler.connect()
-            log.info("connected in Socket Mode")
-            stop.wait()
-            handler.close()
+        if link is not None:
+            log.info("Socket Mode; health, readiness and metrics at :%d", settings.port)
+            try:
+                checks = {"socket_mode": link.connected}
+                serve_forever(create_operational_web(svc, checks=checks), settings.port)
+            finally:
+                link.close()
         else:
             log.info("serving Slack at :%d/slack/events", settings.port)
             serve_forever(create_web(app, svc), settings.port)
@@ -121,6 +141,7 @@ def run_production(
         if timer is not None:
             timer.shutdown()
         svc.outbox.stop()
+        log.info("stopped")
 
 
 def run_scheduler(settings: Settings, config: TeamConfig, db: Database) -> None:

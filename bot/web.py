@@ -8,7 +8,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any
 
@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from bot import edge, oncall
 from bot.executors import Foreground
+from bot.health import Check
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -176,14 +177,51 @@ async def _answer(bolt: App, request: BoltRequest, listeners: Executor) -> BoltR
     return await answer
 
 
-def create_web(bolt: App, svc: Services) -> Starlette:
+def create_web(
+    bolt: App, svc: Services, *, checks: Mapping[str, Callable[[], bool]] | None = None
+) -> Starlette:
     """Build the ASGI app serving Slack and the operational endpoints."""
     metrics = Metrics(svc.telemetry.registry)
+    routes = [
+        Route(
+            "/slack/events",
+            slack_endpoint(
+                bolt,
+                metrics,
+                svc.foreground,
+                svc.listeners,
+                signing_secret=svc.settings.slack_signing_secret,
+            ),
+            methods=["POST"],
+        ),
+        *operational_routes(svc, metrics, checks),
+    ]
+    return Starlette(routes=routes)
+
+
+def create_operational_web(
+    svc: Services, *, checks: Mapping[str, Callable[[], bool]] | None = None
+) -> Starlette:
+    """Build the ASGI app of a process Slack does not post to (Socket Mode): health, metrics
+    and calendar feeds, no /slack/events."""
+    return Starlette(routes=operational_routes(svc, Metrics(svc.telemetry.registry), checks))
+
+
+def operational_routes(
+    svc: Services, metrics: Metrics, checks: Mapping[str, Callable[[], bool]] | None = None
+) -> list[Route]:
+    """Return the routes every process serves: /healthz, /readyz, /metrics, calendar feeds.
+
+    `checks` adds readiness checks by name (e.g. the Socket Mode connection) to the database's.
+    """
     Gauge(
         "escbot_background_gave_way_seconds",
         "Time background work (staffing, pings) waited for Slack requests to be answered",
         registry=metrics.registry,
     ).set_function(lambda: svc.foreground.waited)
+
+    for name, extra in (checks or {}).items():  # e.g. the Socket Mode connection
+        svc.readiness.add(name, lambda extra=extra: Check(bool(extra()), ""))
 
     async def healthz(_: Request) -> Response:
         """Liveness: the process serves, whatever the database or Slack say."""
@@ -191,8 +229,15 @@ def create_web(bolt: App, svc: Services) -> Starlette:
 
     async def readyz(_: Request) -> Response:
         """Readiness: every check of `svc.readiness` (database, token, scheduler…) passes."""
-        ok, checks = await run_in_threadpool(svc.readiness.run)
-        return JSONResponse({"ok": ok, "checks": checks}, status_code=200 if ok else 503)
+        ok, answers = await run_in_threadpool(svc.readiness.run)
+        return JSONResponse(
+            {
+                "ok": ok,
+                "checks": {name: "ok" if a["ok"] else "failing" for name, a in answers.items()},
+                "details": {name: a["detail"] for name, a in answers.items() if a["detail"]},
+            },
+            status_code=200 if ok else 503,
+        )
 
     async def metrics_endpoint(_: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -206,25 +251,13 @@ def create_web(bolt: App, svc: Services) -> Starlette:
             return Response("No such calendar.\n", status_code=404, media_type="text/plain")
         return Response(body, media_type="text/calendar; charset=utf-8")
 
-    routes = [
-        Route(
-            "/slack/events",
-            slack_endpoint(
-                bolt,
-                metrics,
-                svc.foreground,
-                svc.listeners,
-                signing_secret=svc.settings.slack_signing_secret,
-            ),
-            methods=["POST"],
-        ),
+    return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/oncall/users/{user}.ics", oncall_feed, methods=["GET"]),
         Route("/oncall/{rotation}.ics", oncall_feed, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
 
 
 class Server:

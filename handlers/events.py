@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot import lifecycle
 from bot.services import Services
 
 
@@ -19,8 +20,19 @@ def handle_subteam_members_changed_event(svc: Services, event: dict[str, Any]) -
     svc.slack.apply_usergroup_change(usergroup, added, removed)
 
 
+def handle_member_channel_event(svc: Services, event: dict[str, Any]) -> None:
+    """Someone left, was removed from or joined a channel: if an escalation's, record it,
+    so who may see a restricted escalation follows who is really in its channel."""
+    channel, user = event.get("channel"), event.get("user")
+    if isinstance(channel, str) and isinstance(user, str):
+        left = event.get("type") == "member_left_channel"
+        lifecycle.left_channel(svc, channel, user, left=left)
+
+
 def register(app: App, svc: Services) -> None:
     """Register the workspace event listeners (Bolt acknowledges events itself)."""
+    for kind in ("member_left_channel", "member_joined_channel"):
+        app.event(kind)(lambda event: handle_member_channel_event(svc, event))
     app.event("subteam_members_changed")(
         lambda event: handle_subteam_members_changed_event(svc, event)
     )

@@ -116,6 +116,7 @@ class Participant(Base):
     added_at: Mapped[datetime]
     invited_at: Mapped[datetime | None]
     invite_error: Mapped[str | None] = mapped_column(String(60))
+    left_at: Mapped[datetime | None]  # left or was removed from the channel (Slack told us)
 
     escalation: Mapped[Escalation] = relationship(back_populates="participants")
 

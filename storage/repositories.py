@@ -305,6 +305,12 @@ class LedgerRepository:
             is not None
         )
 
+    def status(self, key: str) -> str | None:
+        """Return the status the key was claimed with (sent, skipped, empty), or None."""
+        return self.session.scalar(
+            select(SentNotification.status).where(SentNotification.key == key)
+        )
+
     def keys(self, prefix: str = "") -> list[str]:
         """Return the claimed keys starting with prefix."""
         return list(

@@ -89,6 +89,7 @@ class Driver:
         team_id: str | None = None,
         timeout: float = 10.0,
         verification_token: str = "sandbox-verification-token",
+        transport: Callable[[bytes, dict[str, str]], Reply] | None = None,
     ) -> None:
         self.emulator = emulator
         self.bot_url = bot_url
@@ -99,6 +100,9 @@ class Driver:
         self.verification_token = verification_token
         self._sequence = count(1)
         self.holding: list[tuple[bytes, dict[str, str]]] | None = None
+        #: Sends a prepared (body, headers) instead of an HTTP POST to ``bot_url``, e.g. as a
+        #: Socket Mode envelope (:class:`bot.sandbox.socket_mode.SocketMode`).
+        self.transport = transport
 
     # ------------------------------------------------------------------ helpers
 
@@ -140,6 +144,8 @@ class Driver:
         if self.holding is not None:  # prepared for sending later, from elsewhere
             self.holding.append((body, out))
             return Reply(0, "", None)
+        if self.transport is not None:
+            return self.transport(body, out)
         return deliver(self.bot_url, body, out, self.timeout)
 
     def headers_for(
@@ -330,6 +336,29 @@ class Driver:
         if reply.ok:
             self.emulator.apply_view_response(user_id, submitted["id"], reply.json)
         return reply
+
+    def message_shortcut(
+        self, user_id: str, callback_id: str, channel_id: str, message_ts: str
+    ) -> Reply:
+        """A ``message_action``: the user picked a message shortcut on a message."""
+        payload = {
+            "type": "message_action",
+            "token": self.verification_token,
+            "action_ts": self._action_ts(),
+            "team": self._team(),
+            "user": self._user(user_id),
+            "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": self.emulator.new_trigger_id(user_id=user_id),
+            "response_url": self.emulator.new_response_url(
+                channel_id=channel_id, user_id=user_id, message_ts=message_ts
+            ),
+            "message_ts": message_ts,
+            "message": self._message(channel_id, message_ts),
+        }
+        return self._send_payload(payload)
 
     def event(
         self, event: dict, *, event_id: str | None = None, retry_num: int | None = None

@@ -47,6 +47,7 @@ TIER_LIMITS: dict[int, int] = {1: 1, 2: 20, 3: 50, 4: 100}
 
 #: Tier of every rate-limited method. ``chat.postMessage`` is special (per channel).
 METHOD_TIERS: dict[str, int] = {
+    "apps.connections.open": 1,
     "conversations.create": 2,
     "conversations.setTopic": 2,
     "conversations.setPurpose": 2,
@@ -548,6 +549,12 @@ class Emulator:
         self.server_errors: list[str] = []
         #: Called (without arguments, from the emulator's threads) after anything changed.
         self.listeners: list[Callable[[], None]] = []
+        #: Methods that take the app-level token (``xapp-``) instead of the bot token, such as
+        #: ``apps.connections.open`` (:mod:`bot.sandbox.socket_mode` adds it).
+        self.app_token: str | None = None
+        self.app_methods: dict[str, Callable[[dict], dict]] = {}
+        #: Called by :meth:`stop` (e.g. the Socket Mode endpoint stops with the workspace).
+        self.on_stop: list[Callable[[], None]] = []
 
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -621,6 +628,8 @@ class Emulator:
         return self.url
 
     def stop(self) -> None:
+        for hook in list(self.on_stop):
+            hook()
         server, thread = self._server, self._thread
         self._server = None
         self._thread = None
@@ -1265,7 +1274,7 @@ class Emulator:
         return None
 
     def _web_api(self, method: str, verb: str, query: str, headers, body: bytes):
-        handler = self._methods.get(method)
+        handler = self._methods.get(method) or self.app_methods.get(method)
         if handler is None:
             self._record(method, {}, False, "unknown_method", 404)
             return _json_response(404, {"ok": False, "error": "unknown_method"})
@@ -1291,9 +1300,10 @@ class Emulator:
         if not token:
             self._record(method, args, False, "not_authed", 200)
             return _json_response(200, {"ok": False, "error": "not_authed"})
-        if token != self.bot_token:
-            self._record(method, args, False, "invalid_auth", 200)
-            return _json_response(200, {"ok": False, "error": "invalid_auth"})
+        refused = self._token_refusal(method, token)
+        if refused is not None:
+            self._record(method, args, False, refused, 200)
+            return _json_response(200, {"ok": False, "error": refused})
 
         with self._lock:
             retry_after = self._rate_limit(method, args)
@@ -1315,6 +1325,16 @@ class Emulator:
             payload = {"ok": ok, **{k: v for k, v in result.items() if k != "ok"}}
             self._record(method, args, ok, None if ok else payload.get("error"), 200)
             return _json_response(200, payload)
+
+    def _token_refusal(self, method: str, token: str) -> str | None:
+        """Slack's error for a token of the wrong kind or value for ``method``, else None."""
+        if method in self.app_methods:
+            if not token.startswith("xapp-"):
+                return "not_allowed_token_type"
+            return None if token == self.app_token else "invalid_auth"
+        if token.startswith("xapp-") and token == self.app_token:
+            return "not_allowed_token_type"
+        return None if token == self.bot_token else "invalid_auth"
 
     def _rate_limit(self, method: str, args: dict) -> int | None:
         """Seconds to wait when the call is over its limit, else None (and count it)."""

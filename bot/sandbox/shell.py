@@ -30,6 +30,7 @@ from bot.sandbox.keeping import (
 )
 from bot.sandbox.mentions import translate_mentions
 from bot.sandbox.seed import seed
+from bot.sandbox.socket_mode import SocketMode
 from bot.sandbox.web import KNOWN_COMMANDS, Workspace, create_web_app, unknown_command_text
 from bot.settings import Settings
 from bot.web import Server
@@ -123,6 +124,7 @@ class Sandbox:
         self._responses = 0
         self._ephemerals = 0
         self._lock = threading.Lock()
+        self.socket: SocketMode | None = None  # the emulator's Socket Mode, when the bot uses it
         self.keeper: Keeper | None = None
         self.workspace: Workspace | None = None
         self.web: Server | None = None
@@ -465,8 +467,10 @@ def start_sandbox(
     clock: Clock = system_clock,
     scheduler: bool = True,
     rate_limits: bool = True,
+    socket_mode: bool = False,
 ) -> Sandbox:
-    """Start the emulator seeded from `config` and the bot wired to it (and the web page).
+    """Start the emulator seeded from `config` and the bot wired to it (and the web page);
+    over Socket Mode instead of HTTP with `socket_mode`.
 
     The workspace is kept beside a SQLite database (else in ./sandbox.workspace.json) and
     restored on the next start, so the two always go together.
@@ -496,20 +500,26 @@ def start_sandbox(
     keeper = Keeper(emulator, kept)
     keeper.load()
     keeper.start()
+    socket = SocketMode(emulator).start() if socket_mode else None
     secret = secrets.token_hex(16)
     local = settings.model_copy(
         update={
             "slack_bot_token": emulator.bot_token,
             "slack_signing_secret": secret,
             "slack_api_url": emulator.url,
+            "slack_app_token": socket.app_token if socket else None,
         }
     )
     db = Database(local.database_url)
     db.prepare()
     bot = start_local(local, config, db, port=port, clock=clock, scheduler=scheduler)
     driver = Driver(emulator, bot.events_url, secret)
+    if socket is not None:
+        socket.wait_connected()
+        driver.transport = socket.transport
     box = Sandbox(config, bot, emulator, driver, handles, out)
     box.keeper = keeper
+    box.socket = socket
     if web_port is not None:
         box.workspace = Workspace(emulator, driver, handles, box.user, box.channel)
         try:
@@ -528,6 +538,7 @@ def run_sandbox(
     *,
     web_port: int | None = None,
     shell: bool = True,
+    socket_mode: bool = False,
 ) -> None:
     """Run the sandbox (and its web page) with a shell on stdin until `quit` or end of input.
 
@@ -542,7 +553,7 @@ def run_sandbox(
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        box = start_sandbox(settings, config, out=out, web_port=web_port)
+        box = start_sandbox(settings, config, out=out, web_port=web_port, socket_mode=socket_mode)
     except WorkspaceMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -550,8 +561,11 @@ def run_sandbox(
         print(f"error: cannot serve the web workspace on port {web_port}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     web = f"Web workspace: {box.web_url}\n" if box.web_url else ""
+    where = f"bot at {box.bot.events_url}"
+    if box.socket is not None:
+        where = f"bot over Socket Mode at {box.socket.url}"
     box.say(
-        f"{web}Sandbox workspace at {box.emulator.url} — bot at {box.bot.events_url}\n"
+        f"{web}Sandbox workspace at {box.emulator.url} — {where}\n"
         f"Team config: {path}; database: {safe_url(settings.database_url)}"
     )
     try:

@@ -18,9 +18,11 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -569,6 +571,14 @@ def create_web_app(workspace: Workspace) -> Starlette:
     """Return the ASGI app serving the page, its snapshot, its actions and its live stream."""
 
     async def body(request: Request) -> dict[str, Any]:
+        # Another site open in the same browser must not act as the sandbox's people: its
+        # page can only send a JSON body after a preflight this app never answers, and a
+        # browser names the page's origin, which must be this one.
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise Refused("send application/json", 415)
+        origin = request.headers.get("origin")
+        if origin and urlsplit(origin).netloc != request.headers.get("host"):
+            raise Refused("cross-origin requests are refused", 403)
         try:
             data = json.loads(await request.body() or b"{}")
         except ValueError:
@@ -639,4 +649,8 @@ def create_web_app(workspace: Workspace) -> Starlette:
     ]
     for name in ("send", "press", "submit", "cancel", "home", "shortcut", "react"):
         routes.append(Route(f"/api/{name}", refusing(acting(name)), methods=["POST"]))
-    return Starlette(routes=routes)
+    # Only loopback names: a DNS-rebound name reaching this port gets 400, not a snapshot.
+    loopback = ["127.0.0.1", "localhost", "[::1]", "::1"]
+    return Starlette(
+        routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=loopback)]
+    )

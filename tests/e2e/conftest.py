@@ -18,6 +18,7 @@ from bot.sandbox.seed import seed
 from bot.settings import Settings
 from bot.slack import Sleep, make_client
 from storage.db import Database
+from tests.support.socket_world import SOCKET_TRANSPORT, make_socket_world
 
 SECRET = "e2e-signing-secret"
 
@@ -53,12 +54,25 @@ def make_world(
     token: str | None = None,
     api_url: str | None = None,
 ) -> World:
-    """Start an emulator seeded from `config` and the bot wired to it.
+    """Start an emulator seeded from `config` and the bot wired to it (over Socket Mode
+    instead of HTTP when E2E_TRANSPORT=socket).
 
     `sleep` replaces the Web API client's waits between retries (a drill advances a fake
     clock instead of sleeping); `emulator` may be a prepared (unstarted) one; `token` and
     `api_url` replace the bot's token and Web API address (a refused token, Slack away).
     """
+    if SOCKET_TRANSPORT:  # the same checks with the bot on Socket Mode
+        return make_socket_world(  # type: ignore[return-value]
+            config,
+            tmp_path,
+            clock,
+            db=db,
+            rate_limits=rate_limits,
+            scheduler=scheduler,
+            emulator=emulator,
+            sleep=sleep,
+            slack_timeout=slack_timeout,
+        )
     emulator = emulator or Emulator(rate_limits=rate_limits)
     emulator.start()
     handles = seed(emulator, config)

@@ -58,8 +58,9 @@ def outage_world(
 
 
 def effects(world: World, since: int = 0) -> list[str]:
-    """Return the Web API calls since `since` that change something (not the look-ups)."""
-    reads = ("auth.test", "usergroups.users.list")
+    """Return the Web API calls since `since` that change something (not the look-ups, nor
+    in Socket Mode apps.connections.open)."""
+    reads = ("auth.test", "usergroups.users.list", "apps.connections.open")
     return [c.method for c in world.emulator.calls[since:] if c.method not in reads]
 
 

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.e2e.conftest import World
+from tests.support.socket_world import http_only
 
 
 def _escalation(world: World, number: int):
@@ -192,6 +193,7 @@ def test_name_taken_twice_gets_a_suffix(world: World):
     assert errors == ["name_taken", "name_taken", None]
 
 
+@http_only
 def test_bad_signature_gets_401_and_changes_nothing(world: World):
     started = len(world.emulator.calls)  # the look-ups of start-up
     reply = world.driver.command(

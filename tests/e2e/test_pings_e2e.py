@@ -146,7 +146,8 @@ def test_escalate_now_pages_the_next_step_once(world: World, scheduler: Schedule
     assert paged(world, SECONDARY) == 1
     # tampered values and outsiders change nothing
     calls = len(world.emulator.calls)
-    for actor, bad in ((ONCALL, "1:0:9"), (ONCALL, "1:x:0"), (ONCALL, "99:0:0"), (SALES, value)):
+    tampered = ("1:0:9", "1:x:0", "99:0:0", "1:0:2", "1:1:0")  # 1:0:2, 1:1:0: never paged
+    for actor, bad in [*((ONCALL, t) for t in tampered), (SALES, value)]:
         world.driver.action(actor, Action.ESCALATE_NOW, bad)
         world.settle()
     assert paged(world, LEAD) == 0

@@ -32,6 +32,7 @@ from bot.blocks import Action, Callback
 from bot.clock import FakeClock
 from bot.config import TeamConfig, load_config
 from bot.oncall_parsing import parse_oncall
+from schedules.scheduler import Scheduler
 from tests.conftest import EXAMPLE
 from tests.e2e.conftest import World, make_world
 from tests.e2e.esc_support import decisions, events, load, raise_form, said, signoffs
@@ -273,6 +274,8 @@ def _fresh(world: World, restricted: bool, case: Case) -> Any:
     row = raise_form(
         world, ACTORS["reporter"], TITLE, "ads", ("restricted",) if restricted else ()
     )
+    Scheduler(world.bot.services).run_due()  # the first page goes out, as the live bot's would
+    world.settle()
     as_reporter = ACTORS["reporter"]
     world.driver.command(as_reporter, "/esc", "invite <@U0CHI00001|chi>", channel_id=row.channel_id)
     world.settle()
@@ -374,3 +377,29 @@ def test_read_surfaces_show_an_escalation_only_to_who_may_see_it(mworld: World, 
         if kind in ("reporter", "paged by override", "member in channel") and TITLE not in home:
             failures.append(f"home/{kind}: their own open escalation is missing")
     assert not failures, "\n".join(failures)
+
+
+def test_who_leaves_a_restricted_channel_is_an_outsider_from_then_on(mworld: World):
+    world = mworld
+    row = _fresh(world, True, Case("read", "left", _command("status"), _read))
+    member = ACTORS["member in channel"]
+    team = world.config.team.channel
+    assert "does not exist" not in _command("timeline")(world, member, row, team)
+    # Slack removes Chi from the private channel and tells the bot.
+    channel = world.emulator._channels[row.channel_id]
+    channel["members"].remove(member)
+    event = {"type": "member_left_channel", "user": member, "channel": row.channel_id}
+    assert world.driver.event({**event, "channel_type": "G"}).status == 200
+    world.settle()
+    before = _state(world, row.id)
+    for text in ("timeline", "resolve closing from outside", "ack", "update still here?"):
+        said_back = _command(text)(world, member, row, team)
+        assert "does not exist, or it is restricted" in said_back and TITLE not in said_back
+    assert _state(world, row.id)[:4] == before[:4]  # status, severity, owner, resolution
+    world.driver.event({"type": "app_home_opened", "user": member, "tab": "home"})
+    world.settle()
+    assert TITLE not in json.dumps(world.emulator.home_views.get(member) or {})
+    # Invited back by the reporter, Chi is an insider again.
+    _command("invite <@U0CHI00001|chi>")(world, ACTORS["reporter"], row, row.channel_id)
+    assert member in world.emulator.channel(row.channel_id)["members"]
+    assert "does not exist" not in _command("timeline")(world, member, row, team)

@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 from click.testing import CliRunner
 
 from bot.cli import main
@@ -58,7 +59,8 @@ def test_shell_shows_whole_replies_forms_home_and_pings(tmp_path: Path):
         box.execute("/escalate SEV2 #ads Fake giveaway ads")
         box.execute("in esc-1-fake-giveaway-ads")
         box.execute("/esc status")
-        assert "*People:* @lead (reporter)" in out.getvalue()  # the body, not just its header
+        people = [line for line in out.getvalue().splitlines() if line.startswith("*People:* ")]
+        assert people and "@lead (reporter)" in people[-1]  # the body, not just its header
         box.execute("/esc invite @ben")
         assert "invited ben" in out.getvalue()
         box.execute("/oncal")
@@ -90,5 +92,47 @@ def test_shell_shows_whole_replies_forms_home_and_pings(tmp_path: Path):
         while "esc-2-flood-of-hoaxes" not in out.getvalue()[mark:]:
             assert time.monotonic() < deadline, out.getvalue()[mark:]
             threading.Event().wait(0.02)
+    finally:
+        box.stop()
+
+
+def test_sandbox_in_socket_mode_raises_over_envelopes(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ESCALATION_CONFIG", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ESCALATION_CONFIG", str(EXAMPLE))
+    typed = "/escalate SEV2 #ads Fake giveaway ads\nin esc-1-fake-giveaway-ads\nclick esc_ack\n"
+    result = CliRunner().invoke(main, ["sandbox", "--socket-mode", "--web-port", "0"], input=typed)
+    assert result.exit_code == 0, result.output
+    assert "bot over Socket Mode at ws://127.0.0.1:" in result.output
+    assert "created channel #esc-1-fake-giveaway-ads" in result.output
+    assert "Acknowledged by" in result.output
+
+
+def test_the_socket_mode_sandbox_takes_envelopes_not_posts(tmp_path: Path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", _env_file=None)  # type: ignore[call-arg]
+    box = start_sandbox(settings, load_config(EXAMPLE), out=io.StringIO(), socket_mode=True)
+    try:
+        assert box.socket is not None
+        assert box.execute("/escalate SEV3 Over the socket")
+        assert [e.type for e in box.socket.sent] == ["slash_commands"]
+        assert box.emulator.channel_by_name("esc-1-over-the-socket") is not None
+    finally:
+        box.stop()
+
+
+def test_the_web_workspace_drives_the_bot_over_socket_mode(tmp_path: Path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", _env_file=None)  # type: ignore[call-arg]
+    config = load_config(EXAMPLE)
+    box = start_sandbox(settings, config, out=io.StringIO(), web_port=0, socket_mode=True)
+    try:
+        assert box.socket is not None and box.web_url is not None
+        lead, team = config.team.members[0], config.team.channel
+        typed = {"user": lead, "channel": team, "text": "/escalate SEV2 #ads Typed in the page"}
+        answer = httpx.post(f"{box.web_url}api/send", json=typed, timeout=10)
+        assert answer.status_code == 200, answer.text
+        box.bot.services.wait_idle(timeout=30)
+        assert [e.type for e in box.socket.sent] == ["slash_commands"]
+        assert box.emulator.channel_by_name("esc-1-typed-in-the-page") is not None
     finally:
         box.stop()

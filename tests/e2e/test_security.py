@@ -15,6 +15,7 @@ from tests.e2e.conftest import SECRET, World
 from tests.e2e.esc_support import MEMBER, REPORTER, raise_esc
 from tests.e2e.esc_support import select as option
 from tests.e2e.replay import Captured, capture
+from tests.support.socket_world import http_only
 
 
 def surfaces(world: World, esc) -> dict[str, Callable[[], object]]:
@@ -103,6 +104,7 @@ def row_counts(world: World) -> dict[str, int]:
         }
 
 
+@http_only
 @pytest.mark.parametrize("surface", ["command", "block_action", "view_submission", "event"])
 def test_bad_signatures_get_401_and_change_nothing(world: World, surface: str):
     esc = raise_esc(world)
@@ -123,6 +125,7 @@ def test_bad_signatures_get_401_and_change_nothing(world: World, surface: str):
     assert row_counts(world) != rows or world.emulator.calls[calls:]
 
 
+@http_only
 def test_url_verification_needs_a_signature_too(world: World):
     body = b'{"token":"t","challenge":"xyz","type":"url_verification"}'
     reply = world.driver.send_raw(body, "application/json", sign=False)

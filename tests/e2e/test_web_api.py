@@ -243,3 +243,18 @@ def test_message_shortcuts_and_reactions_reach_the_bot_as_slack_sends_them(
     assert event["item"] == {"type": "message", "channel": FEED, "ts": ts}
     shown = next(m for m in snapshot(web, BEN, FEED)["messages"] if m["ts"] == ts)
     assert shown["reactions"] == {"pushpin": [LEAD]}
+
+
+def test_another_site_cannot_act_in_the_sandbox(box: Sandbox, web: httpx.Client):
+    command = {"user": LEAD, "channel": TEAM, "text": "/esc list all"}
+    # A form post from another page: a "simple" request that needs no preflight.
+    simple = web.post(
+        "/api/send", content=json.dumps(command), headers={"Content-Type": "text/plain"}
+    )
+    assert simple.status_code == 415
+    foreign = web.post("/api/send", json=command, headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 403
+    rebound = web.get("/api/snapshot", params={"user": LEAD}, headers={"Host": "evil.example"})
+    assert rebound.status_code == 400
+    same = web.post("/api/send", json=command, headers={"Origin": box.web_url})
+    assert same.status_code == 200
