@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from bot import logs
 from bot.clock import Clock
 from bot.executors import Foreground, TrackedPool
 from storage.db import Database
@@ -192,7 +193,8 @@ class Outbox:
         with self._lock:
             self._held.add(job.id)
         try:
-            return self._perform(job)
+            with logs.context(escalation=job.escalation_id, outbox_key=job.key):
+                return self._perform(job)
         finally:
             with self._lock:
                 self._held.discard(job.id)
@@ -223,6 +225,7 @@ class Outbox:
             self._finish(job, f"{type(exc).__name__}: {exc}")
             return False
         self._finish(job, None)
+        log.debug("outbox %s done", job.key)
         return True
 
     def run_key(self, key: str) -> bool:
