@@ -25,13 +25,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(check: Callable[[], object], what: str, timeout: float = 60.0) -> None:
+def wait_until(
+    check: Callable[[], object], what: str, timeout: float = 60.0, every: float = 0.05
+) -> None:
     """Poll `check` until it is true, or fail naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.05)  # the processes work in real time
+        time.sleep(every)  # the processes work in real time
     raise AssertionError(f"{what}: not within {timeout:.0f} s")
 
 
