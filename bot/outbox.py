@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 RENEW_EVERY = 15.0
 MAX_BACKOFF = timedelta(minutes=10)
+URGENT_WORKERS = 2  # the urgent lane's threads (pages), besides the pool's `workers`
 
 
 WAITING = "waiting: "  # how last_error starts while an item waits for another one
@@ -126,6 +127,13 @@ class Outbox:
         self.intake = Intake(db, clock)
         # Background work: its threads give way to Slack requests being answered.
         self.pool = TrackedPool(workers, "outbox", initializer=self.foreground.mark_background)
+        # The urgent lane: items someone is waiting for (pages) run on their own threads, so
+        # they never queue behind staffing that Slack's tiers hold back (channel creation is
+        # 20 a minute, and a rate-limited call waits on its worker's thread).
+        self.urgent_pool = TrackedPool(
+            URGENT_WORKERS, "outbox-urgent", initializer=self.foreground.mark_background
+        )
+        self._urgent: tuple[str, ...] = ()
         self._signal: Any = self._wake
         self._running: set[int] = set()
         self._held: set[int] = set()  # items this process is working on: their leases renew
@@ -134,6 +142,23 @@ class Outbox:
     def register(self, kind: str, handler: Handler) -> None:
         """Say which function performs a kind of side effect."""
         self.handlers[kind] = handler
+
+    def prioritize(self, *prefixes: str) -> None:
+        """Run items whose key starts with one of these in the urgent lane."""
+        self._urgent = tuple(sorted({*self._urgent, *prefixes}))
+
+    def _lane(self, key: str) -> TrackedPool:
+        return self.urgent_pool if key.startswith(self._urgent) else self.pool
+
+    def busy(self) -> bool:
+        """Return True while either lane is running or has queued items."""
+        return self.pool.busy() or self.urgent_pool.busy()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Block until both lanes have finished what they were handed (bounded)."""
+        while self.busy():
+            self.pool.wait_idle(timeout)
+            self.urgent_pool.wait_idle(timeout)
 
     def _take(self, item_id: int) -> Job | None:
         now = self.clock()
@@ -253,8 +278,8 @@ class Outbox:
         return created
 
     def submit(self, key: str) -> None:
-        """Run the item with this key soon, off the caller's thread."""
-        self.pool.submit(self._run_logged, key)
+        """Run the item with this key soon, off the caller's thread (in its lane)."""
+        self._lane(key).submit(self._run_logged, key)
 
     def _run_logged(self, key: str) -> None:
         try:
@@ -274,12 +299,12 @@ class Outbox:
     def dispatch_due(self, limit: int = 50) -> int:
         """Hand every due item not already running here to the pool; return how many."""
         with self.db.uow() as uow:
-            ids = [item.id for item in uow.repos.outbox.due(self.clock(), limit)]
+            due = [(item.id, item.key) for item in uow.repos.outbox.due(self.clock(), limit)]
         with self._lock:
-            fresh = [i for i in ids if i not in self._running]
-            self._running.update(fresh)
-        for item_id in fresh:
-            self.pool.submit(self._run_id_logged, item_id)
+            fresh = [(i, key) for i, key in due if i not in self._running]
+            self._running.update(i for i, _ in fresh)
+        for item_id, key in sorted(fresh, key=lambda f: self._lane(f[1]) is self.pool):
+            self._lane(key).submit(self._run_id_logged, item_id)
         return len(fresh)
 
     def renew(self) -> int:
@@ -354,6 +379,7 @@ class Outbox:
             self._thread.join(timeout=10)
             self._thread = None
         self.pool.wait_idle()
+        self.urgent_pool.wait_idle()
 
 
 class Intake:
