@@ -298,12 +298,18 @@ class Outbox:
 
     def dispatch_due(self, limit: int = 50) -> int:
         """Hand every due item not already running here to the pool; return how many."""
-        with self.db.uow() as uow:
-            due = [(item.id, item.key) for item in uow.repos.outbox.due(self.clock(), limit)]
+        now = self.clock()
         with self._lock:
-            fresh = [(i, key) for i, key in due if i not in self._running]
+            queued = set(self._running)
+        with self.db.uow() as uow:
+            repo = uow.repos.outbox
+            due = repo.due(now, limit, prefixes=self._urgent, skip=queued) if self._urgent else []
+            due += repo.due(now, limit, skip=queued | {item.id for item in due})
+            found = [(item.id, item.key) for item in due]
+        with self._lock:
+            fresh = [(i, key) for i, key in found if i not in self._running]
             self._running.update(i for i, _ in fresh)
-        for item_id, key in sorted(fresh, key=lambda f: self._lane(f[1]) is self.pool):
+        for item_id, key in fresh:  # the urgent lane's first
             self._lane(key).submit(self._run_id_logged, item_id)
         return len(fresh)
 

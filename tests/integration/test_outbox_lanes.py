@@ -56,3 +56,19 @@ def test_due_pages_go_to_the_urgent_lane_and_first(db: Database, clock: FakeCloc
     outbox.wait_idle(WAIT)
     assert len(done) == 4
     outbox.stop()
+
+
+def test_items_queued_here_do_not_hide_newer_due_items(db: Database, clock: FakeClock):
+    outbox, release, done = _lanes(db, clock)
+    with db.uow() as uow:
+        uow.repos.outbox.add_many(
+            [NewItem(f"staff:{n}", "test.staff", None, {}) for n in range(12)], clock()
+        )
+        uow.commit()
+    assert outbox.dispatch_due(limit=5) == 5  # queued behind held workers, not yet locked
+    assert outbox.dispatch_due(limit=5) == 5  # the next five, not the same five again
+    assert outbox.dispatch_due(limit=5) == 2
+    release.set()
+    outbox.wait_idle(WAIT)
+    assert len(done) == 12
+    outbox.stop()
