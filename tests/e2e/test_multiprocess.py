@@ -208,10 +208,17 @@ def test_three_web_processes_and_two_schedulers_survive_kills_and_do_everything_
         people = invited.get(row.channel_id, [])
         assert people and len(people) == len(set(people)), f"{row.ref}: invited twice: {people}"
     pages = [k for k in posted if k.startswith("page:")]
+    created_at = {row.id: row.created_at.timestamp() for row in rows}
+    first = sorted(
+        call.at - created_at[int(_key(call.args).split(":")[1])]
+        for call in emulator.calls_of("chat.postMessage")
+        if call.ok and _key(call.args).startswith("page:") and ":0:0:dm:" in _key(call.args)
+    )
     print(
         f"\n{ESCALATIONS} escalations over 3 web processes and 2 schedulers on PostgreSQL, "
         f"web0 and clock0 SIGKILLed mid-burst and back in {restarted_in:.1f} s: "
-        f"{len(posted)} message keys each posted once ({len(pages)} page messages), "
+        f"{len(posted)} message keys each posted once ({len(pages)} page messages; first page "
+        f"DM after raising p50 {first[len(first) // 2]:.1f} s, max {first[-1]:.1f} s), "
         f"{sum(map(len, invited.values()))} invites, none twice; {took:.0f} s in all; "
         f"web0 on restart: {took_back[0].split(': ', 1)[-1] if took_back else 'nothing held'}"
     )
