@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 RENEW_EVERY = 15.0
 MAX_BACKOFF = timedelta(minutes=10)
-URGENT_WORKERS = 2  # the urgent lane's threads (pages), besides the pool's `workers`
+URGENT_WORKERS = 8  # the urgent lane's threads (pages; mostly waiting out per-person limits)
 
 
 WAITING = "waiting: "  # how last_error starts while an item waits for another one
@@ -133,7 +134,8 @@ class Outbox:
         self.urgent_pool = TrackedPool(
             URGENT_WORKERS, "outbox-urgent", initializer=self.foreground.mark_background
         )
-        self._urgent: tuple[str, ...] = ()
+        self._urgent: tuple[str, ...] = ()  # SQL LIKE patterns of urgent keys
+        self._urgent_re: re.Pattern[str] | None = None
         self._signal: Any = self._wake
         self._running: set[int] = set()
         self._held: set[int] = set()  # items this process is working on: their leases renew
@@ -143,12 +145,17 @@ class Outbox:
         """Say which function performs a kind of side effect."""
         self.handlers[kind] = handler
 
-    def prioritize(self, *prefixes: str) -> None:
-        """Run items whose key starts with one of these in the urgent lane."""
-        self._urgent = tuple(sorted({*self._urgent, *prefixes}))
+    def prioritize(self, *patterns: str) -> None:
+        """Run items whose key matches one of these (`%` for any text, as in SQL LIKE) in
+        the urgent lane."""
+        self._urgent = tuple(sorted({*self._urgent, *patterns}))
+        self._urgent_re = re.compile(
+            "|".join(".*".join(map(re.escape, p.split("%"))) for p in self._urgent)
+        )
 
     def _lane(self, key: str) -> TrackedPool:
-        return self.urgent_pool if key.startswith(self._urgent) else self.pool
+        urgent = self._urgent_re is not None and self._urgent_re.fullmatch(key)
+        return self.urgent_pool if urgent else self.pool
 
     def busy(self) -> bool:
         """Return True while either lane is running or has queued items."""
@@ -303,7 +310,7 @@ class Outbox:
             queued = set(self._running)
         with self.db.uow() as uow:
             repo = uow.repos.outbox
-            due = repo.due(now, limit, prefixes=self._urgent, skip=queued) if self._urgent else []
+            due = repo.due(now, limit, like=self._urgent, skip=queued) if self._urgent else []
             due += repo.due(now, limit, skip=queued | {item.id for item in due})
             found = [(item.id, item.key) for item in due]
         with self._lock:

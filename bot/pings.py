@@ -1016,4 +1016,5 @@ def register_outbox(svc: Services) -> None:
     """Register the outbox handlers that send pings."""
     for kind, sender in SENDERS.items():
         svc.outbox.register(kind, functools.partial(sender, svc))
-    svc.outbox.prioritize(f"{PAGE}:")  # a page never queues behind staffing
+    # A page's DMs never queue behind staffing (its post in the channel needs the channel).
+    svc.outbox.prioritize(f"{PAGE}:%:dm:%")

@@ -475,13 +475,13 @@ class OutboxRepository:
         now: datetime,
         limit: int = 50,
         *,
-        prefixes: Sequence[str] = (),
+        like: Sequence[str] = (),
         skip: Collection[int] = (),
     ) -> list[OutboxItem]:
         """Return pending items whose time has come and that nobody holds, oldest first.
 
-        Only keys starting with one of `prefixes` (when given); never the ids in `skip` (the
-        caller's own queue: without this, its oldest items hide every newer one).
+        Only keys matching one of the LIKE patterns `like` (when given); never the ids in
+        `skip` (the caller's own queue: without this, its oldest items hide every newer one).
         """
         stmt = (
             select(OutboxItem)
@@ -490,10 +490,8 @@ class OutboxRepository:
             .order_by(OutboxItem.id)
             .limit(limit)
         )
-        if prefixes:
-            stmt = stmt.where(
-                or_(*(OutboxItem.key.startswith(p, autoescape=True) for p in prefixes))
-            )
+        if like:
+            stmt = stmt.where(or_(*(OutboxItem.key.like(p) for p in like)))
         if skip:
             stmt = stmt.where(OutboxItem.id.not_in(list(skip)))
         if self.session.get_bind().dialect.name == "postgresql":

@@ -100,7 +100,7 @@ def main() -> None:
         world = make_world(config, Path(tmp), clock, emulator=emulator, sleep=clock.sleep)
         svc = world.bot.services
         if args.no_lane:
-            svc.outbox._urgent = ()
+            svc.outbox._urgent, svc.outbox._urgent_re = (), None
         timer = Scheduler(svc)
         svc.outbox.start(OUTBOX_EVERY)  # the production worker loop, as `escbot run` has
         started = time.perf_counter()

@@ -23,7 +23,7 @@ def _lanes(db: Database, clock: FakeClock) -> tuple[Outbox, threading.Event, lis
 
     outbox.register("test.staff", staff)
     outbox.register("test.page", lambda job: done.append(job.key))
-    outbox.prioritize("page:")
+    outbox.prioritize("page:%:dm:%")
     return outbox, release, done
 
 
