@@ -128,9 +128,10 @@ class Outbox:
         self.intake = Intake(db, clock)
         # Background work: its threads give way to Slack requests being answered.
         self.pool = TrackedPool(workers, "outbox", initializer=self.foreground.mark_background)
-        # The urgent lane: items someone is waiting for (pages) run on their own threads, so
-        # they never queue behind staffing that Slack's tiers hold back (channel creation is
-        # 20 a minute, and a rate-limited call waits on its worker's thread).
+        # The urgent lane: items someone is waiting for (page DMs) run on their own threads,
+        # so they never queue behind staffing that Slack's tiers hold back (channel creation
+        # is 20 a minute, and a rate-limited call waits on its worker's thread). It buys
+        # tests/benchmarks/bench_pages.py's page delay in a burst of 200 (README, Performance).
         self.urgent_pool = TrackedPool(
             URGENT_WORKERS, "outbox-urgent", initializer=self.foreground.mark_background
         )
