@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import tempfile
 import threading
@@ -146,18 +145,6 @@ def main() -> None:
                 time.sleep(0.05)  # real time: the bot and the passes move the clock
             stop.set()
             passer.join(timeout=30)
-            if os.environ.get("PAGES_TRACE"):
-                with world.db.uow() as uow:
-                    for item in uow.session.scalars(
-                        select(OutboxItem).where(OutboxItem.key.like("page:%:0:0:dm:%"))
-                    ):
-                        due_at = created[int(item.key.split(":")[1])]
-                        print(
-                            item.key,
-                            round((item.created_at - due_at).total_seconds(), 1),
-                            round((item.done_at - due_at).total_seconds(), 1),
-                            item.attempts,
-                        )
             wall = time.perf_counter() - started
         finally:
             world.bot.stop()
