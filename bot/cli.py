@@ -10,6 +10,7 @@ from typing import NoReturn
 import click
 from pydantic import ValidationError
 
+from bot import logs
 from bot.config import ConfigError, TeamConfig, load_config
 from bot.settings import Settings, load_settings
 from storage.db import Database, DatabaseProblem
@@ -19,12 +20,16 @@ log = logging.getLogger("escbot")
 
 def _settings() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]).upper() or "settings"
             click.echo(f"error: {where}: {err['msg'].removeprefix('Value error, ')}", err=True)
         sys.exit(2)
+    ctx = click.get_current_context(silent=True)
+    verbose = bool(ctx and ctx.find_root().params.get("verbose"))
+    logs.configure(verbose=verbose, fmt=settings.log_format)
+    return settings
 
 
 def _config(path: Path) -> TeamConfig:
@@ -60,16 +65,7 @@ def _database(settings: Settings, *, auto_upgrade: bool | None = None) -> Databa
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 def main(verbose: bool) -> None:
     """Escalation bot: raise escalations, page on-call, keep the decision log."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        # APScheduler logs every date job it adds and runs; the passes log what they send.
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        # The sandbox's Socket Mode endpoint logs every socket it opens and closes.
-        logging.getLogger("websockets").setLevel(logging.WARNING)
+    logs.configure(verbose=verbose)  # the format follows LOG_FORMAT once settings are read
 
 
 @main.command()

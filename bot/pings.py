@@ -77,6 +77,9 @@ PAGEABLE = ("open", "reopened")
 LOOKBACK = timedelta(hours=24)  # how far back a pass looks for pings missed while down
 HORIZON = timedelta(days=1)  # how far ahead rotation handoffs are looked for
 STAFF_GRACE = timedelta(seconds=60)  # a page in the channel waits this long for the card
+# A page DM waits this long for the channel it links to; then it goes without the link (the
+# page is what matters: in a burst, Slack lets 20 channels a minute be created).
+PAGE_DM_GRACE = timedelta(seconds=2)
 GAP_WINDOW = timedelta(days=14)
 DAILY_AT = time(9, 0)  # coverage-gap warnings daily and the digest on Mondays, team time
 MAX_SKIPS = 100  # stale moments recorded per series and pass
@@ -891,8 +894,8 @@ def send_page_dm(svc: Services, job: Job) -> None:
     esc = _escalation(svc, int(job.escalation_id or 0))
     if esc is None or not _still_paging(esc):
         return
-    if esc.channel_id is None:
-        raise NotReady(f"{esc.ref} has no channel yet")  # the DM links to it
+    if esc.channel_id is None and svc.clock() < esc.created_at + PAGE_DM_GRACE:
+        raise NotReady(f"{esc.ref} has no channel yet")  # the DM links to it, if it can
     step, round_ = job.payload["step"], job.payload["round"]
     text, dm_blocks = blocks.page_dm(esc, step, round_, last=_last_page(svc, round_, step))
     if job.payload.get("user"):
@@ -1027,3 +1030,5 @@ def register_outbox(svc: Services) -> None:
     """Register the outbox handlers that send pings."""
     for kind, sender in SENDERS.items():
         svc.outbox.register(kind, functools.partial(sender, svc))
+    # A page's DMs never queue behind staffing (its post in the channel needs the channel).
+    svc.outbox.prioritize(f"{PAGE}:%:dm:%")

@@ -154,7 +154,12 @@ def run_scheduler(settings: Settings, config: TeamConfig, db: Database) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     timer = _start_scheduler(svc)
-    log.info("scheduler running; Ctrl-C to stop")
+    # health, readiness and metrics on PORT, as every process kind serves them
+    server = Server(create_operational_web(svc), host="0.0.0.0", port=settings.port).start()
+    log.info(
+        "scheduler running (health, readiness and metrics at :%d); Ctrl-C to stop", server.port
+    )
     stop.wait()
+    server.stop()
     timer.shutdown()
     svc.outbox.stop()

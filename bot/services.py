@@ -37,6 +37,6 @@ class Services:
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until every listener and the Slack work it handed on have finished."""
-        while self.listeners.busy() or self.outbox.pool.busy():
+        while self.listeners.busy() or self.outbox.busy():
             self.listeners.wait_idle(timeout)
-            self.outbox.pool.wait_idle(timeout)
+            self.outbox.wait_idle(timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///escalations.db"
     escalation_config: Path = Path("escalation.yaml")
     port: int = Field(default=3000, ge=0, le=65535)
+    log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
     def _api_url_dir(self) -> Settings:

@@ -298,5 +298,11 @@ class Server:
 def serve_forever(asgi: Any, port: int) -> None:
     """Serve on all interfaces in the foreground (production)."""
     uvicorn.run(
-        asgi, host="0.0.0.0", port=port, log_level="info", access_log=False, proxy_headers=True
+        asgi,
+        host="0.0.0.0",
+        port=port,
+        log_level="info",
+        access_log=False,
+        proxy_headers=True,
+        log_config=None,  # uvicorn's lines go through bot.logs, in its format (LOG_FORMAT)
     )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Dialect, Table, bindparam, func, select, update
+from sqlalchemy import Dialect, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -505,8 +505,19 @@ class OutboxRepository:
         """Return the item with this key, or None."""
         return self.session.scalars(select(OutboxItem).where(OutboxItem.key == key)).one_or_none()
 
-    def due(self, now: datetime, limit: int = 50) -> list[OutboxItem]:
-        """Return pending items whose time has come and that nobody holds, oldest first."""
+    def due(
+        self,
+        now: datetime,
+        limit: int = 50,
+        *,
+        like: Sequence[str] = (),
+        skip: Collection[int] = (),
+    ) -> list[OutboxItem]:
+        """Return pending items whose time has come and that nobody holds, oldest first.
+
+        Only keys matching one of the LIKE patterns `like` (when given); never the ids in
+        `skip` (the caller's own queue: without this, its oldest items hide every newer one).
+        """
         stmt = (
             select(OutboxItem)
             .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)
@@ -514,6 +525,10 @@ class OutboxRepository:
             .order_by(OutboxItem.id)
             .limit(limit)
         )
+        if like:
+            stmt = stmt.where(or_(*(OutboxItem.key.like(p) for p in like)))
+        if skip:
+            stmt = stmt.where(OutboxItem.id.not_in(list(skip)))
         if self.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         return list(self.session.scalars(stmt))

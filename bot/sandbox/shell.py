@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -56,6 +57,11 @@ Type as the current user in the current channel:
 """
 
 
+def packaged_example() -> Path:
+    """Return where an installed package keeps the example config (copied in at build)."""
+    return Path(str(resources.files("bot") / EXAMPLE_NAME))
+
+
 def find_config(settings: Settings, explicit: Path | None = None) -> Path:
     """Return the team config the sandbox uses: explicit, ESCALATION_CONFIG, or the example."""
     candidates = (
@@ -64,7 +70,8 @@ def find_config(settings: Settings, explicit: Path | None = None) -> Path:
         else [
             settings.escalation_config,
             Path(EXAMPLE_NAME),
-            Path(__file__).resolve().parents[2] / EXAMPLE_NAME,
+            Path(__file__).resolve().parents[2] / EXAMPLE_NAME,  # a source checkout
+            packaged_example(),
         ]
     )
     for path in candidates:

@@ -130,7 +130,7 @@ def run_load(
     while True:
         assert time.monotonic() < deadline, "the burst did not finish in time"
         svc.listeners.wait_idle(wall_limit)
-        svc.outbox.pool.wait_idle(wall_limit)
+        svc.outbox.wait_idle(wall_limit)
         with world.db.uow() as uow:
             staffed = uow.session.scalar(
                 select(func.count()).where(Escalation.staffed_at.is_not(None))

@@ -1,0 +1,208 @@
+"""Pages during a burst: how long from each page's due moment until Slack has the DM.
+
+Run: python tests/benchmarks/bench_pages.py [--escalations 200] [--senders 20]
+         [--ack-within 2m] [--no-lane]
+
+200 unacknowledged escalations arrive from 20 senders under Slack's real tiers (the emulator
+enforces them, on simulated Slack time as in bench_load.py); each pages the policy's steps
+every `--ack-within` (first at creation), while the burst's 200 channels are created at the
+20 a minute Slack allows. A scheduler pass runs whenever the simulated clock moves. For each
+page DM: due moment → the Web API call Slack accepted, p50/p99/max; and the same net of the
+least Slack's one-message-a-second-per-channel limit allows when one person is paged many
+times at once (the n-th DM to the same person cannot land before `n - 5` seconds). `--no-lane`
+runs pages in the staffing pool, for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from bot.config import load_config  # noqa: E402
+from bot.durations import parse_duration  # noqa: E402
+from bot.sandbox.emulator import POST_MESSAGE_BURST, POST_MESSAGE_RATE, Emulator  # noqa: E402
+from schedules.scheduler import Scheduler  # noqa: E402
+from storage.models import Escalation, OutboxItem  # noqa: E402
+from tests.e2e.conftest import make_world  # noqa: E402
+from tests.e2e.load_support import START, SimulatedTime  # noqa: E402
+
+TARGET_P99 = 5.0
+PASS_EVERY = 0.25  # simulated seconds: a pass at least this often (a commit pokes one at once)
+IDLE = 0.05  # real seconds
+OUTBOX_EVERY = 0.005  # real seconds between the outbox worker's looks for due items
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def _earliest(dues: list[float]) -> list[float]:
+    """Return the earliest moments Slack's per-channel limit lets DMs due at `dues` land."""
+    tokens, last, out = float(POST_MESSAGE_BURST), None, []
+    for due in sorted(dues):
+        at = due if not out else max(due, out[-1])
+        if last is not None:
+            tokens = min(float(POST_MESSAGE_BURST), tokens + (at - last) * POST_MESSAGE_RATE)
+        if tokens < 1.0:
+            at += (1.0 - tokens) / POST_MESSAGE_RATE
+            tokens = 1.0
+        tokens -= 1.0
+        last = at
+        out.append(at)
+    return out
+
+
+def _key(args: dict) -> str:
+    meta = args.get("metadata")
+    if isinstance(meta, str):
+        meta = json.loads(meta)
+    return str(((meta or {}).get("event_payload") or {}).get("key") or "")
+
+
+def main() -> None:
+    """Run the burst with paging on and print the page delays."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--escalations", type=int, default=200)
+    parser.add_argument("--senders", type=int, default=20)
+    parser.add_argument("--ack-within", default="2m")
+    parser.add_argument("--no-lane", action="store_true", help="pages share the staffing pool")
+    args = parser.parse_args()
+    ack = parse_duration(args.ack_within)
+    text = (ROOT / "escalation.example.yaml").read_text()
+    sev2 = "{id: SEV2, ack_within: 15m,"
+    text = text.replace(sev2, sev2.replace("15m", args.ack_within))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "escalation.yaml"
+        path.write_text(text)
+        config = load_config(path)
+        per_round = len(config.escalation_policy.steps)
+        steps = per_round * (config.escalation_policy.repeat + 1)
+        # The clock jumps only after IDLE real seconds in which no wait ended: long enough for
+        # the bot's own work (which takes real time) not to be billed as Slack time.
+        clock = SimulatedTime(START, idle=IDLE)
+        emulator = Emulator(clock=clock.time, rate_limits=True)
+        world = make_world(config, Path(tmp), clock, emulator=emulator, sleep=clock.sleep)
+        svc = world.bot.services
+        if args.no_lane:
+            svc.outbox._urgent, svc.outbox._urgent_re = (), None
+        timer = Scheduler(svc)
+        svc.outbox.start(OUTBOX_EVERY)  # the production worker loop, as `escbot run` has
+        started = time.perf_counter()
+        try:
+
+            def one(n: int) -> None:
+                reply = world.driver.command("U0ANA00001", "/escalate", f"SEV2 Burst {n:04d}")
+                assert reply.status == 200, reply.body
+
+            with ThreadPoolExecutor(args.senders) as pool:
+                list(pool.map(one, range(1, args.escalations + 1)))
+            created: dict[int, datetime] = {}
+            end = clock() + ack * steps  # until every escalation is recorded
+            stop = threading.Event()
+
+            def passes() -> None:  # the scheduler, on Slack's simulated time
+                while not stop.is_set():
+                    tick = timer.run_due()
+                    wait = PASS_EVERY
+                    if tick.next_at is not None:
+                        wait = min(wait, max(0.001, (tick.next_at - clock()).total_seconds()))
+                    clock.sleep(wait)
+
+            passer = threading.Thread(target=passes, daemon=True)
+            passer.start()
+            deadline = time.monotonic() + 900
+            while True:
+                assert time.monotonic() < deadline, "the burst did not finish in time"
+                with world.db.uow() as uow:
+                    if len(created) < args.escalations:
+                        rows = uow.session.execute(select(Escalation.id, Escalation.created_at))
+                        created = {number: at for number, at in rows}
+                        if len(created) == args.escalations:
+                            end = max(created.values()) + ack * (steps - 1)
+                    staffed = uow.session.scalar(
+                        select(func.count()).where(Escalation.staffed_at.is_not(None))
+                    )
+                    pending = uow.session.scalar(
+                        select(func.count()).where(OutboxItem.status == "pending")
+                    )
+                if staffed == args.escalations and not pending and clock() >= end:
+                    break
+                time.sleep(0.05)  # real time: the bot and the passes move the clock
+            stop.set()
+            passer.join(timeout=30)
+            wall = time.perf_counter() - started
+        finally:
+            world.bot.stop()
+            emulator.stop()
+
+    by_step: dict[str, list[float]] = defaultdict(list)
+    delays: list[float] = []
+    net: list[float] = []
+    by_channel: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for call in emulator.calls_of("chat.postMessage"):
+        key = _key(call.args)
+        if not (call.ok and key.startswith("page:") and ":dm:" in key):
+            continue
+        _, number, round_, step, *_ = key.split(":")
+        due_at = created[int(number)] + ack * (int(round_) * per_round + int(step))
+        by_channel[str(call.args["channel"])].append((due_at.timestamp(), call.at))
+        by_step[f"{round_}:{step}"].append(call.at - due_at.timestamp())
+    floor: list[float] = []
+    for sent in by_channel.values():
+        ideal = _earliest([due_s for due_s, _ in sent])
+        for (due_s, at), best in zip(sorted(sent), ideal, strict=True):
+            delays.append(at - due_s)
+            floor.append(best - due_s)
+        # What the bot added: each DM against the earliest Slack's limit lets the same rank go.
+        ats = sorted(at for _, at in sent)
+        net.extend(max(0.0, at - best) for at, best in zip(ats, ideal, strict=True))
+    for name, values in sorted(by_step.items()):
+        round_, step = name.split(":")
+        print(
+            f"  round {int(round_) + 1} step {int(step) + 1}: {len(values)} DMs, "
+            f"p50 {_pct(values, 0.5):.1f} s, p99 {_pct(values, 0.99):.1f} s"
+        )
+    throttled = Counter(c.method for c in emulator.calls if c.status == 429)
+    print(f"answered 429: {dict(throttled.most_common())}")
+    creates = [c.at for c in emulator.calls_of("conversations.create") if c.ok]
+    lane = "pages in the staffing pool" if args.no_lane else "pages in their own lane"
+    print(f"{args.escalations} escalations from {args.senders} senders, Slack's tiers on, {lane}")
+    print(
+        f"page DMs {len(delays)} to {len(by_channel)} people over {steps} steps "
+        f"every {args.ack_within}"
+    )
+    print(
+        f"page delay, due → Slack: p50 {_pct(delays, 0.5):.1f} s, p99 {_pct(delays, 0.99):.1f} s, "
+        f"max {max(delays):.1f} s (target p99 < {TARGET_P99:.0f} s)"
+    )
+    print(
+        f"Slack's per-person limit alone (1 a second, bursts of {POST_MESSAGE_BURST}) allows "
+        f"no less than p50 {_pct(floor, 0.5):.1f} s, p99 {_pct(floor, 0.99):.1f} s"
+    )
+    print(
+        f"added by the bot beyond that limit: p50 {_pct(net, 0.5):.1f} s, "
+        f"p99 {_pct(net, 0.99):.1f} s, max {max(net):.1f} s"
+    )
+    print(
+        f"channels created over {(max(creates) - min(creates)) / 60:.1f} min of Slack time; "
+        f"simulated {(clock.time() - START.timestamp()) / 60:.1f} min, wall {wall:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
