@@ -86,6 +86,8 @@ def locate(
 ) -> Escalation:
     """Return the escalation meant if the policy lets the actor `act` on it; lock it if asked."""
     if where.number is not None:
+        if not 0 < where.number < 2**31:  # no such escalation, nor a row a database could hold
+            raise hidden(where.number)
         esc = uow.repos.escalations.get(where.number)
     elif where.channel_id:
         esc = uow.repos.escalations.by_channel(where.channel_id)

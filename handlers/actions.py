@@ -26,10 +26,10 @@ FORMS = {
 
 
 def _number(value: Any) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        raise UserError("That button is out of date.") from None
+    text = str(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):  # an ESC-n or sign-off ID
+        raise UserError("That button is out of date.")
+    return int(text)
 
 
 def _where(body: dict[str, Any], action: dict[str, Any]) -> Where:

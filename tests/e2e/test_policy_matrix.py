@@ -403,3 +403,21 @@ def test_who_leaves_a_restricted_channel_is_an_outsider_from_then_on(mworld: Wor
     _command("invite <@U0CHI00001|chi>")(world, ACTORS["reporter"], row, row.channel_id)
     assert member in world.emulator.channel(row.channel_id)["members"]
     assert "does not exist" not in _command("timeline")(world, member, row, team)
+
+
+def test_huge_or_odd_numbers_in_buttons_and_forms_are_out_of_date(mworld: World):
+    world = mworld
+    calls = len(world.emulator.calls)
+    for value in ("99999999999999999999", "2147483648", "-1", "1e3", "١", " 1"):
+        for action in (Action.ACK, Action.TAKE_OWNERSHIP, Action.RESOLVE, Action.SIGNOFF_APPROVE):
+            press = _button(action, lambda _, v=value: v)
+            told = press(world, ACTORS["member outside"], None, "C0TEAM0001")
+            assert "out of date" in told or "does not exist" in told, (value, action, told)
+            assert "went wrong" not in told
+    view = {"id": "VHUGE", "callback_id": Callback.SEVERITY.value}
+    view["private_metadata"] = "9" * 30
+    reply = world.driver.submit_view(
+        ACTORS["member outside"], view, {"severity": {"severity": option("SEV1")}}
+    )
+    assert reply.status == 200 and "errors" in (reply.json or {})
+    assert [c.method for c in world.emulator.calls[calls:]] == []
