@@ -35,7 +35,7 @@ from bot.sandbox.socket_mode import SocketMode
 from bot.sandbox.web import KNOWN_COMMANDS, Workspace, create_web_app, unknown_command_text
 from bot.settings import Settings
 from bot.web import Server
-from storage.db import Database, safe_url
+from storage.db import Database, safe_url, unreachable
 
 EXAMPLE_NAME = "escalation.example.yaml"
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -483,10 +483,14 @@ def start_sandbox(
     restored on the next start, so the two always go together.
     """
     out = out or sys.stdout
+    database = database_file(settings.database_url)
+    if database is not None and not database.parent.is_dir():  # before anything is written
+        raise unreachable(
+            settings.database_url, OSError(f"unable to open: no directory {database.parent}")
+        )
     emulator = Emulator(rate_limits=rate_limits)
     emulator.start()
     handles = seed(emulator, config)
-    database = database_file(settings.database_url)
     if database is not None:
         moved = reconcile(database)
         if moved:

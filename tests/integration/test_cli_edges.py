@@ -60,11 +60,6 @@ VERBS = {
 )
 def test_an_unusable_database_is_one_line_and_exit_1(verb, url, names):
     args, env = VERBS[verb]
-    if "sandbox" in verb and url.startswith("sqlite:////nonexistent"):
-        pytest.xfail(
-            "the sandbox writes its workspace file beside the SQLite file before opening the "
-            "database: one line, but exit 2 and a message about the web port"
-        )
     one_line_error(invoke(args, url, **env), *names)
 
 
