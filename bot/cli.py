@@ -118,14 +118,17 @@ def scheduler() -> None:
     run_scheduler(settings, _config(settings.escalation_config), _database(settings))
 
 
-@main.command()
-@click.option(
+CONFIG_OPTION = click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
     default=None,
     help="Team config (default: ESCALATION_CONFIG, else the shipped example).",
 )
+
+
+@main.command()
+@CONFIG_OPTION
 @click.option(
     "--web-port",
     type=click.IntRange(0, 65535),
@@ -157,13 +160,7 @@ def sandbox(config_path: Path | None, web_port: int, no_shell: bool, socket_mode
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Team config (default: ESCALATION_CONFIG, else the shipped example).",
-)
+@CONFIG_OPTION
 def drill(path: Path, config_path: Path | None) -> None:
     """Run the scripted scenario in PATH against a fresh sandbox, on simulated time.
 

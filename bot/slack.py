@@ -73,8 +73,12 @@ class _Waiting(RetryHandler):
         error: Exception | None = None,
     ) -> None:
         state.next_attempt_requested = True
+        self.retrying(request)
         self.sleep(self.wait(state, response))
         state.increment_current_attempt()
+
+    def retrying(self, request: HttpRequest) -> None:
+        """Note that `request` is about to be tried again (nothing by default)."""
 
     def wait(self, state: RetryState, response: HttpResponse | None) -> float:
         """Return how long to wait before the next attempt."""
@@ -84,18 +88,8 @@ class _Waiting(RetryHandler):
 class _RateLimited(_Waiting, RateLimitErrorRetryHandler):
     on_retry: Callable[[str], None] = staticmethod(lambda url: None)  # counts each 429
 
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
+    def retrying(self, request: HttpRequest) -> None:
         self.on_retry(request.url)
-        super().prepare_for_next_attempt(
-            state=state, request=request, response=response, error=error
-        )
 
     def wait(self, state: RetryState, response: HttpResponse | None) -> float:
         headers = {k.lower(): v for k, v in (response.headers if response else {}).items()}

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -40,6 +41,24 @@ def _locked(db: Database) -> dict[str, str | None]:
         keys = ["dead", "earlier-me", "alive", "elsewhere", "mine"]
         items = {k: uow.repos.outbox.get(k) for k in keys}
         return {k: i.locked_by for k, i in items.items() if i is not None}
+
+
+def _escalation(uow: Any, clock: FakeClock) -> int:
+    """Add a plain escalation; return its number."""
+    esc = uow.repos.escalations.add(
+        Escalation(
+            title="t",
+            category="other",
+            policy_area="other",
+            severity="SEV2",
+            region="global",
+            reporter="U0REPORTER",
+            created_at=clock(),
+            ack_deadline=clock() + timedelta(minutes=15),
+        )
+    )
+    uow.flush()
+    return int(esc.id)
 
 
 def test_recover_frees_only_items_of_workers_that_died_here(db: Database, clock: FakeClock):
@@ -127,20 +146,7 @@ def test_an_item_that_is_not_ready_waits_without_spending_attempts_and_wakes_at_
 
     outbox.register("test.after", needs_channel)
     with db.uow() as uow:
-        esc = uow.repos.escalations.add(
-            Escalation(
-                title="t",
-                category="other",
-                policy_area="other",
-                severity="SEV2",
-                region="global",
-                reporter="U0REPORTER",
-                created_at=clock(),
-                ack_deadline=clock() + timedelta(minutes=15),
-            )
-        )
-        uow.flush()
-        number = esc.id
+        number = _escalation(uow, clock)
         uow.repos.outbox.add("after", "test.after", clock(), escalation_id=number)
         uow.commit()
 
@@ -180,20 +186,7 @@ def test_an_item_found_not_ready_while_its_escalation_is_woken_looks_again_at_on
     tries = {"n": 0}
 
     with db.uow() as uow:
-        esc = uow.repos.escalations.add(
-            Escalation(
-                title="t",
-                category="other",
-                policy_area="other",
-                severity="SEV2",
-                region="global",
-                reporter="U0REPORTER",
-                created_at=clock(),
-                ack_deadline=clock() + timedelta(minutes=15),
-            )
-        )
-        uow.flush()
-        number = esc.id
+        number = _escalation(uow, clock)
         uow.repos.outbox.add("dm", "test.dm", clock(), escalation_id=number)
         uow.commit()
 
