@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,25 @@ def database_unreachable(error: BaseException) -> bool:
             return True
         current = current.__cause__
     return False
+
+
+def form_errors(error: ValidationError, rename: dict[str, str] | None = None) -> dict[str, str]:
+    """Return a form's inline errors for a draft that failed validation, block by block,
+    in words a person reads (not the validator's)."""
+    out: dict[str, str] = {}
+    for item in error.errors():
+        if not item["loc"]:
+            continue
+        field = str(item["loc"][0])
+        ctx = item.get("ctx") or {}
+        if item["type"] == "string_too_short" and ctx.get("min_length") == 1:
+            message = "Please fill this in."
+        elif item["type"] == "string_too_long":
+            message = f"At most {ctx.get('max_length')} characters, please."
+        else:
+            message = str(item["msg"])
+        out.setdefault((rename or {}).get(field, field), message)
+    return out
 
 
 def user_message(error: BaseException) -> str | None:

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 
 from bot import blocks, decisions, lifecycle, pings, signoffs
 from bot.blocks import Action, Callback
-from bot.errors import UserError, user_message
+from bot.errors import UserError, form_errors, user_message
 from bot.esc_parsing import DecisionDraft
 from bot.lifecycle import Where
 from bot.policy import Act
@@ -174,8 +174,7 @@ def handle_decision_submission(
             supersedes=int(supersedes) if supersedes else None,
         )
     except ValidationError as exc:
-        errors = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
-        errors = {("decision" if k == "text" else k): v for k, v in errors.items()}
+        errors = form_errors(exc, {"text": "decision"})
         ack(response_action="errors", errors=errors or {"decision": "Please check the form."})
         return
     _apply(

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 
 from bot import escalations
 from bot.blocks import Callback
-from bot.errors import UserError
+from bot.errors import UserError, form_errors
 from bot.parsing import EscalationDraft
 from bot.services import Services
 
@@ -49,8 +49,8 @@ def handle_escalate_submission(
     try:
         draft = escalation_draft(view["state"]["values"])
     except ValidationError as exc:
-        errors = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
-        ack(response_action="errors", errors=errors or {"title": "Please check the form."})
+        errors = form_errors(exc) or {"title": "Please check the form."}
+        ack(response_action="errors", errors=errors)
         return
     problems = escalations.draft_problems(svc.config, draft)
     if problems:

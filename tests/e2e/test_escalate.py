@@ -133,7 +133,8 @@ def test_modal_rejects_a_missing_title(world: World):
     view, values = _form(world, "U0BEN00001", title="", category="content")
     reply = world.driver.submit_view("U0BEN00001", view, values)
     assert reply.status == 200
-    assert reply.json["response_action"] == "errors" and "title" in reply.json["errors"]
+    assert reply.json["response_action"] == "errors"
+    assert reply.json["errors"]["title"] == "Please fill this in."  # words, not the validator's
     world.settle()
     with world.db.uow() as uow:
         assert uow.repos.escalations.find() == []
