@@ -16,6 +16,7 @@ LIST_SCOPES = ("open", "mine", "all")
 STATS_DAYS_MAX = 366
 
 _REF = re.compile(r"(?i)^(?:ESC-?|#)(\d{1,9})$")
+_TOO_BIG = re.compile(r"(?i)^(?:ESC-?|#)\d{10,}$")  # more escalations than there ever are
 _USER = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$")
 _USERGROUP = re.compile(r"^<!subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>$")
 _SUPERSEDES = re.compile(r"(?i)^supersedes?\s+#?(\d{1,6})\b[\s:,-]*")
@@ -213,6 +214,8 @@ def parse_esc(text: str, config: TeamConfig) -> EscRequest:
     """Parse `/esc [ESC-n] <subcommand> [arguments]`; raise UsageError on bad input."""
     first, rest = _peel(text)
     number = parse_ref(first) if first else None
+    if number is None and first and _TOO_BIG.match(first):
+        raise UsageError(f"{escape(truncate(first, 30))} does not exist.")
     if number is None:
         rest = text.strip()
     first, rest = _peel(rest)

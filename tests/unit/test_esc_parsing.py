@@ -102,6 +102,7 @@ def test_parse_esc(config: TeamConfig, text: str, expected: dict[str, Any]):
         ("ack please", "takes no arguments"),
         ("status now", "takes no arguments"),
         ("help me", "takes no arguments"),
+        ("ESC-99999999999999999999 status", "ESC-99999999999999999999 does not exist"),
     ],
 )
 def test_parse_esc_refuses(config: TeamConfig, text: str, message: str):
