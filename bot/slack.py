@@ -56,6 +56,19 @@ class InviteResult:
 
 
 Sleep = Callable[[float], None]
+# conversations.invite errors about the people, not the call: those people are skipped
+INVITEE_ERRORS = frozenset(
+    {
+        "already_in_channel",
+        "user_not_found",
+        "cant_invite",
+        "user_is_deactivated",
+        "cant_invite_self",
+        "user_is_restricted",
+        "user_is_ultra_restricted",
+        "ura_max_channels",
+    }
+)
 USERGROUP_MAX_AGE = 600.0  # seconds: a user group's members are never older than this
 
 
@@ -382,13 +395,7 @@ class SlackGateway:
                 )
                 errors = data.get("errors") or []
             except SlackError as exc:
-                if exc.error not in (
-                    "already_in_channel",
-                    "user_not_found",
-                    "cant_invite",
-                    "user_is_deactivated",
-                    "cant_invite_self",
-                ):
+                if exc.error not in INVITEE_ERRORS:
                     raise
                 errors = exc.response.get("errors") or [
                     {"user": u, "error": exc.error} for u in batch

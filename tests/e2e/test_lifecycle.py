@@ -398,3 +398,12 @@ def test_a_restricted_escalation_cannot_be_taken_by_a_button_from_outside(world:
     members = world.emulator.channel(row.channel_id)["members"]
     assert "U0DAN00001" not in members and LEAD not in members
     assert [c.method for c in world.emulator.calls[calls:]] == []
+
+
+def test_a_severity_change_whose_invite_slack_refuses_says_who_could_not_be_added(world: World):
+    row = raise_esc(world)
+    world.emulator.inject_fault("conversations.invite", error="user_is_restricted", count=1)
+    notes = len(posts(world, row.channel_id))
+    esc(world, MEMBER, "sev SEV1", row.channel_id)
+    said = [p for p in posts(world, row.channel_id)[notes:] if "Could not add" in p]
+    assert len(said) == 1 and "user_is_restricted" in said[0] and "<@U0LEAD0001>" in said[0]
