@@ -11,7 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Dialect, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from storage.models import (
     Counter,
@@ -72,6 +72,20 @@ class EscalationRepository:
     def get(self, number: int) -> Escalation | None:
         """Return ESC-<number>, or None."""
         return self.session.get(Escalation, number)
+
+    def load_many(self, numbers: Collection[int]) -> list[Escalation]:
+        """Return these escalations with their participants, read in two queries; while the
+        caller holds the list, `get` on each of them reads no more."""
+        ordered = sorted(numbers)
+        loaded: list[Escalation] = []
+        for start in range(0, len(ordered), 1000):
+            chunk = ordered[start : start + 1000]
+            loaded += self.session.scalars(
+                select(Escalation)
+                .where(Escalation.id.in_(chunk))
+                .options(selectinload(Escalation.participants))
+            ).all()
+        return loaded
 
     def by_channel(self, channel_id: str) -> Escalation | None:
         """Return the escalation worked in this channel, or None."""
@@ -366,6 +380,18 @@ class LedgerRepository:
         self.session.execute(
             update(SentNotification).where(SentNotification.key == key).values(status=status)
         )
+
+    def present(self, keys: Sequence[str]) -> set[str]:
+        """Return those of these keys already in the ledger (read on the unique key's index)."""
+        found: set[str] = set()
+        for start in range(0, len(keys), 1000):
+            chunk = list(keys[start : start + 1000])
+            found.update(
+                self.session.scalars(
+                    select(SentNotification.key).where(SentNotification.key.in_(chunk))
+                )
+            )
+        return found
 
     def recent(self, kinds: Sequence[str], since: datetime) -> list[tuple[str, datetime]]:
         """Return (key, due_at) of the pings of these kinds due since `since`."""
