@@ -499,9 +499,10 @@ def due_digest(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Fo
     return found
 
 
-Stager = Callable[[Services, UnitOfWork, Due, datetime], list[NewItem] | None]
-
 # -- claiming ---------------------------------------------------------------------------------
+
+# Stages the outbox items of one claimed ping; None when it turned out moot, [] when empty.
+Stager = Callable[[Services, UnitOfWork, Due, datetime], list[NewItem] | None]
 
 
 @dataclass

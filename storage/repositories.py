@@ -548,8 +548,8 @@ class OutboxRepository:
                 },
             )
         table = cast(Table, OutboxItem.__table__)
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+        upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        stmt = upsert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
         return set(connection.execute(stmt, list(rows.values())).scalars())
 
     def get(self, key: str) -> OutboxItem | None:
