@@ -23,7 +23,7 @@ import logging
 import statistics
 import time as clock_time
 from collections import Counter as Tally
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -33,7 +33,7 @@ from bot import blocks
 from bot.errors import UserError, database_unreachable
 from bot.escalations import CARD_EVENT, post_once, record_invites
 from bot.lifecycle import Where, locate
-from bot.oncall import to_overrides
+from bot.oncall import Target, to_overrides
 from bot.outbox import Job, NotReady, Permanent
 from bot.policy import Act
 from bot.services import Services
@@ -197,6 +197,23 @@ class Known:
             series = (kind, int(subject))
             if due_s > self.last.get(series, -1):
                 self.last[series] = due_s
+
+    def unclaimed(self, svc: Services, dues: Sequence[Due]) -> list[Due]:
+        """Return the dues neither cached nor in the ledger, learning those that are.
+
+        An unacknowledged escalation's pages never go stale, so the first pass after start
+        finds every page of every escalation still paging, most of them due before the
+        lookback `load` reads; reading their keys is several times cheaper than trying to
+        insert them (bench_scheduler: restart recovery at 10k open escalations). A key read
+        here is certainly claimed; one missed is still tried against the unique key.
+        """
+        fresh = [d for d in dues if d.key not in self.claimed]
+        if not fresh:
+            return fresh
+        with svc.db.uow() as uow:
+            present = uow.repos.ledger.present([d.key for d in fresh])
+        self.remember(fresh, present)
+        return [d for d in fresh if d.key not in present]
 
     def remember(self, dues: Iterable[Due], claimed: set[str]) -> None:
         """Add the dues now in the ledger (claimed by this pass or found taken)."""
@@ -484,6 +501,9 @@ def due_digest(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Fo
 
 # -- claiming ---------------------------------------------------------------------------------
 
+# Stages the outbox items of one claimed ping; None when it turned out moot, [] when empty.
+Stager = Callable[[Services, UnitOfWork, Due, datetime], list[NewItem] | None]
+
 
 @dataclass
 class Claimed:
@@ -540,6 +560,13 @@ def _claim(svc: Services, dues: Sequence[Due], now: datetime) -> Claimed:
     with svc.db.uow() as uow:
         rows = [(d.key, d.kind, d.due_at, SENT if d.send else SKIPPED) for d in dues]
         won = uow.repos.ledger.claim_many(rows, now)
+        # What the won pings stage from, read in bulk: one query a batch instead of one (and a
+        # flush) a ping, and each page step's targets resolved once (bench_scheduler: the
+        # first pass after start over a backlog of missed pages at 10k open escalations).
+        held = uow.repos.escalations.load_many(  # the session keeps only what is referenced
+            {d.escalation_id for d in dues if d.send and d.key in won and d.escalation_id}
+        )
+        stagers: dict[str, Stager] = {**STAGERS, PAGE: functools.partial(_stage_page, targets={})}
         items: list[NewItem] = []
         for due in dues:
             if due.key not in won:
@@ -547,7 +574,7 @@ def _claim(svc: Services, dues: Sequence[Due], now: datetime) -> Claimed:
             elif not due.send:
                 out.skipped.append(due.key)
             else:
-                staged = STAGERS[due.kind](svc, uow, due, now)
+                staged = stagers[due.kind](svc, uow, due, now)
                 if staged is None:
                     uow.repos.ledger.set_status(due.key, SKIPPED)
                     out.skipped.append(due.key)
@@ -559,19 +586,30 @@ def _claim(svc: Services, dues: Sequence[Due], now: datetime) -> Claimed:
                     items.extend(staged)
         uow.repos.outbox.add_many(items, now)
         uow.commit()
+    del held
     out.outbox = [item.key for item in items]
     return out
 
 
-def _stage_page(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[NewItem] | None:
+def _stage_page(
+    svc: Services,
+    uow: UnitOfWork,
+    due: Due,
+    now: datetime,
+    targets: dict[str, Target] | None = None,
+) -> list[NewItem] | None:
+    """Stage a page; `targets` memoizes whom each spec pages at `now` over one batch."""
     esc = uow.repos.escalations.get(int(due.escalation_id or 0))
     if esc is None or esc.status not in PAGEABLE or esc.acknowledged_at is not None:
         return None  # acknowledged since the pass read it: paging has stopped
     round_, step = due.data["round"], due.data["step"]
     users: dict[str, None] = {}
     usergroups: dict[str, None] = {}
+    memo: dict[str, Target] = {} if targets is None else targets
     for spec in svc.config.escalation_policy.steps[step].notify:
-        target = svc.oncall.target(uow.repos.overrides, spec, now)
+        target = memo.get(spec)
+        if target is None:
+            target = memo[spec] = svc.oncall.target(uow.repos.overrides, spec, now)
         users.update(dict.fromkeys(target.users))
         usergroups.update(dict.fromkeys(target.usergroups))
     present = {p.user_id: p for p in esc.participants}
@@ -759,7 +797,7 @@ def _stage_digest(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> li
     return [_item(due.key, OUT_DIGEST, week=week, stats=stats)]
 
 
-STAGERS = {
+STAGERS: dict[str, Stager] = {
     PAGE: _stage_page,
     SHIFT_START: _stage_shift_start,
     HANDOFF: _stage_handoff,

@@ -104,7 +104,8 @@ def run_due(
         dues.extend(found.dues)
         if found.next_s is not None and (next_s is None or found.next_s < next_s):
             next_s = found.next_s
-    fresh = [d for d in dues if d.key not in known.claimed]
+    svc.foreground.give_way()
+    fresh = known.unclaimed(svc, dues)
     svc.foreground.give_way()
     claimed = pings.claim(svc, fresh, now) if fresh else pings.Claimed()
     known.remember(fresh, claimed.known)

@@ -63,6 +63,8 @@ class Escalation(Base):
     """An escalation `ESC-<n>`: what happened, who owns it, where it is worked."""
 
     __tablename__ = "escalations"
+    # A handoff lists what the outgoing person owns (bench_scheduler: first pass after start).
+    __table_args__ = (Index("ix_escalations_owner_status", "owner", "status"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")

@@ -5,16 +5,18 @@ Run: python tests/benchmarks/bench_scheduler.py [--escalations N] [--rotations N
 
 Everything runs in this process against the Slack emulator over HTTP, on SQLite (a temporary
 file) unless --database-url names a PostgreSQL database (a temporary schema is used). Prints:
-(1) a reconcile pass in steady state; (2) a restart's recovery pass after two minutes down;
-(3) the lag from each ping's due moment to its message reaching the emulator, with the
-scheduler running on the wall clock (APScheduler date jobs and the outbox pool).
+(1) the first pass after start, cold (a new engine, nothing cached), over a backlog: the pages
+missed by a bot that was down while they fell due; (2) reconcile passes in steady state, p50
+and p99; (3) a restart's recovery pass after two minutes down, cold again; (4) the lag from
+each ping's due moment to its message reaching the emulator, with the scheduler running on
+the wall clock (APScheduler date jobs and the outbox pool). Cold means a new process's state;
+the operating system's file cache stays warm.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -50,9 +52,10 @@ SEVERITIES = [
     {"id": "SEV4", "ack_within": "8h", "update_every": "24h"},
 ]
 TARGETS = {
-    "reconcile pass": "< 200 ms",
+    "first pass after start": "<= 1 s",
+    "reconcile pass": "p99 <= 200 ms",
     "pass at a due moment": "(within the lag)",
-    "restart recovery": "< 2 s",
+    "restart recovery": "<= 1 s",
     "lag p99": "< 1 s",
 }
 
@@ -119,16 +122,40 @@ def team_config(rotations: int, rng: random.Random) -> TeamConfig:
     )
 
 
-def open_database(url: str | None) -> tuple[Database, Any]:
-    """Return an upgraded empty database and a function that drops it."""
+def open_database(url: str | None) -> tuple[Database, Any, Any]:
+    """Return an upgraded empty database, a function that drops it, and one that opens it
+    again on a new engine (as a process starting would)."""
+    opened: list[Database] = []
     if not url:
         tmp = tempfile.mkdtemp()
         db = Database(f"sqlite:///{tmp}/bench.db")
         db.upgrade()
-        return db, db.dispose
-    db, drop = pg_schema_database(url, prefix="bench")
+
+        def reopen() -> Database:
+            opened.append(Database(db.url))
+            return opened[-1]
+
+        def drop() -> None:
+            for other in opened:
+                other.dispose()
+            db.dispose()
+
+        return db, drop, reopen
+    db, drop_schema = pg_schema_database(url, prefix="bench")
     db.upgrade()
-    return db, drop
+    with db.engine.connect() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+
+    def reopen_pg() -> Database:
+        opened.append(Database(db.url, connect_args={"options": f"-csearch_path={schema}"}))
+        return opened[-1]
+
+    def drop_pg() -> None:
+        for other in opened:
+            other.dispose()
+        drop_schema()
+
+    return db, drop_pg, reopen_pg
 
 
 def populate(db: Database, emulator: Emulator, count: int, now: datetime, rng: random.Random):
@@ -228,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     emulator.add_channel("C0TEAM0001", "escalations-team", members=TEAM)
     emulator.add_channel("C0FEED0001", "escalations-feed", members=TEAM)
     config = team_config(args.rotations, rng)
-    db, drop = open_database(args.database_url)
+    db, drop, reopen = open_database(args.database_url)
     backend = db.engine.dialect.name
     settings = Settings(
         slack_bot_token=emulator.bot_token,
@@ -243,41 +270,45 @@ def main(argv: list[str] | None = None) -> int:
         start = system_clock()
         clock = FakeClock(start)
         populate(db, emulator, args.escalations, start, rng)
-        svc = build_services(settings, config, clock=clock, db=db)
+        svc = build_services(settings, config, clock=clock, db=reopen())
         scheduler = Scheduler(svc)
         t = time.perf_counter()
-        first = scheduler.recover(submit=False)
-        warm = time.perf_counter() - t
+        first = scheduler.run_due(submit=False)  # what start does: Known.load, a full pass
+        cold = time.perf_counter() - t
         staged = settle_outbox(db)
         print(
-            f"{backend}: {args.escalations} open escalations, {args.rotations} rotations; "
-            f"first pass over the backlog {warm * 1000:.0f} ms "
-            f"({len(first.sent)} sent, {len(first.skipped)} skipped, {staged} outbox items)"
+            f"{backend}: {args.escalations} open escalations, {args.rotations} rotations, "
+            f"{len(first.sent) + len(first.skipped)} pings missed while down"
+        )
+        results["first pass after start"] = (
+            f"{cold * 1000:.0f} ms, cold ({len(first.sent)} sent, {len(first.skipped)} "
+            f"skipped, {staged} outbox items)"
         )
         full: list[float] = []
         quick: list[float] = []
-        for n in range(60):
+        for n in range(200):
             clock.advance(timedelta(seconds=1))
             tick = scheduler.run_due(submit=False, full=n % 2 == 0)
             (full if n % 2 == 0 else quick).append(tick.seconds)
             settle_outbox(db)
         results["reconcile pass"] = (
-            f"p50 {statistics.median(full) * 1000:.0f} ms, max {max(full) * 1000:.0f} ms "
-            "(the periodic one, over the whole lookback)"
+            f"p50 {pct(full, 50) * 1000:.0f} ms, p99 {pct(full, 99) * 1000:.0f} ms, "
+            f"max {max(full) * 1000:.0f} ms (the periodic one, over the whole lookback; "
+            f"{len(full)} passes)"
         )
         results["pass at a due moment"] = (
-            f"p50 {statistics.median(quick) * 1000:.0f} ms, max {max(quick) * 1000:.0f} ms "
+            f"p50 {pct(quick, 50) * 1000:.0f} ms, p99 {pct(quick, 99) * 1000:.0f} ms "
             "(reminders due since the last pass)"
         )
 
         # ---------------------------------------------------------------- restart
         clock.advance(timedelta(minutes=2))  # down for two minutes: some pings were missed
-        restarted = Scheduler(build_services(settings, config, clock=clock, db=db))
+        restarted = Scheduler(build_services(settings, config, clock=clock, db=reopen()))
         t = time.perf_counter()
-        tick = restarted.recover(submit=False)
+        tick = restarted.run_due(submit=False)
         recovery = time.perf_counter() - t
         results["restart recovery"] = (
-            f"{recovery * 1000:.0f} ms ({len(tick.sent)} missed sent, "
+            f"{recovery * 1000:.0f} ms, cold ({len(tick.sent)} missed sent, "
             f"{len(tick.skipped)} stale skipped, {len(tick.taken)} already in the ledger)"
         )
         settle_outbox(db)
