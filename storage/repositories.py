@@ -416,6 +416,19 @@ class NewItem:
     escalation_id: int | None = None
     payload: dict[str, Any] = field(default_factory=dict)
 
+    def row(self, now: datetime) -> dict[str, Any]:
+        """Return the outbox row staging this item at `now` (pending, due at once)."""
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "escalation_id": self.escalation_id,
+            "payload": self.payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+
 
 class OutboxInsert:
     """The statement staging one outbox row unless its key exists, in the driver's own terms.
@@ -452,16 +465,7 @@ class OutboxInsert:
 
     def params(self, item: NewItem, now: datetime) -> Any:
         """Return the driver's parameters staging `item` at `now`."""
-        values: dict[str, Any] = {
-            "key": item.key,
-            "kind": item.kind,
-            "escalation_id": item.escalation_id,
-            "payload": item.payload,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
+        values = item.row(now)
         for name, convert in self._convert.items():
             values[name] = convert(values[name])
         return values if self._order is None else tuple(values[name] for name in self._order)
@@ -534,19 +538,7 @@ class OutboxRepository:
         # start over a backlog, on PostgreSQL).
         rows: dict[str, dict[str, Any]] = {}
         for item in items:
-            rows.setdefault(
-                item.key,
-                {
-                    "key": item.key,
-                    "kind": item.kind,
-                    "escalation_id": item.escalation_id,
-                    "payload": item.payload,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                },
-            )
+            rows.setdefault(item.key, item.row(now))
         table = cast(Table, OutboxItem.__table__)
         upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
         stmt = upsert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)

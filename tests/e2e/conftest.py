@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bot.clock import FakeClock
 from bot.config import TeamConfig
-from bot.runtime import Running, start_local
+from bot.runtime import start_local
 from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
@@ -19,25 +18,11 @@ from bot.settings import Settings
 from bot.slack import Sleep, make_client
 from storage.db import Database
 from tests.support.socket_world import SOCKET_TRANSPORT, make_socket_world
+from tests.support.world import World
 
 SECRET = "e2e-signing-secret"
 
 
-@dataclass
-class World:
-    """An emulated workspace, the bot serving it, and a driver acting as users."""
-
-    emulator: Emulator
-    bot: Running
-    driver: Driver
-    db: Database
-    config: TeamConfig
-    clock: FakeClock
-    handles: dict[str, str]
-
-    def settle(self) -> None:
-        """Wait until the bot has finished the Slack work already handed to it."""
-        self.bot.services.wait_idle(timeout=30)
 
 
 def make_world(

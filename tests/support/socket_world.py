@@ -15,7 +15,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import TeamConfig
-from bot.runtime import Running, start_local
+from bot.runtime import start_local
 from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
@@ -23,6 +23,7 @@ from bot.sandbox.socket_mode import ACK_TIMEOUT, SocketMode
 from bot.settings import Settings
 from bot.slack import Sleep, make_client
 from storage.db import Database
+from tests.support.world import World
 
 #: True when the end-to-end suite runs over Socket Mode (E2E_TRANSPORT=socket).
 SOCKET_TRANSPORT = os.environ.get("E2E_TRANSPORT") == "socket"
@@ -32,22 +33,11 @@ http_only = pytest.mark.skipif(SOCKET_TRANSPORT, reason="about HTTP request sign
 
 
 @dataclass
-class SocketWorld:
+class SocketWorld(World):
     """An emulated workspace, its Socket Mode endpoint, the bot connected to it, and a driver
     whose requests travel as envelopes (the same fields as the HTTP world's)."""
 
-    emulator: Emulator
     socket: SocketMode
-    bot: Running
-    driver: Driver
-    db: Database
-    config: TeamConfig
-    clock: FakeClock
-    handles: dict[str, str]
-
-    def settle(self) -> None:
-        """Wait until the bot has finished the Slack work already handed to it."""
-        self.bot.services.wait_idle(timeout=30)
 
     def stop(self) -> None:
         """Stop the bot, then the workspace (its Socket Mode endpoint with it)."""
@@ -94,4 +84,4 @@ def make_socket_world(
     )
     socket.wait_connected()
     driver = Driver(emulator, bot.events_url, "", transport=socket.transport)
-    return SocketWorld(emulator, socket, bot, driver, db, config, clock, handles)
+    return SocketWorld(emulator, bot, driver, db, config, clock, handles, socket)
