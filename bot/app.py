@@ -8,15 +8,16 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
-from bot import effects, escalations, pings
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
+from bot.delivery import pings as ping_delivery
+from bot.delivery import posts, staffing
+from bot.delivery.outbox import Outbox
 from bot.errors import user_message
 from bot.executors import Foreground, TrackedPool
 from bot.health import SlackToken, database_check
-from bot.oncall import OnCall
-from bot.outbox import Outbox
 from bot.policy import Policy
+from bot.rotations import OnCall
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import SlackError, SlackGateway, make_client
@@ -59,9 +60,9 @@ def build_services(
     )
     svc.readiness.add("database", database_check(db))
     svc.readiness.add("slack_token", svc.token.readiness)
-    escalations.register_outbox(svc)
-    effects.register_outbox(svc)
-    pings.register_outbox(svc)
+    staffing.register_outbox(svc)
+    posts.register_outbox(svc)
+    ping_delivery.register_outbox(svc)
     return svc
 
 

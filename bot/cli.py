@@ -236,7 +236,7 @@ def config_check(path: Path | None) -> None:
 def export(since: str, fmt: str) -> None:
     """Print one row per escalation created since DATE, as CSV or JSON."""
     from bot.clock import system_clock
-    from bot.reports import export_rows, parse_since, to_csv, to_json
+    from bot.usecases.reports import export_rows, parse_since, to_csv, to_json
 
     try:
         start = parse_since(since)
@@ -256,7 +256,7 @@ def audit() -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Walk every decision chain; report the first broken entry (exit 1), else ok."""
-    from bot.decisions import verify_all
+    from bot.usecases.decisions import verify_all
 
     result = verify_all(_database(_settings()))
     if result.broken is not None:
@@ -307,8 +307,9 @@ def oncall_command(
     from datetime import datetime
 
     from bot.clock import system_clock
-    from bot.oncall import OnCall, rows_table, schedule_rows
-    from bot.oncall_parsing import parse_instant
+    from bot.parsing.oncall import parse_instant
+    from bot.rotations import OnCall
+    from bot.usecases.oncall import rows_table, schedule_rows
 
     if at is not None and (start is not None or end is not None):
         raise click.UsageError("give either --at or --from/--to, not both")

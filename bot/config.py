@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.durations import parse_duration
+from bot.parsing.durations import parse_duration
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")

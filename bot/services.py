@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.config import TeamConfig
+from bot.delivery.outbox import Outbox
 from bot.executors import Foreground, TrackedPool
 from bot.health import Readiness, SlackToken
-from bot.oncall import OnCall
-from bot.outbox import Outbox
 from bot.policy import Policy
+from bot.rotations import OnCall
 from bot.settings import Settings
 from bot.slack import SlackGateway
 from bot.telemetry import Telemetry

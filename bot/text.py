@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    pass
+
 
 ZWSP = "\u200b"
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
@@ -29,3 +36,11 @@ def slugify(text: str, limit: int) -> str:
     slug = _SLUG_BAD.sub("-", ascii_text.lower()).strip("-_")
     slug = re.sub(r"-{2,}", "-", slug)
     return slug[:limit].rstrip("-_")
+
+
+def local_when(instant: datetime, tz: str, *, year: bool = False) -> str:
+    """Return an instant as `Mon 9 Mar 09:00 PDT` (with `year`, `Mon 9 Mar 2026 09:00 PDT`)
+    in the IANA time zone `tz`."""
+    local = instant.astimezone(ZoneInfo(tz))
+    month = f"{local:%b %Y}" if year else f"{local:%b}"
+    return f"{local:%a} {local.day} {month} {local:%H:%M} {local.tzname()}"

@@ -24,10 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import edge, oncall
+from bot import edge
 from bot.executors import Foreground
 from bot.health import Check
 from bot.services import Services
+from bot.usecases import oncall
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,14 @@ from typing import Any
 from pydantic import ValidationError
 from slack_bolt import Ack, App
 
-from bot import blocks, decisions, lifecycle, pings, signoffs
+from bot import blocks
 from bot.blocks import Action, Callback
 from bot.errors import UserError, form_errors, user_message
-from bot.esc_parsing import DecisionDraft
-from bot.lifecycle import Where
+from bot.parsing.esc import DecisionDraft
 from bot.policy import Act
+from bot.results import Where
 from bot.services import Services
+from bot.usecases import decisions, lifecycle, paging, signoffs
 from handlers.replying import answer
 
 # What each card button opens, and what its form will do (the policy decides who may).
@@ -70,7 +71,7 @@ def handle_escalate_now_button(
         svc,
         body.get("response_url"),
         lambda: (
-            pings.escalate_now(svc, body["user"]["id"], *_page_of(action.get("value"))),
+            paging.escalate_now(svc, body["user"]["id"], *_page_of(action.get("value"))),
             None,
         ),
     )

@@ -6,11 +6,12 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import blocks, escalations
+from bot import blocks
 from bot.errors import UsageError, UserError
-from bot.parsing import parse_escalate
+from bot.parsing.escalate import parse_escalate
 from bot.services import Services
 from bot.text import escape
+from bot.usecases import escalations
 from handlers.replying import request_key
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 
-from bot.deliveries import first_delivery
 from bot.services import Services
+from bot.usecases.deliveries import first_delivery
 
 
 def strip_nul(value: Any) -> Any:

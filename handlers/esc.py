@@ -7,18 +7,19 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import blocks, decisions, followups, lifecycle, reports, signoffs
+from bot import blocks, results
 from bot.errors import UsageError
-from bot.esc_parsing import EscRequest, help_text, parse_decision, parse_esc
-from bot.lifecycle import Where
+from bot.parsing.esc import EscRequest, help_text, parse_decision, parse_esc
 from bot.policy import Act
+from bot.results import Where
 from bot.services import Services
+from bot.usecases import decisions, followups, lifecycle, reports, signoffs
 from handlers.replying import Reply, answer, parse_and_ack, request_key
 
 Sub = Callable[[Services, str, Where, EscRequest, str], Reply]
 
 
-def _text(outcome: lifecycle.Outcome) -> Reply:
+def _text(outcome: results.Outcome) -> Reply:
     return outcome.message, None
 
 

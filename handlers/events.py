@@ -6,8 +6,8 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot import lifecycle
 from bot.services import Services
+from bot.usecases import lifecycle
 
 
 def handle_subteam_members_changed_event(svc: Services, event: dict[str, Any]) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt import App
 
 from bot import blocks
-from bot.home import home_data
 from bot.services import Services
+from bot.usecases.home import home_data
 
 
 def handle_home_opened_event(svc: Services, event: dict[str, Any]) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import blocks, oncall
-from bot.oncall_parsing import (
+from bot import blocks
+from bot.parsing.oncall import (
     GAPS_DAYS,
     ME_DAYS,
     SCHEDULE_DAYS,
@@ -17,6 +17,7 @@ from bot.oncall_parsing import (
     parse_oncall,
 )
 from bot.services import Services
+from bot.usecases import oncall
 from handlers.replying import Reply, answer, parse_and_ack, request_key
 
 Sub = Callable[[Services, str, OnCallRequest, str], Reply]

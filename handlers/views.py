@@ -7,11 +7,11 @@ from typing import Any
 from pydantic import ValidationError
 from slack_bolt import Ack, App
 
-from bot import escalations
 from bot.blocks import Callback
 from bot.errors import UserError, form_errors
-from bot.parsing import EscalationDraft
+from bot.parsing.escalate import EscalationDraft
 from bot.services import Services
+from bot.usecases import escalations
 
 
 def _value(values: dict[str, Any], block: str) -> Any:

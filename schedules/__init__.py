@@ -1,1 +1,1 @@
-"""Time: the on-call rotation engine, the scheduler and its jobs."""
+"""Time: the on-call rotation engine and the scheduler that runs the ping passes."""

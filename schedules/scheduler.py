@@ -1,11 +1,11 @@
 """APScheduler 3 wiring: date jobs at the next due moments, a periodic reconcile, pokes.
 
 APScheduler only keeps time. What is due comes from the database on every pass
-(schedules/jobs.py), and the sent-notifications ledger makes each ping go out once however
+(`bot.pings.sweep`), and the sent-notifications ledger makes each ping go out once however
 many passes, processes or restarts see it due. A date job is (re)scheduled at the next due
 moment after every pass; an interval job reconciles every `reconcile_every` seconds to catch
-changes made by other processes; a commit in this process that can make something due (a
-new escalation, an acknowledgement, a sign-off, an override) pokes a pass at once. The jobs
+changes made by other processes; a commit in this process that moves a ping's moment (a
+use case marks it with `UnitOfWork.reschedules`) pokes a pass at once. The jobs
 only poke: passes run one at a time off APScheduler's threads, so a long pass never makes a
 date job be skipped.
 """
@@ -17,18 +17,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
 
-from bot import pings
 from bot.clock import system_clock
 from bot.errors import database_unreachable
+from bot.pings import plan as pings
+from bot.pings import sweep
 from bot.services import Services
-from schedules import jobs
-from storage.models import Escalation, Override, Signoff
 
 log = logging.getLogger(__name__)
 
@@ -39,26 +35,6 @@ NEXT_JOB = "next_due"
 # due during an outage go out within seconds of its end.
 OUTAGE_RETRY = timedelta(seconds=2)
 RECONCILE_JOB = "reconcile"
-_FLAG = "escbot.poke"
-
-# Which changes can bring a ping's moment forward (or end a series early).
-WATCHED: dict[type, frozenset[str]] = {
-    Escalation: frozenset(
-        {"status", "staffed_at", "acknowledged_at", "severity", "ack_deadline", "last_update_at"}
-    ),
-    Signoff: frozenset({"status", "requested_at"}),
-    Override: frozenset({"start", "end", "removed_at", "user_id"}),
-}
-
-
-def _matters(obj: Any, new: bool) -> bool:
-    watched = WATCHED.get(type(obj))
-    if watched is None:
-        return False
-    if new:
-        return True
-    attrs = inspect(obj).attrs
-    return any(attrs[name].history.has_changes() for name in watched)
 
 
 class Scheduler:
@@ -74,7 +50,7 @@ class Scheduler:
         self.svc = svc
         self.reconcile_every = reconcile_every
         self.known = pings.Known()
-        self.last_tick: jobs.Tick | None = None
+        self.last_tick: sweep.Tick | None = None
         self._wall = wall_clock
         self.started = svc.clock()  # on a fresh database, pings run from here
         self._pass = threading.Lock()  # one pass at a time in this process
@@ -84,13 +60,12 @@ class Scheduler:
         self._poke_guard = threading.Lock()
         self._poke_queued: bool | None = None  # None: no pass queued; else whether full
         self._aps: BackgroundScheduler | None = None
-        self._listeners: list[tuple[str, Callable[..., None]]] = []
 
     # -- passes -----------------------------------------------------------------------------
 
     def run_due(
         self, now: datetime | None = None, *, submit: bool = True, full: bool = False
-    ) -> jobs.Tick:
+    ) -> sweep.Tick:
         """Claim and send every ping due at `now` (default: the clock's now); return the pass.
 
         A pass looks at reminders that fell due since the previous one; a `full` pass (and
@@ -105,7 +80,7 @@ class Scheduler:
             since = None
             if not full and self._swept is not None:
                 since = min(self._swept, now) - SINCE_MARGIN
-            tick = jobs.run_due(self.svc, self.known, now, since=since, submit=submit)
+            tick = sweep.run_due(self.svc, self.known, now, since=since, submit=submit)
             self._swept = now
             self.last_tick = tick
             self.svc.telemetry.last_pass.set(time.time())
@@ -113,7 +88,7 @@ class Scheduler:
         self._schedule(tick.next_at)
         return tick
 
-    def recover(self, now: datetime | None = None, *, submit: bool = True) -> jobs.Tick:
+    def recover(self, now: datetime | None = None, *, submit: bool = True) -> sweep.Tick:
         """Forget what this process remembers and pass from the ledger alone, as on start.
 
         Pings missed while down that are still relevant go out once; stale ones are
@@ -125,7 +100,7 @@ class Scheduler:
             self._swept = None
         return self.run_due(now, submit=submit, full=True)
 
-    def reconcile(self, *, full: bool) -> jobs.Tick | None:
+    def reconcile(self, *, full: bool) -> sweep.Tick | None:
         """Run a pass now, logging rather than raising (the next pass retries)."""
         try:
             return self.run_due(full=full)
@@ -216,39 +191,12 @@ class Scheduler:
     # -- commit watch -----------------------------------------------------------------------
 
     def watch(self) -> None:
-        """Poke a pass after each commit on this database that may make a ping due."""
-        if self._listeners:
-            return
-        engine = self.svc.db.engine
-
-        def after_flush(session: Session, _context: Any) -> None:
-            if session.bind is not engine or session.info.get(_FLAG):
-                return
-            if any(_matters(o, True) for o in session.new) or any(
-                _matters(o, False) for o in session.dirty
-            ):
-                session.info[_FLAG] = True
-
-        def after_commit(session: Session) -> None:
-            if session.info.pop(_FLAG, False):
-                self.poke()
-
-        def after_rollback(session: Session, *_: Any) -> None:
-            session.info.pop(_FLAG, None)
-
-        for name, fn in (
-            ("after_flush", after_flush),
-            ("after_commit", after_commit),
-            ("after_soft_rollback", after_rollback),
-        ):
-            event.listen(Session, name, fn)
-            self._listeners.append((name, fn))
+        """Pass soon after each commit on this database that moves a ping's moment."""
+        self.svc.db.watch_schedule(self.poke)
 
     def unwatch(self) -> None:
-        """Stop poking on commits."""
-        for name, fn in self._listeners:
-            event.remove(Session, name, fn)
-        self._listeners = []
+        """Stop passing on commits."""
+        self.svc.db.unwatch_schedule(self.poke)
 
 
 def _line(exc: BaseException) -> str:

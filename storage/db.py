@@ -191,8 +191,14 @@ class UnitOfWork:
     session: Session
     repos: Repositories
 
-    def __init__(self, session_factory: Callable[[], Session]):
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        committed: Callable[[], None] | None = None,
+    ):
         self._session_factory = session_factory
+        self._committed = committed
+        self._reschedules = False
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
@@ -210,8 +216,20 @@ class UnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
-        """Commit everything done in this unit of work."""
+        """Commit everything done in this unit of work; then, if it moved a ping's moment,
+        tell whoever watches (see `reschedules`)."""
         self.session.commit()
+        if self._reschedules:
+            self._reschedules = False
+            if self._committed is not None:
+                self._committed()
+
+    def reschedules(self) -> None:
+        """Mark this transaction as changing when a ping falls due (a new or acknowledged
+        escalation, a severity, an update, a sign-off, an override): once it commits, the
+        database's schedule watchers are told, so a scheduler passes at once instead of at
+        its next reconcile."""
+        self._reschedules = True
 
     def flush(self) -> None:
         """Send pending changes to the database without committing."""
@@ -229,10 +247,24 @@ class Database:
         except (ArgumentError, ImportError) as exc:  # no URL, or no driver for it
             raise DatabaseProblem(f"cannot use the database {safe_url(url)}: {exc}") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._watchers: list[Callable[[], None]] = []
 
     def uow(self) -> UnitOfWork:
         """Open a new unit of work (one per request or job)."""
-        return UnitOfWork(self._sessions)
+        return UnitOfWork(self._sessions, self._rescheduled)
+
+    def watch_schedule(self, watcher: Callable[[], None]) -> None:
+        """Call `watcher` after every commit marked `UnitOfWork.reschedules`."""
+        self._watchers.append(watcher)
+
+    def unwatch_schedule(self, watcher: Callable[[], None]) -> None:
+        """Stop calling `watcher`."""
+        if watcher in self._watchers:
+            self._watchers.remove(watcher)
+
+    def _rescheduled(self) -> None:
+        for watcher in list(self._watchers):
+            watcher()
 
     @contextmanager
     def driver_transaction(self) -> Iterator[Any]:

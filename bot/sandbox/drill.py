@@ -21,12 +21,12 @@ import yaml
 from bot.blocks import span
 from bot.clock import FakeClock
 from bot.config import TeamConfig
-from bot.durations import parse_duration
-from bot.reports import sla_breached
+from bot.parsing.durations import parse_duration
 from bot.sandbox.mentions import translate_mentions
 from bot.sandbox.shell import Sandbox, form_values, start_sandbox, submit_form
 from bot.sandbox.web import KNOWN_COMMANDS
 from bot.settings import Settings
+from bot.usecases.reports import sla_breached
 
 ACTIONS = ("type", "click", "submit", "cancel", "wait", "expect")
 DEFAULT_START = datetime(2026, 3, 3, 18, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Los Angeles

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from bot.config import load_config  # noqa: E402
-from bot.durations import parse_duration  # noqa: E402
+from bot.parsing.durations import parse_duration  # noqa: E402
 from bot.sandbox.emulator import POST_MESSAGE_BURST, POST_MESSAGE_RATE, Emulator  # noqa: E402
 from schedules.scheduler import Scheduler  # noqa: E402
 from storage.models import Escalation, OutboxItem  # noqa: E402

@@ -29,11 +29,11 @@ from sqlalchemy import insert, select, text, update
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bot import pings  # noqa: E402
 from bot.app import build_services  # noqa: E402
 from bot.clock import FakeClock, system_clock  # noqa: E402
 from bot.config import TeamConfig  # noqa: E402
-from bot.escalations import CARD_EVENT  # noqa: E402
+from bot.kinds import CARD_EVENT  # noqa: E402
+from bot.pings import plan as pings  # noqa: E402
 from bot.sandbox.emulator import Emulator  # noqa: E402
 from bot.sandbox.seed import ZONES  # noqa: E402
 from bot.settings import Settings  # noqa: E402

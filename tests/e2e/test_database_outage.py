@@ -18,7 +18,7 @@ from bot.blocks import Action
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from bot.errors import database_unreachable
-from bot.escalations import RAISE
+from bot.kinds import RAISE
 from storage.db import Database
 from tests.conftest import PG_URL
 from tests.e2e.conftest import World, make_world

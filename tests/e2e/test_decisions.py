@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from bot.blocks import Action, Callback
 from bot.cli import main
-from bot.decisions import GENESIS, content_hash
+from bot.usecases.decisions import GENESIS, content_hash
 from tests.e2e.conftest import World
 from tests.e2e.esc_support import (
     MEMBER,

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 from bot.blocks import Action
-from bot.decisions import verify_all
+from bot.usecases.decisions import verify_all
 from tests.e2e.conftest import World
 from tests.e2e.esc_support import LEAD, MEMBER, REPORTER, decisions, events, load, raise_esc
 

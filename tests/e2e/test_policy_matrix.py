@@ -27,11 +27,11 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import oncall
 from bot.blocks import Action, Callback
 from bot.clock import FakeClock
 from bot.config import TeamConfig, load_config
-from bot.oncall_parsing import parse_oncall
+from bot.parsing.oncall import parse_oncall
+from bot.usecases import oncall
 from schedules.scheduler import Scheduler
 from tests.conftest import EXAMPLE
 from tests.e2e.conftest import World, make_world

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.reports import COLUMNS, export_rows
+from bot.usecases.reports import COLUMNS, export_rows
 from tests.e2e.conftest import World
 from tests.e2e.esc_support import MEMBER, REPORTER, SALES, esc, raise_esc, raise_form
 

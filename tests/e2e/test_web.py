@@ -17,7 +17,7 @@ from selenium.webdriver.common.keys import Keys
 
 from bot.clock import FakeClock
 from bot.config import load_config
-from bot.oncall import OnCall
+from bot.rotations import OnCall
 from bot.sandbox.shell import Sandbox, start_sandbox
 from bot.settings import Settings
 from tests.support.browser import Person, chromium, start_browser, wait_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from bot.clock import FakeClock
-from bot.outbox import Outbox
+from bot.delivery.outbox import Outbox
 from storage.db import Database
 from storage.repositories import NewItem
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FakeClock
-from bot.outbox import LEASE, MAX_WAIT, MIN_WAIT, WAITING, Job, NotReady, Outbox
+from bot.delivery.outbox import LEASE, MAX_WAIT, MIN_WAIT, WAITING, Job, NotReady, Outbox
 from storage.db import Database
 from storage.models import Escalation
 

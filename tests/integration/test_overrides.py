@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from bot import oncall
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from bot.errors import NotPermitted, UsageError, UserError
-from bot.oncall import OnCall
-from bot.oncall_parsing import parse_oncall
+from bot.parsing.oncall import parse_oncall
 from bot.policy import Policy
+from bot.rotations import OnCall
+from bot.usecases import oncall
 from storage.db import Database
 
 LEAD, BEN, CHI, DAN, SALES = "U0LEAD0001", "U0BEN00001", "U0CHI00001", "U0DAN00001", "U0SAL00001"

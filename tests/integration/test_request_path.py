@@ -15,8 +15,8 @@ from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.clock import FakeClock
+from bot.delivery.outbox import Intake
 from bot.executors import Foreground, TrackedPool
-from bot.outbox import Intake
 from bot.web import _answer
 from storage.db import Database, WriteLock
 from storage.repositories import NewItem, OutboxInsert

@@ -11,18 +11,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import pings
+from bot import kinds
 from bot.app import build_services
-from bot.blocks import local_when
 from bot.clock import FakeClock
 from bot.config import TeamConfig
-from bot.escalations import raise_escalation
-from bot.oncall import OnCall
-from bot.parsing import parse_escalate
+from bot.parsing.escalate import parse_escalate
+from bot.pings import plan as pings
+from bot.pings import stage
+from bot.rotations import OnCall
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
 from bot.services import Services
 from bot.settings import Settings
+from bot.text import local_when
+from bot.usecases.escalations import raise_escalation
 from schedules import rotation as engine
 from schedules.scheduler import Scheduler
 from storage.db import Database
@@ -111,12 +113,12 @@ class Node:
         """Tick and return the pages sent."""
         return [k for k in self.tick(now).sent if k.startswith("page:")]
 
-    def tick(self, now: datetime) -> pings.Claimed:
+    def tick(self, now: datetime) -> stage.Claimed:
         """Move this process's clock to `now`, run a pass and send what it claimed."""
         self.clock.set(now)
         tick = self.scheduler.run_due(now)
         self.svc.wait_idle()  # the outbox sends in its pool, as it does in production
-        return pings.Claimed(tick.sent, tick.skipped, tick.empty, tick.taken, tick.outbox)
+        return stage.Claimed(tick.sent, tick.skipped, tick.empty, tick.taken, tick.outbox)
 
     def close(self) -> None:
         self.svc.outbox.pool.shutdown()
@@ -161,7 +163,7 @@ def tagged(emulator: Emulator) -> list[str]:
 
             meta = json.loads(meta)
         key = ((meta or {}).get("event_payload") or {}).get("key")
-        if call.ok and key and key.split(":", 1)[0] in pings.KINDS:
+        if call.ok and key and key.split(":", 1)[0] in kinds.KINDS:
             keys.append(key)
     return keys
 
@@ -658,8 +660,8 @@ def test_an_unreachable_person_is_given_up_on_not_retried_forever(db, config, em
 
 
 def _override(n: Node, text: str, key: str) -> None:
-    from bot import oncall
-    from bot.oncall_parsing import parse_oncall
+    from bot.parsing.oncall import parse_oncall
+    from bot.usecases import oncall
 
     request = parse_oncall(text, list(n.svc.config.rotations))
     oncall.create_override(n.svc, "U0LEAD0001", request, request_key=key)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.decisions import GENESIS, Broken, canonical, content_hash, verify_chain
-from bot.reports import COLUMNS, iso, parse_since, seconds_between, sla_breached, to_csv
+from bot.usecases.decisions import GENESIS, Broken, canonical, content_hash, verify_chain
+from bot.usecases.reports import COLUMNS, iso, parse_since, seconds_between, sla_breached, to_csv
 from storage.models import Decision, Escalation
 
 T0 = datetime(2026, 3, 4, 17, 0, tzinfo=UTC)

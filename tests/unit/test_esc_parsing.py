@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import TeamConfig
 from bot.errors import UsageError
-from bot.esc_parsing import help_text, parse_decision, parse_esc, parse_ref, parse_user
+from bot.parsing.esc import help_text, parse_decision, parse_esc, parse_ref, parse_user
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import ConfigError, TeamConfig, parse_config
-from bot.durations import format_duration, parse_duration
 from bot.errors import UsageError
-from bot.esc_parsing import EscRequest, parse_decision, parse_esc
-from bot.oncall_parsing import parse_instant, parse_oncall, resolve_time, take_time
-from bot.parsing import TITLE_LIMIT, parse_escalate
+from bot.parsing.durations import format_duration, parse_duration
+from bot.parsing.esc import EscRequest, parse_decision, parse_esc
+from bot.parsing.escalate import TITLE_LIMIT, parse_escalate
+from bot.parsing.oncall import parse_instant, parse_oncall, resolve_time, take_time
 from tests.conftest import EXAMPLE
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

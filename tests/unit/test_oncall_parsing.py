@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import UsageError
-from bot.oncall_parsing import (
+from bot.parsing.oncall import (
     TimeSpec,
     help_text,
     localize,

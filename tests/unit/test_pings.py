@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from bot import blocks, pings
+from bot import blocks, kinds, text
 from bot.config import TeamConfig
-from bot.oncall import OnCall
+from bot.pings import plan as pings
+from bot.rotations import OnCall
 
 T0 = datetime(2026, 3, 4, 17, 0, tzinfo=UTC)  # a Wednesday
 
@@ -51,12 +52,12 @@ def snapshot(now: datetime, escalations=(), signoffs=(), overrides=None) -> ping
         [
             (e.id, e.severity, s(e.last_update_at or e.created_at))
             for e in escalations
-            if e.status in pings.OPEN
+            if e.status in kinds.OPEN
         ],
         [
             (e.id, e.severity, s(e.created_at), s(e.ack_deadline))
             for e in escalations
-            if e.status in pings.PAGEABLE and e.acknowledged_at is None
+            if e.status in kinds.PAGEABLE and e.acknowledged_at is None
         ],
         [(o.id, o.escalation_id, s(o.requested_at)) for o in signoffs],
         overrides or {},
@@ -378,8 +379,8 @@ def test_known_caches_keys_and_the_newest_moment_of_each_series(config):
 
 def test_local_when_renders_in_the_given_zone():
     instant = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
-    assert blocks.local_when(instant, "America/Los_Angeles") == "Mon 9 Mar 09:00 PDT"
-    assert blocks.local_when(instant, "Asia/Singapore") == "Tue 10 Mar 00:00 +08"
+    assert text.local_when(instant, "America/Los_Angeles") == "Mon 9 Mar 09:00 PDT"
+    assert text.local_when(instant, "Asia/Singapore") == "Tue 10 Mar 00:00 +08"
 
 
 @pytest.mark.parametrize(

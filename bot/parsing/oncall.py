@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 
 from bot.errors import UsageError
-from bot.esc_parsing import parse_user
+from bot.parsing.esc import parse_user
 from bot.text import escape, truncate
 
 SCHEDULE_DAYS = 7

@@ -1,4 +1,4 @@
-"""What a scheduler pass does: find every ping due, claim each once, hand it to the outbox."""
+"""One scheduler pass: find every ping due, claim each once, hand it to the outbox."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot import pings
+from bot.pings import plan as pings
+from bot.pings import stage
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -16,53 +17,14 @@ log = logging.getLogger(__name__)
 Finder = Callable[[Services, pings.Snapshot, pings.Known, datetime], pings.Found]
 
 
-def pages(svc: Services, snap: pings.Snapshot, known: pings.Known, now: datetime) -> pings.Found:
-    """Page the escalation policy's next step for unacknowledged escalations."""
-    return pings.due_pages(svc, snap, known, now)
-
-
-def update_reminders(
-    svc: Services, snap: pings.Snapshot, known: pings.Known, now: datetime
-) -> pings.Found:
-    """Remind owners of escalations without a recent status update."""
-    return pings.due_update_reminders(svc, snap, known, now)
-
-
-def signoff_reminders(
-    svc: Services, snap: pings.Snapshot, known: pings.Known, now: datetime
-) -> pings.Found:
-    """Re-ping groups whose sign-off is still pending."""
-    return pings.due_signoff_reminders(svc, snap, known, now)
-
-
-def rotation_pings(
-    svc: Services, snap: pings.Snapshot, known: pings.Known, now: datetime
-) -> pings.Found:
-    """Remind people before their shift and announce handoffs."""
-    return pings.due_rotation_pings(svc, snap, known, now)
-
-
-def gap_warnings(
-    svc: Services, snap: pings.Snapshot, known: pings.Known, now: datetime
-) -> pings.Found:
-    """Warn the team channel of coverage gaps, daily."""
-    return pings.due_gap_warning(svc, snap, known, now)
-
-
-def weekly_digest(
-    svc: Services, snap: pings.Snapshot, known: pings.Known, now: datetime
-) -> pings.Found:
-    """Post the weekly digest on Mondays."""
-    return pings.due_digest(svc, snap, known, now)
-
-
-JOBS: tuple[Finder, ...] = (
-    pages,
-    update_reminders,
-    signoff_reminders,
-    rotation_pings,
-    gap_warnings,
-    weekly_digest,
+# Each finds one family of due pings over a pass's snapshot, in this order.
+FINDERS: tuple[Finder, ...] = (
+    pings.due_pages,  # the escalation policy's next step for unacknowledged escalations
+    pings.due_update_reminders,  # owners of escalations without a recent status update
+    pings.due_signoff_reminders,  # groups whose sign-off is still pending
+    pings.due_rotation_pings,  # shift-start reminders and handoffs
+    pings.due_gap_warning,  # coverage gaps, daily, in the team channel
+    pings.due_digest,  # the weekly digest on Mondays
 )
 
 
@@ -98,16 +60,16 @@ def run_due(
     dues: list[pings.Due] = []
     tick = Tick(now)
     next_s: int | None = None
-    for job in JOBS:
+    for find in FINDERS:
         svc.foreground.give_way()  # a pass is long: requests being answered go first
-        found = job(svc, snap, known, now)
+        found = find(svc, snap, known, now)
         dues.extend(found.dues)
         if found.next_s is not None and (next_s is None or found.next_s < next_s):
             next_s = found.next_s
     svc.foreground.give_way()
     fresh = known.unclaimed(svc, dues)
     svc.foreground.give_way()
-    claimed = pings.claim(svc, fresh, now) if fresh else pings.Claimed()
+    claimed = stage.claim(svc, fresh, now) if fresh else stage.Claimed()
     known.remember(fresh, claimed.known)
     known.prune(snap, pings.seconds(now - pings.LOOKBACK) - 3600)
     tick.next_at = pings.instant(next_s) if next_s is not None else None

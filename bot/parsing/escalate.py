@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from bot.blocks import ESCALATE_USAGE
 from bot.config import TeamConfig
 from bot.errors import UsageError
 from bot.text import escape, truncate
+
+if TYPE_CHECKING:
+    pass
+
 
 TITLE_LIMIT = 250
 _CHANNEL_REF = re.compile(r"^<#[A-Z0-9]+\|([^>]*)>$")
@@ -66,3 +70,9 @@ def parse_escalate(text: str, config: TeamConfig) -> EscalationDraft:
         severity=severity,
         region=config.regions[0],
     )
+
+
+ESCALATE_USAGE = (
+    "Usage: `/escalate [SEV1|SEV2|SEV3|SEV4] [#category] title words…` — "
+    "or `/escalate` alone for the form."
+)

@@ -1,44 +1,28 @@
-"""Raising an escalation and staffing its channel."""
+"""Staffing a raised escalation in Slack: create its channel, invite the routed
+stakeholders and the person on call, post and pin the card (outbox handlers).
+
+Each step records what it did, so a retry after a crash or a Slack error resumes where the
+last attempt stopped instead of creating a second channel or posting a second card.
+"""
 
 from __future__ import annotations
 
 import logging
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
-
 from bot import blocks
-from bot.config import TeamConfig
-from bot.errors import NOT_SAVED, NotSaved
-from bot.outbox import Job
-from bot.parsing import EscalationDraft
-from bot.routing import Facets, routed_groups
+from bot.delivery.outbox import Job
+from bot.delivery.posts import post_once, record_invites
+from bot.kinds import RAISE, STAFF
+from bot.parsing.escalate import EscalationDraft
 from bot.services import Services
 from bot.slack import InviteResult, SlackError
 from bot.text import slugify
-from storage.db import UnitOfWork
+from bot.usecases.escalations import raise_escalation
 from storage.models import Escalation, Participant
-from storage.repositories import NewItem
 
 log = logging.getLogger(__name__)
-
-RAISE = "escalation.raise"
-STAFF = "escalation.staff"
-CARD_EVENT = "escalation_card"
 NAME_LIMIT = 80
-
-
-@dataclass
-class Raised:
-    """The outcome of raising: the escalation number and whether this call created it."""
-
-    number: int
-    created: bool
-    outbox_key: str = ""
-    paged: list[str] = field(default_factory=list)
 
 
 def channel_name(number: int, title: str, restricted: bool, attempt: int = 0) -> str:
@@ -49,64 +33,6 @@ def channel_name(number: int, title: str, restricted: bool, attempt: int = 0) ->
     room = NAME_LIMIT - len(base) - len(suffix) - 1
     slug = slug[:room].rstrip("-_")
     return f"{base}-{slug}{suffix}" if slug else f"{base}{suffix}"
-
-
-def _first_step_users(svc: Services, uow: UnitOfWork, now: Any) -> tuple[list[str], list[str]]:
-    users: list[str] = []
-    usergroups: list[str] = []
-    for spec in svc.config.escalation_policy.steps[0].notify:
-        target = svc.oncall.target(uow.repos.overrides, spec, now)
-        users.extend(target.users)
-        usergroups.extend(target.usergroups)
-    return users, usergroups
-
-
-def draft_problems(config: TeamConfig, draft: EscalationDraft) -> dict[str, str]:
-    """Return form field → problem for values the team config does not know."""
-    problems = {}
-    for field_name, allowed in (
-        ("category", config.categories),
-        ("policy_area", config.policy_areas),
-        ("severity", config.severity_ids),
-        ("region", config.regions),
-    ):
-        if getattr(draft, field_name) not in allowed:
-            problems[field_name] = f"Choose one of: {', '.join(allowed)}"
-    if any(s not in config.surfaces for s in draft.surfaces):
-        problems["surfaces"] = f"Choose from: {', '.join(config.surfaces)}"
-    return problems
-
-
-def accept_escalation(
-    svc: Services,
-    draft: EscalationDraft,
-    reporter: str,
-    *,
-    request_key: str | None = None,
-    response_url: str | None = None,
-    origin_channel: str | None = None,
-) -> bool:
-    """Durably accept a request to raise an escalation; return False for a repeat.
-
-    One small insert, shared with the requests arriving meanwhile, so the request thread is
-    free at once; recording the escalation and staffing its channel follow in the outbox
-    worker, before any Slack call is made.
-    """
-    item = NewItem(
-        request_key or f"raise:{uuid.uuid4().hex}",
-        RAISE,
-        payload={
-            "draft": draft.model_dump(),
-            "reporter": reporter,
-            "response_url": response_url,
-            "origin_channel": origin_channel,
-        },
-    )
-    try:
-        return svc.outbox.accept(item)
-    except OperationalError as exc:
-        log.error("could not accept an escalation: %s", exc)
-        raise NotSaved(NOT_SAVED) from None
 
 
 def _raise(svc: Services, job: Job) -> None:
@@ -121,99 +47,6 @@ def _raise(svc: Services, job: Job) -> None:
         origin_channel=payload.get("origin_channel"),
     )
     svc.outbox.run_key(raised.outbox_key)
-
-
-def raise_escalation(
-    svc: Services,
-    draft: EscalationDraft,
-    reporter: str,
-    *,
-    request_key: str | None = None,
-    response_url: str | None = None,
-    origin_channel: str | None = None,
-) -> Raised:
-    """Record a new escalation and its staffing work; return at once, before any Slack call."""
-    now = svc.clock()
-    severity = svc.config.severity(draft.severity)
-    try:
-        with svc.db.uow() as uow:
-            if request_key:
-                existing = uow.repos.escalations.by_request_key(request_key)
-                if existing is not None:
-                    return Raised(existing.id, False, f"staff:{existing.id}")
-            paged, paged_groups = _first_step_users(svc, uow, now)
-            esc = uow.repos.escalations.add(
-                Escalation(
-                    title=draft.title,
-                    description=draft.description,
-                    category=draft.category,
-                    policy_area=draft.policy_area,
-                    severity=draft.severity,
-                    region=draft.region,
-                    surfaces=draft.surfaces,
-                    links=draft.links,
-                    reporter=reporter,
-                    owner=paged[0] if paged else reporter,
-                    status="open",
-                    restricted=draft.restricted,
-                    graphic=draft.graphic,
-                    created_at=now,
-                    ack_deadline=now + severity.ack_within,
-                    request_key=request_key,
-                )
-            )
-            people: dict[str, tuple[str, str | None]] = {reporter: ("reporter", None)}
-            for user in paged:  # "oncall" even when they raised it: that lets them act
-                people[user] = ("oncall", None)
-            usergroups: dict[str, str] = dict.fromkeys(paged_groups, "oncall")
-            groups = routed_groups(
-                svc.config,
-                Facets(
-                    draft.category,
-                    draft.policy_area,
-                    draft.severity,
-                    draft.region,
-                    tuple(draft.surfaces),
-                ),
-            )
-            for group in groups:
-                target = svc.oncall.target(uow.repos.overrides, f"group:{group}", now)
-                for user in target.users:
-                    people.setdefault(user, ("stakeholder", group))
-                for usergroup in target.usergroups:
-                    usergroups.setdefault(usergroup, group)
-            for user, (role, group_of) in people.items():
-                uow.repos.escalations.add_participant(
-                    Participant(
-                        escalation_id=esc.id, user_id=user, role=role, group=group_of, added_at=now
-                    )
-                )
-            uow.repos.escalations.add_event(
-                esc.id,
-                now,
-                "created",
-                reporter,
-                severity=draft.severity,
-                category=draft.category,
-                groups=groups,
-                paged=paged,
-            )
-            key = f"staff:{esc.id}"
-            uow.repos.outbox.add(
-                key,
-                STAFF,
-                now,
-                escalation_id=esc.id,
-                usergroups=usergroups,
-                paged=paged,
-                response_url=response_url,
-                origin_channel=origin_channel,
-            )
-            uow.commit()
-            return Raised(esc.id, True, key, paged)
-    except OperationalError as exc:
-        log.error("could not record escalation: %s", exc)
-        raise NotSaved(NOT_SAVED) from None
 
 
 def _load(svc: Services, number: int) -> Escalation:
@@ -299,50 +132,6 @@ def _invite(svc: Services, esc: Escalation, retrying: bool) -> dict[str, str]:
         row = record_invites(uow, esc.id, waiting, result, svc.clock())
         uow.commit()
         return {p.user_id: p.invite_error for p in row.participants if p.invite_error}
-
-
-def record_invites(
-    uow: UnitOfWork,
-    escalation_id: int,
-    wanted: list[str],
-    result: InviteResult,
-    now: datetime,
-    actor: str | None = None,
-) -> Escalation:
-    """Save what one batched invite did: who got in, who could not and why, as one event."""
-    row = uow.repos.escalations.get(escalation_id)
-    assert row is not None
-    for participant in row.participants:
-        if participant.user_id in result.failed:
-            participant.invite_error = result.failed[participant.user_id]
-        elif participant.user_id in wanted:
-            participant.invited_at, participant.invite_error = now, None
-    uow.repos.escalations.add_event(
-        escalation_id, now, "invited", actor, users=result.invited, failed=result.failed
-    )
-    return row
-
-
-def post_once(
-    svc: Services,
-    channel: str,
-    key: str,
-    text: str,
-    blocks_: list[dict[str, Any]] | None,
-    *,
-    retrying: bool,
-) -> str:
-    """Post a message tagged with `key`; on a retry, first look for the earlier post."""
-    if retrying:
-        found = svc.slack.find_message(channel, CARD_EVENT, key)
-        if found:
-            return found
-    return svc.slack.post(
-        channel,
-        text,
-        blocks=blocks_,
-        metadata={"event_type": CARD_EVENT, "event_payload": {"key": key}},
-    )
 
 
 def _save(svc: Services, number: int, **values: Any) -> None:
@@ -447,6 +236,7 @@ def staff(svc: Services, job: Job) -> None:
         assert row is not None
         if row.staffed_at is None:
             row.staffed_at = now
+            uow.reschedules()
             uow.repos.escalations.add_event(esc.id, now, "staffed", None, skipped=skipped)
         uow.commit()
     svc.outbox.wake(esc.id)  # pages and updates that waited for the channel and its card

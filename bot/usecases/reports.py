@@ -8,12 +8,12 @@ import json
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.lifecycle import OPEN_STATUSES, visible_escalations
+from bot.results import Stats
 from bot.services import Services
+from bot.usecases.lifecycle import OPEN_STATUSES, visible_escalations
 from storage.db import UnitOfWork
 from storage.models import Escalation
 
@@ -138,24 +138,6 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
 def to_json(rows: Sequence[dict[str, Any]]) -> str:
     """Render export rows as one JSON list of objects."""
     return json.dumps(list(rows), indent=2, ensure_ascii=False) + "\n"
-
-
-@dataclass
-class Stats:
-    """Trends over the last `days` days, of the escalations the viewer may see."""
-
-    days: int
-    since: datetime
-    total: int = 0
-    open: int = 0
-    resolved: int = 0
-    by_severity: dict[str, int] = field(default_factory=dict)
-    by_category: dict[str, int] = field(default_factory=dict)
-    median_ack_s: int | None = None
-    median_resolve_s: int | None = None
-    sla_breached: int = 0
-    decisions: int = 0
-    followups: dict[str, int] = field(default_factory=dict)
 
 
 def _median(values: list[int]) -> int | None:

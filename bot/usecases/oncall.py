@@ -1,179 +1,38 @@
-"""On-call queries over the configured rotations and the stored overrides."""
+"""`/oncall` and `escbot oncall`: who is on call, schedules, my shifts, overrides, gaps,
+and the calendar feed, over the team's rotations (`bot.rotations`).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.blocks import local_when
 from bot.calendar import render_calendar
-from bot.config import DAYS, USER_ID, RotationConfig, TeamConfig, split_target
+from bot.config import USER_ID
 from bot.errors import NotPermitted, UsageError, UserError
-from bot.oncall_parsing import (
-    GAPS_DAYS,
-    ME_DAYS,
-    SCHEDULE_DAYS,
-    OnCallRequest,
-    resolve_time,
-    usage,
+from bot.parsing.oncall import GAPS_DAYS, ME_DAYS, SCHEDULE_DAYS, OnCallRequest, resolve_time, usage
+from bot.results import (
+    Covering,
+    GapsReport,
+    MyShifts,
+    NowReport,
+    OverrideMade,
+    OverridesReport,
+    ScheduleReport,
 )
-from bot.routing import Target
+from bot.rotations import OnCall
+from bot.services import Services
+from bot.text import local_when
 from schedules import rotation as engine
 from storage.models import Override as OverrideRow
 from storage.repositories import OverrideRepository
 
-if TYPE_CHECKING:  # services.py imports this module
-    from bot.services import Services
-
 log = logging.getLogger(__name__)
-
-#: How far either side of an instant the bounds of the shift or gap covering it are searched.
-COVER_REACH = timedelta(days=366)
 #: How far ahead a calendar feed reaches.
 FEED_DAYS = 90
-
-
-def to_engine(rotation_id: str, config: RotationConfig) -> engine.Rotation:
-    """Translate a configured rotation into the engine's terms."""
-    layers = []
-    for layer in config.layers:
-        restrict = None
-        if layer.restrict is not None:
-            restrict = engine.Restrict(
-                days=frozenset(DAYS.index(d) for d in layer.restrict.days),
-                start=layer.restrict.from_,
-                end=layer.restrict.to,
-            )
-        layers.append(
-            engine.Layer(
-                members=tuple(layer.members),
-                start=layer.start,
-                shift=engine.ShiftLength.parse(layer.shift),
-                restrict=restrict,
-            )
-        )
-    return engine.Rotation(id=rotation_id, timezone=config.timezone, layers=tuple(layers))
-
-
-def to_overrides(rows: Sequence[OverrideRow]) -> list[engine.Override]:
-    """Translate stored overrides (creation order) into the engine's terms."""
-    return [engine.Override(user=r.user_id, start=r.start, end=r.end, id=r.id) for r in rows]
-
-
-class OnCall:
-    """The team's rotations, translated once, queried with overrides from the database."""
-
-    def __init__(self, config: TeamConfig):
-        self.config = config
-        self.rotations = {rid: to_engine(rid, rc) for rid, rc in config.rotations.items()}
-
-    def overrides(
-        self, repo: OverrideRepository, rotation_id: str, start: datetime, end: datetime
-    ) -> list[engine.Override]:
-        """Return the overrides of a rotation that touch [start, end)."""
-        return to_overrides(
-            repo.active(rotation=rotation_id, ending_after=start, starting_before=end)
-        )
-
-    def now(self, repo: OverrideRepository, rotation_id: str, at: datetime) -> engine.Shift | None:
-        """Return the final shift covering `at`, or None in a gap."""
-        rotation = self.rotations[rotation_id]
-        overrides = self.overrides(
-            repo, rotation_id, at - timedelta(days=60), at + timedelta(days=60)
-        )
-        return engine.on_call(rotation, at, overrides)
-
-    def user_at(self, repo: OverrideRepository, rotation_id: str, at: datetime) -> str | None:
-        """Return who is on call for the rotation at `at`, or None."""
-        shift = self.now(repo, rotation_id, at)
-        return shift.user if shift else None
-
-    def target(self, repo: OverrideRepository, spec: str, at: datetime) -> Target:
-        """Resolve `rotation:<id>`, `group:<id>`, `user:<U…>` or a bare group ID."""
-        kind, name = split_target(spec)
-        if kind == "user":
-            return Target(users=(name,))
-        if kind == "rotation":
-            user = self.user_at(repo, name, at)
-            return Target(users=(user,) if user else ())
-        group = self.config.stakeholders[name]
-        if group.members is not None:
-            return Target(users=tuple(group.members))
-        if group.usergroup is not None:
-            return Target(usergroups=(group.usergroup,))
-        user = self.user_at(repo, group.rotation or "", at)
-        return Target(users=(user,) if user else ())
-
-    # -- queries over the final schedule ---------------------------------------------------
-
-    def rotation(self, rotation_id: str) -> engine.Rotation:
-        """Return the rotation with this ID; raise UsageError listing the rotations."""
-        try:
-            return self.rotations[rotation_id]
-        except KeyError:
-            known = ", ".join(f"`{r}`" for r in self.rotations) or "none configured"
-            raise UsageError(f"Unknown rotation `{rotation_id}`: rotations are {known}.") from None
-
-    def covering(self, repo: OverrideRepository, rotation_id: str, at: datetime) -> engine.Shift:
-        """Return the final shift covering `at`, or the gap around it (user None)."""
-        rotation = self.rotation(rotation_id)
-        overrides = self.overrides(repo, rotation_id, at - COVER_REACH, at + COVER_REACH)
-        return covering(rotation, at, overrides)
-
-    def next(
-        self, repo: OverrideRepository, rotation_id: str, after: datetime
-    ) -> engine.Shift | None:
-        """Return the next final shift starting after `after` (within a year), or None."""
-        rotation = self.rotation(rotation_id)
-        overrides = self.overrides(repo, rotation_id, after, after + engine.NEXT_HANDOFF_HORIZON)
-        return engine.next_handoff(rotation, after, overrides)
-
-    def timeline(
-        self, repo: OverrideRepository, rotation_id: str, start: datetime, end: datetime
-    ) -> list[engine.Shift]:
-        """Return the final schedule over [start, end): shifts and gaps, merged, cut to it."""
-        rotation = self.rotation(rotation_id)
-        return engine.timeline(rotation, start, end, self.overrides(repo, rotation_id, start, end))
-
-
-def _clamped(at: datetime, delta: timedelta) -> datetime:
-    try:
-        return at + delta
-    except OverflowError:
-        return (
-            datetime.max.replace(tzinfo=UTC)
-            if delta > timedelta(0)
-            else datetime.min.replace(tzinfo=UTC)
-        )
-
-
-def covering(
-    rotation: engine.Rotation,
-    at: datetime,
-    overrides: Sequence[engine.Override] = (),
-    reach: timedelta = COVER_REACH,
-) -> engine.Shift:
-    """Return the final shift or gap (user None) covering `at`, overrides applied.
-
-    Its bounds are where the person on call changes, searched up to `reach` either side
-    (widening from a day, so the usual shift costs a few evaluations); beyond it they are cut.
-    """
-    step = timedelta(days=1)
-    while True:
-        step = min(step, reach)
-        lo, hi = _clamped(at, -step), _clamped(at, step)
-        for part in engine.timeline(rotation, lo, hi, overrides):
-            if part.start <= at < part.end:
-                break
-        else:  # pragma: no cover - timeline covers [lo, hi) exactly
-            raise AssertionError("timeline left a hole")
-        if (part.start > lo and part.end < hi) or step >= reach:
-            return part
-        step *= 4
 
 
 def iso_utc(instant: datetime) -> str:
@@ -203,81 +62,6 @@ def schedule_rows(
             for p in parts
         )
     return rows
-
-
-# -- use cases of `/oncall` -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Covering:
-    """Who covers a rotation now (a gap when `shift.user` is None), and who is next."""
-
-    rotation: str
-    shift: engine.Shift
-    user_tz: str | None
-    next: engine.Shift | None
-    next_tz: str | None
-
-
-@dataclass
-class NowReport:
-    """`/oncall [rotation]`: every rotation's cover, seen from the asker's time zone."""
-
-    asker: str
-    asker_tz: str
-    now: datetime
-    rotations: list[Covering] = field(default_factory=list)
-
-
-@dataclass
-class ScheduleReport:
-    """`/oncall schedule`: each rotation's final schedule, gaps included."""
-
-    asker_tz: str
-    now: datetime
-    days: int
-    schedules: dict[str, list[engine.Shift]] = field(default_factory=dict)
-
-
-@dataclass
-class MyShifts:
-    """`/oncall me`: the asker's next shifts across rotations, soonest first."""
-
-    user: str
-    tz: str
-    now: datetime
-    days: int
-    shifts: list[engine.Shift] = field(default_factory=list)
-
-
-@dataclass
-class OverrideMade:
-    """An override just recorded (or found again for a retried request)."""
-
-    row: OverrideRow
-    asker_tz: str
-    user_tz: str
-    replaces: list[str]
-    created: bool
-
-
-@dataclass
-class OverridesReport:
-    """`/oncall overrides`: current and upcoming overrides, soonest first."""
-
-    asker_tz: str
-    now: datetime
-    rows: list[OverrideRow] = field(default_factory=list)
-
-
-@dataclass
-class GapsReport:
-    """`/oncall gaps`: windows where a rotation has nobody on call, soonest first."""
-
-    asker_tz: str
-    now: datetime
-    days: int
-    gaps: list[engine.Shift] = field(default_factory=list)
 
 
 def user_tz(svc: Services, user: str) -> str:
@@ -410,6 +194,7 @@ def create_override(
             if again is None:
                 raise UserError("This request was already handled.")
             return OverrideMade(again, asker_tz, user_tz(svc, again.user_id), [], False)
+        uow.reschedules()
         row = repo.add(
             OverrideRow(
                 rotation=rotation_id,
@@ -455,6 +240,7 @@ def remove_override(svc: Services, actor: str, override_id: int) -> OverrideRow:
         if row.end <= now:
             raise UserError(f"Override #{override_id} is over already; it stays on record.")
         row.removed_at = now
+        uow.reschedules()
         row.removed_by = actor
         uow.commit()
     return row

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from bot.lifecycle import OPEN_STATUSES, involves, visible_escalations
+from bot.results import Home, OnCallNow
 from bot.services import Services
+from bot.usecases.lifecycle import OPEN_STATUSES, involves, visible_escalations
 from schedules import rotation as engine
-from storage.models import Escalation
 
 SHIFTS_AHEAD = timedelta(days=14)
 MAX_SHIFTS = 10
-
-
-@dataclass(frozen=True)
-class OnCallNow:
-    """Who covers a rotation now, and until when (None: nobody, a gap)."""
-
-    rotation: str
-    user: str | None
-    until: datetime | None
-
-
-@dataclass
-class Home:
-    """The App Home of one user at one instant."""
-
-    user: str
-    now: datetime
-    oncall: list[OnCallNow] = field(default_factory=list)
-    shifts: list[engine.Shift] = field(default_factory=list)
-    escalations: list[Escalation] = field(default_factory=list)
 
 
 def home_data(svc: Services, user: str) -> Home:

@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from bot import effects
 from bot.errors import UserError
-from bot.esc_parsing import DecisionDraft
-from bot.lifecycle import Where, locate, mark_response
+from bot.parsing.esc import DecisionDraft
 from bot.policy import Act
+from bot.results import Where
 from bot.services import Services
+from bot.usecases import staging as effects
+from bot.usecases.lifecycle import locate, mark_response
 from storage.db import Database, UnitOfWork
 from storage.models import Decision, Escalation
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot import effects
-from bot.decisions import append
 from bot.errors import UserError
-from bot.esc_parsing import DecisionDraft
-from bot.lifecycle import Outcome, Where, add_participant, locate
+from bot.parsing.esc import DecisionDraft
 from bot.policy import Act
+from bot.results import Outcome, Where
 from bot.services import Services
 from bot.text import escape
+from bot.usecases import staging as effects
+from bot.usecases.decisions import append
+from bot.usecases.lifecycle import add_participant, locate
 from storage.models import Signoff
 
 OUTCOMES = {True: "approved", False: "rejected"}
@@ -41,6 +42,7 @@ def request_signoff(
             return Outcome(esc, False, "That sign-off request is already posted.")
         if esc.status == "resolved":
             raise UserError(f"{esc.ref} is resolved; `/esc reopen` it first.")
+        uow.reschedules()
         signoff = uow.repos.escalations.add_signoff(
             Signoff(
                 escalation_id=esc.id,
@@ -121,6 +123,7 @@ def answer_signoff(
             )
         outcome = OUTCOMES[approve]
         signoff.status, signoff.answered_by, signoff.answered_at = outcome, actor, now
+        uow.reschedules()
         label = svc.config.stakeholders[group].name if group in svc.config.stakeholders else group
         text = f"{label} {outcome}" + (f": {signoff.question}" if signoff.question else "")
         decision, keys = append(

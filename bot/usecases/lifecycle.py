@@ -9,65 +9,20 @@ not a second event.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot import effects
 from bot.errors import UserError
 from bot.policy import Act, hidden, insiders
+from bot.results import Listing, Outcome, Status, Timeline, Where
 from bot.routing import Facets, routed_groups
 from bot.services import Services
 from bot.text import escape
+from bot.usecases import staging as effects
 from storage.db import UnitOfWork
-from storage.models import Escalation, Followup, Participant, Signoff, TimelineEvent
+from storage.models import Escalation, Participant, TimelineEvent
 
 OPEN_STATUSES = ("open", "acknowledged", "reopened")
 LIST_LIMIT = 50
-
-
-@dataclass(frozen=True)
-class Where:
-    """Which escalation a request means: a named one, else the channel it came from."""
-
-    number: int | None = None
-    channel_id: str | None = None
-
-
-@dataclass
-class Outcome:
-    """What a request did: the escalation after it, whether it changed, what to tell."""
-
-    esc: Escalation
-    changed: bool
-    message: str
-
-
-@dataclass
-class Status:
-    """Everything `/esc status` shows."""
-
-    esc: Escalation
-    decisions: int
-    followups: list[Followup]
-    signoffs: list[Signoff]
-    participants: list[Participant]
-    now: datetime
-
-
-@dataclass
-class Timeline:
-    """An escalation and its events, oldest first."""
-
-    esc: Escalation
-    events: list[TimelineEvent]
-
-
-@dataclass
-class Listing:
-    """Escalations a user may see, newest first."""
-
-    scope: str
-    escalations: list[Escalation] = field(default_factory=list)
 
 
 # -- which escalation, if the actor may ----------------------------------------------------
@@ -206,6 +161,7 @@ def acknowledge(svc: Services, actor: str, where: Where) -> Outcome:
         if esc.status == "resolved":
             return Outcome(esc, False, f"{esc.ref} is resolved; `/esc reopen` it first.")
         esc.status = "acknowledged"
+        uow.reschedules()
         if esc.acknowledged_at is None:
             esc.acknowledged_at, esc.acknowledged_by = now, actor
         keys: list[str] = []
@@ -242,6 +198,7 @@ def set_severity(svc: Services, actor: str, where: Where, severity: str) -> Outc
         facets = Facets(esc.category, esc.policy_area, before, esc.region, tuple(esc.surfaces))
         old_groups = set(routed_groups(svc.config, facets))
         esc.severity = severity
+        uow.reschedules()
         if esc.acknowledged_at is None:
             esc.ack_deadline = esc.created_at + level.ack_within
         new_groups = [
@@ -337,6 +294,7 @@ def post_update(svc: Services, actor: str, where: Where, text: str, request_key:
         if not uow.repos.requests.claim(request_key, "update", now, escalation=esc.id):
             return Outcome(esc, False, "That update is already posted.")
         esc.last_update_at = now
+        uow.reschedules()
         mark_response(esc, actor, now)
         event = _event(uow, esc, now, "update", actor, text=text)
         _finish(svc, uow, esc, event, f":memo: *Update* from <@{actor}>: {escape(text)}")
@@ -396,6 +354,7 @@ def resolve(svc: Services, actor: str, where: Where, summary: str) -> Outcome:
         if esc.status == "resolved":
             return Outcome(esc, False, f"{esc.ref} is already resolved.")
         esc.status, esc.resolved_at, esc.resolution = "resolved", now, summary
+        uow.reschedules()
         event = _event(uow, esc, now, "resolved", actor, summary=summary)
         note = f":white_check_mark: <@{actor}> resolved {esc.ref}: {escape(summary)}"
         _finish(svc, uow, esc, event, note)
@@ -410,6 +369,7 @@ def reopen(svc: Services, actor: str, where: Where) -> Outcome:
         if esc.status != "resolved":
             return Outcome(esc, False, f"{esc.ref} is not resolved ({esc.status}).")
         esc.status, esc.resolved_at, esc.resolution = "reopened", None, None
+        uow.reschedules()
         event = _event(uow, esc, now, "reopened", actor)
         _finish(svc, uow, esc, event, f":arrows_counterclockwise: <@{actor}> reopened {esc.ref}.")
         return Outcome(esc, True, f"Reopened {esc.ref}.")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from bot import effects
 from bot.errors import UserError
-from bot.esc_parsing import FOLLOWUP_KINDS
-from bot.lifecycle import Outcome, Where, locate
+from bot.parsing.esc import FOLLOWUP_KINDS
 from bot.policy import Act
+from bot.results import Outcome, Where
 from bot.services import Services
 from bot.text import escape
+from bot.usecases import staging as effects
+from bot.usecases.lifecycle import locate
 from storage.models import Followup
 
 

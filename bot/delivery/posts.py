@@ -1,31 +1,27 @@
-"""Slack side effects of changes to an escalation, done through the outbox.
+"""Outbox handlers that write an escalation's messages in Slack: the live card, channel
+posts, decision entries, sign-off requests and batched invites.
 
-A use case records its change, a timeline event and the outbox items below in one
-transaction, commits, then submits the keys. Each item renders from the database when it
-runs, so a retry or a late run always shows the newest state.
+Each item renders from the database when it runs, so a retry or a late run always shows the
+newest state; `post_once` tags every message with its outbox key so a retry finds the
+message an earlier attempt sent instead of posting it twice.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from bot import blocks, policy
-from bot.escalations import post_once, record_invites
-from bot.outbox import Job, NotReady
+from bot import blocks, policy, results
+from bot.delivery.outbox import Job, NotReady
+from bot.kinds import CARD, CARD_EVENT, DECISION, INVITE, POST, SIGNOFF
 from bot.services import Services
 from bot.slack import InviteResult
 from storage.db import UnitOfWork
-from storage.models import Decision, Escalation, Participant, Signoff, TimelineEvent
-
-CARD = "card.update"
-POST = "channel.post"
-DECISION = "decision.post"
-SIGNOFF = "signoff.sync"
-INVITE = "channel.invite"
+from storage.models import Escalation, Participant
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -38,70 +34,6 @@ def _serial(name: str) -> Iterator[None]:
         lock = _locks.setdefault(name, threading.Lock())
     with lock:
         yield
-
-
-# -- recording (inside the caller's unit of work) ---------------------------------------------
-
-
-def queue_card(uow: UnitOfWork, esc: Escalation, event: TimelineEvent, now: datetime) -> str:
-    """Stage a re-render of the pinned card after `event`; return the outbox key."""
-    uow.flush()
-    key = f"card:{esc.id}:{event.id}"
-    uow.repos.outbox.add(key, CARD, now, escalation_id=esc.id)
-    return key
-
-
-def queue_post(uow: UnitOfWork, esc: Escalation, key: str, now: datetime, text: str) -> str:
-    """Stage a message (already escaped) for the escalation's channel; return the key."""
-    uow.repos.outbox.add(key, POST, now, escalation_id=esc.id, text=text)
-    return key
-
-
-def queue_decision(uow: UnitOfWork, decision: Decision, now: datetime) -> str:
-    """Stage posting a decision entry to the channel; return the key."""
-    key = f"decision:{decision.id}"
-    uow.repos.outbox.add(key, DECISION, now, escalation_id=decision.escalation_id, id=decision.id)
-    return key
-
-
-def queue_signoff(uow: UnitOfWork, signoff: Signoff, now: datetime, stage: str) -> str:
-    """Stage posting (or refreshing) a sign-off request message; return the key."""
-    uow.flush()
-    key = f"signoff:{signoff.id}:{stage}"
-    uow.repos.outbox.add(key, SIGNOFF, now, escalation_id=signoff.escalation_id, id=signoff.id)
-    return key
-
-
-def queue_invite(
-    uow: UnitOfWork,
-    esc: Escalation,
-    key: str,
-    now: datetime,
-    users: Sequence[str],
-    usergroups: dict[str, str | None],
-    *,
-    actor: str | None = None,
-    named: Sequence[str] = (),
-) -> str:
-    """Stage one batched invite of users and user groups (ID → stakeholder group); `named`
-    are the users the actor asked for by name (told if they were in already)."""
-    uow.repos.outbox.add(
-        key,
-        INVITE,
-        now,
-        escalation_id=esc.id,
-        users=list(users),
-        usergroups=usergroups,
-        actor=actor,
-        named=list(named),
-    )
-    return key
-
-
-def submit(svc: Services, keys: Sequence[str]) -> None:
-    """Run committed outbox items soon, in order."""
-    for key in keys:
-        svc.outbox.submit(key)
 
 
 # -- doing (outbox handlers) -------------------------------------------------------------------
@@ -139,10 +71,10 @@ def _escalation(uow: UnitOfWork, number: int | None) -> Escalation:
     return esc
 
 
-def card_facts(uow: UnitOfWork, esc: Escalation) -> blocks.CardFacts:
+def card_facts(uow: UnitOfWork, esc: Escalation) -> results.CardFacts:
     """Collect what the live card shows beyond the escalation row."""
     signoffs = uow.repos.escalations.signoffs(esc.id)
-    return blocks.CardFacts(
+    return results.CardFacts(
         decisions=uow.repos.decisions.count(esc.id),
         open_followups=len(uow.repos.escalations.followups(esc.id, status="open")),
         pending_signoffs=[s.group for s in signoffs if s.status == "pending"],
@@ -272,3 +204,50 @@ def register_outbox(svc: Services) -> None:
     svc.outbox.register(DECISION, lambda job: _decision(svc, job))
     svc.outbox.register(SIGNOFF, lambda job: _signoff(svc, job))
     svc.outbox.register(INVITE, lambda job: _invite(svc, job))
+
+
+log = logging.getLogger(__name__)
+
+
+def record_invites(
+    uow: UnitOfWork,
+    escalation_id: int,
+    wanted: list[str],
+    result: InviteResult,
+    now: datetime,
+    actor: str | None = None,
+) -> Escalation:
+    """Save what one batched invite did: who got in, who could not and why, as one event."""
+    row = uow.repos.escalations.get(escalation_id)
+    assert row is not None
+    for participant in row.participants:
+        if participant.user_id in result.failed:
+            participant.invite_error = result.failed[participant.user_id]
+        elif participant.user_id in wanted:
+            participant.invited_at, participant.invite_error = now, None
+    uow.repos.escalations.add_event(
+        escalation_id, now, "invited", actor, users=result.invited, failed=result.failed
+    )
+    return row
+
+
+def post_once(
+    svc: Services,
+    channel: str,
+    key: str,
+    text: str,
+    blocks_: list[dict[str, Any]] | None,
+    *,
+    retrying: bool,
+) -> str:
+    """Post a message tagged with `key`; on a retry, first look for the earlier post."""
+    if retrying:
+        found = svc.slack.find_message(channel, CARD_EVENT, key)
+        if found:
+            return found
+    return svc.slack.post(
+        channel,
+        text,
+        blocks=blocks_,
+        metadata={"event_type": CARD_EVENT, "event_payload": {"key": key}},
+    )

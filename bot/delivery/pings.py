@@ -1,0 +1,254 @@
+"""Outbox handlers that send pings: pages in the channel and by DM, shift-start
+reminders, handoffs and their briefs, update and sign-off reminders, coverage gaps, the
+weekly digest.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot import blocks
+from bot.delivery.outbox import Job, NotReady, Permanent
+from bot.delivery.posts import post_once, record_invites
+from bot.kinds import (
+    CARD_EVENT,
+    OPEN,
+    OUT_DIGEST,
+    OUT_GAPS,
+    OUT_HANDOFF,
+    OUT_HANDOFF_BRIEF,
+    OUT_PAGE,
+    OUT_PAGE_DM,
+    OUT_SHIFT_START,
+    OUT_SIGNOFF_REMINDER,
+    OUT_UPDATE_REMINDER,
+    PAGE,
+)
+from bot.pings.plan import STAFF_GRACE, _last_page, _still_paging, instant, seconds
+from bot.pings.stage import _item
+from bot.services import Services
+from bot.slack import SlackError
+from storage.models import Escalation, Signoff
+
+log = logging.getLogger(__name__)
+# A page DM waits this long for the channel it links to; then it goes without the link (the
+# page is what matters: in a burst, Slack lets 20 channels a minute be created).
+PAGE_DM_GRACE = timedelta(seconds=2)
+# Slack's answers to a direct message that no retry can change.
+UNREACHABLE = frozenset(
+    {"user_not_found", "channel_not_found", "user_disabled", "cannot_dm_bot", "account_inactive"}
+)
+
+
+# -- sending (outbox handlers) ----------------------------------------------------------------
+
+
+def _escalation(svc: Services, number: int) -> Escalation | None:
+    with svc.db.uow() as uow:
+        esc = uow.repos.escalations.get(number)
+        if esc is not None:
+            _ = list(esc.participants)
+        return esc
+
+
+def _dm(
+    svc: Services,
+    user: str,
+    key: str,
+    text: str,
+    dm_blocks: list[dict[str, Any]] | None,
+    *,
+    retrying: bool = False,
+) -> None:
+    """DM `user` once: tagged like post_once's messages, so every ping in Slack names its
+    ledger key, and a retry first looks for the DM an earlier attempt may have sent."""
+    try:
+        if retrying:
+            channel = svc.slack.open_dm(user)
+            if svc.slack.find_message(channel, CARD_EVENT, key):
+                return  # sent before the process could record it
+        svc.slack.post(
+            user,
+            text,
+            blocks=dm_blocks,
+            metadata={"event_type": CARD_EVENT, "event_payload": {"key": key}},
+        )
+    except SlackError as exc:
+        if exc.error in UNREACHABLE:
+            raise Permanent(f"cannot message {user}: {exc.error}") from None
+        raise
+
+
+def send_page(svc: Services, job: Job) -> None:
+    """Invite the paged people missing from the channel and mention them there once."""
+    esc = _escalation(svc, int(job.escalation_id or 0))
+    if esc is None or not _still_paging(esc):
+        return  # acknowledged before the page went out
+    if esc.channel_id is None or (
+        esc.staffed_at is None and svc.clock() < esc.created_at + STAFF_GRACE
+    ):
+        raise NotReady(f"{esc.ref} is not staffed yet")  # the card goes first
+    users = list(job.payload.get("users") or [])
+    usergroups = list(job.payload.get("usergroups") or [])
+    if job.payload["round"] == 0 and job.payload["step"] == 0:
+        return  # staffing invites them, and the pinned card carries the first page's mention
+    invited = {p.user_id for p in esc.participants if p.invited_at is not None}
+    missing = [u for u in users if u not in invited]
+    if missing:
+        result = svc.slack.invite(esc.channel_id, missing)
+        with svc.db.uow() as uow:
+            record_invites(uow, esc.id, missing, result, svc.clock())
+            uow.commit()
+    text, page_blocks = blocks.page_message(
+        esc, users, usergroups, job.payload["step"], job.payload["round"]
+    )
+    post_once(svc, esc.channel_id, job.key, text, page_blocks, retrying=job.retrying)
+
+
+def send_page_dm(svc: Services, job: Job) -> None:
+    """DM a paged person (or every member of a paged user group)."""
+    esc = _escalation(svc, int(job.escalation_id or 0))
+    if esc is None or not _still_paging(esc):
+        return
+    if esc.channel_id is None and svc.clock() < esc.created_at + PAGE_DM_GRACE:
+        raise NotReady(f"{esc.ref} has no channel yet")  # the DM links to it, if it can
+    step, round_ = job.payload["step"], job.payload["round"]
+    text, dm_blocks = blocks.page_dm(esc, step, round_, last=_last_page(svc, round_, step))
+    if job.payload.get("user"):
+        _dm(svc, job.payload["user"], job.key, text, dm_blocks, retrying=job.retrying)
+        return
+    # A user group fans out to one item per member, so a retry never DMs anyone twice.
+    members = svc.slack.usergroup_members(job.payload["usergroup"])
+    common = {"round": job.payload["round"], "step": job.payload["step"]}
+    with svc.db.uow() as uow:
+        uow.repos.outbox.add_many(  # a member's item staged before stays as it is
+            [_item(f"{job.key}:{u}", OUT_PAGE_DM, esc.id, user=u, **common) for u in members],
+            svc.clock(),
+        )
+        uow.commit()
+    for user in members:
+        svc.outbox.submit(f"{job.key}:{user}")
+
+
+def _open_escalations(
+    svc: Services, numbers: Sequence[int], owner: str | None, viewer: str
+) -> list[Any]:
+    """Return those the owner still has open that the viewer may see (the policy's say)."""
+    if not numbers or owner is None:
+        return []
+    with svc.db.uow() as uow:
+        return svc.policy.visible(uow.repos.pings.still_owned(numbers, owner, OPEN), viewer)
+
+
+def send_shift_start(svc: Services, job: Job) -> None:
+    """DM the incoming person: rotation, shift window in their time zone, what they inherit."""
+    p = job.payload
+    rotation_tz = svc.config.rotations[p["rotation"]].timezone
+    tz = svc.slack.user_timezone(p["user"], default=rotation_tz)
+    inherit = _open_escalations(svc, p.get("escalations") or [], p.get("outgoing"), p["user"])
+    text, dm_blocks = blocks.shift_start_reminder(
+        p["rotation"],
+        datetime.fromisoformat(p["start"]),
+        datetime.fromisoformat(p["end"]),
+        tz,
+        inherit,
+        p.get("outgoing"),
+    )
+    _dm(svc, p["user"], job.key, text, dm_blocks, retrying=job.retrying)
+
+
+def send_handoff(svc: Services, job: Job) -> None:
+    """Post `<rotation>: @outgoing → @incoming` to the team channel."""
+    p = job.payload
+    text = blocks.handoff_notice(p["rotation"], p.get("outgoing"), p["incoming"])
+    post_once(svc, svc.config.team.channel, job.key, text, None, retrying=job.retrying)
+
+
+def send_handoff_brief(svc: Services, job: Job) -> None:
+    """DM the incoming person the outgoing one's open escalations, each with Take ownership."""
+    p = job.payload
+    escalations = _open_escalations(
+        svc, p.get("escalations") or [], p.get("outgoing"), p["incoming"]
+    )
+    text, dm_blocks = blocks.handoff_brief(p["rotation"], p.get("outgoing"), escalations)
+    _dm(svc, p["incoming"], job.key, text, dm_blocks, retrying=job.retrying)
+
+
+def send_update_reminder(svc: Services, job: Job) -> None:
+    """Remind the owner in the channel to post a status update."""
+    esc = _escalation(svc, int(job.escalation_id or 0))
+    if esc is None or esc.status not in OPEN:
+        return
+    if seconds(esc.last_update_at or esc.created_at) != job.payload["since"]:
+        return  # updated after the reminder was claimed
+    if esc.channel_id is None:
+        raise NotReady(f"{esc.ref} has no channel yet")
+    since = instant(job.payload["since"])
+    text = blocks.update_reminder(esc, since, svc.clock())
+    post_once(svc, esc.channel_id, job.key, text, None, retrying=job.retrying)
+
+
+def send_signoff_reminder(svc: Services, job: Job) -> None:
+    """Re-ping the group whose sign-off is still pending, in the escalation's channel."""
+    with svc.db.uow() as uow:
+        signoff = uow.session.get(Signoff, job.payload["signoff"])
+        esc = uow.repos.escalations.get(int(job.escalation_id or 0))
+        if signoff is None or esc is None or signoff.status != "pending":
+            return
+        target = None
+        if signoff.group in svc.config.stakeholders:
+            target = svc.oncall.target(uow.repos.overrides, f"group:{signoff.group}", svc.clock())
+    if esc.channel_id is None:
+        raise NotReady(f"{esc.ref} has no channel yet")
+    group = svc.config.stakeholders.get(signoff.group)
+    text = blocks.signoff_reminder(
+        esc,
+        signoff,
+        group.name if group else signoff.group,
+        target.users if target else (),
+        target.usergroups if target else (),
+    )
+    post_once(svc, esc.channel_id, job.key, text, None, retrying=job.retrying)
+
+
+def send_gaps(svc: Services, job: Job) -> None:
+    """Warn the team channel of the coverage gaps found."""
+    gaps = [
+        (g["rotation"], datetime.fromisoformat(g["start"]), datetime.fromisoformat(g["end"]))
+        for g in job.payload["gaps"]
+    ]
+    text = blocks.coverage_gaps(gaps, svc.config.team.timezone, job.payload["days"])
+    post_once(svc, svc.config.team.channel, job.key, text, None, retrying=job.retrying)
+
+
+def send_digest(svc: Services, job: Job) -> None:
+    """Post the weekly digest to the team channel."""
+    text, digest_blocks = blocks.weekly_digest(
+        job.payload["week"], job.payload["stats"], svc.config.team.timezone
+    )
+    post_once(svc, svc.config.team.channel, job.key, text, digest_blocks, retrying=job.retrying)
+
+
+SENDERS = {
+    OUT_PAGE: send_page,
+    OUT_PAGE_DM: send_page_dm,
+    OUT_SHIFT_START: send_shift_start,
+    OUT_HANDOFF: send_handoff,
+    OUT_HANDOFF_BRIEF: send_handoff_brief,
+    OUT_UPDATE_REMINDER: send_update_reminder,
+    OUT_SIGNOFF_REMINDER: send_signoff_reminder,
+    OUT_GAPS: send_gaps,
+    OUT_DIGEST: send_digest,
+}
+
+
+def register_outbox(svc: Services) -> None:
+    """Register the outbox handlers that send pings."""
+    for kind, sender in SENDERS.items():
+        svc.outbox.register(kind, functools.partial(sender, svc))
+    # A page's DMs never queue behind staffing (its post in the channel needs the channel).
+    svc.outbox.prioritize(f"{PAGE}:%:dm:%")

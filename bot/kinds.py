@@ -1,0 +1,55 @@
+"""Every outbox kind, ping kind, ledger status and escalation status, declared once.
+
+Outbox kinds name what one outbox item does in Slack (the delivery registry maps each to its
+handler); ping kinds are the first part of every sent-notifications ledger key.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+RAISE = "escalation.raise"
+STAFF = "escalation.staff"
+CARD_EVENT = "escalation_card"
+
+
+CARD = "card.update"
+POST = "channel.post"
+DECISION = "decision.post"
+SIGNOFF = "signoff.sync"
+INVITE = "channel.invite"
+
+
+log = logging.getLogger(__name__)
+
+# Ping kinds: the first part of every ledger key.
+PAGE = "page"
+SHIFT_START = "shift_start"
+HANDOFF = "handoff"
+UPDATE_REMINDER = "update_reminder"
+SIGNOFF_REMINDER = "signoff_reminder"
+GAPS = "gaps"
+DIGEST = "digest"
+KINDS = (PAGE, SHIFT_START, HANDOFF, UPDATE_REMINDER, SIGNOFF_REMINDER, GAPS, DIGEST)
+RECURRING = (UPDATE_REMINDER, SIGNOFF_REMINDER)
+
+# Outbox kinds: each item does one Slack write.
+OUT_PAGE = "ping.page"
+OUT_PAGE_DM = "ping.page_dm"
+OUT_SHIFT_START = "ping.shift_start"
+OUT_HANDOFF = "ping.handoff"
+OUT_HANDOFF_BRIEF = "ping.handoff_brief"
+OUT_UPDATE_REMINDER = "ping.update_reminder"
+OUT_SIGNOFF_REMINDER = "ping.signoff_reminder"
+OUT_GAPS = "ping.gaps"
+OUT_DIGEST = "ping.digest"
+
+# Ledger statuses.
+SENT = "sent"
+SKIPPED = "skipped"  # stale when found, or moot when claimed
+EMPTY = "empty"  # due, but there was nothing to say (no coverage gaps)
+
+OPEN = ("open", "acknowledged", "reopened")
+PAGEABLE = ("open", "reopened")

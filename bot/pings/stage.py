@@ -1,0 +1,360 @@
+"""Claiming due pings in the sent-notifications ledger and staging their outbox items.
+
+A claim and the items it stages commit in one transaction: the ledger's unique key makes a
+second process, a reconcile pass or a restart unable to stage the same ping again, and the
+outbox retries the staged items until Slack has them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import statistics
+from collections import Counter as Tally
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.errors import database_unreachable
+from bot.kinds import (
+    DIGEST,
+    EMPTY,
+    GAPS,
+    HANDOFF,
+    OPEN,
+    OUT_DIGEST,
+    OUT_GAPS,
+    OUT_HANDOFF,
+    OUT_HANDOFF_BRIEF,
+    OUT_PAGE,
+    OUT_PAGE_DM,
+    OUT_SHIFT_START,
+    OUT_SIGNOFF_REMINDER,
+    OUT_UPDATE_REMINDER,
+    PAGE,
+    PAGEABLE,
+    SENT,
+    SHIFT_START,
+    SIGNOFF_REMINDER,
+    SKIPPED,
+    UPDATE_REMINDER,
+)
+from bot.pings.plan import GAP_WINDOW, Due, instant, seconds
+from bot.routing import Target
+from bot.services import Services
+from schedules import rotation as engine
+from storage.db import UnitOfWork
+from storage.models import Participant, Signoff
+from storage.repositories import NewItem
+
+log = logging.getLogger(__name__)
+
+
+# -- claiming ---------------------------------------------------------------------------------
+
+# Stages the outbox items of one claimed ping; None when it turned out moot, [] when empty.
+Stager = Callable[[Services, UnitOfWork, Due, datetime], list[NewItem] | None]
+
+
+@dataclass
+class Claimed:
+    """What a claim did: keys sent, skipped or empty by this call, keys others had taken."""
+
+    sent: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    taken: list[str] = field(default_factory=list)
+    outbox: list[str] = field(default_factory=list)
+
+    @property
+    def known(self) -> set[str]:
+        """Return every key now known to be in the ledger."""
+        return {*self.sent, *self.skipped, *self.empty, *self.taken}
+
+    def extend(self, other: Claimed) -> None:
+        """Add another claim's results."""
+        for name in ("sent", "skipped", "empty", "taken", "outbox"):
+            getattr(self, name).extend(getattr(other, name))
+
+
+def claim(svc: Services, dues: Sequence[Due], now: datetime, batch: int = 500) -> Claimed:
+    """Claim due pings in the ledger and stage their outbox items, a batch per transaction.
+
+    A batch that fails is retried one ping per transaction, so one bad ping cannot hold the
+    others back; the failing one stays unclaimed and is tried again on the next pass.
+    """
+    out = Claimed()
+    for start in range(0, len(dues), batch):
+        chunk = dues[start : start + batch]
+        try:
+            out.extend(_claim(svc, chunk, now))
+        except Exception as exc:
+            if database_unreachable(exc):  # not one bad ping: the pass fails, and is retried
+                raise
+            log.exception("claiming %d pings failed; trying them one by one", len(chunk))
+            for due in chunk:
+                try:
+                    out.extend(_claim(svc, [due], now))
+                except Exception:
+                    log.exception("could not claim %s; retrying next pass", due.key)
+    for outcome in ("sent", "skipped", "empty", "taken"):
+        svc.telemetry.pinged(getattr(out, outcome), outcome)
+    return out
+
+
+def _item(key: str, kind: str, escalation_id: int | None = None, **payload: Any) -> NewItem:
+    return NewItem(key, kind, escalation_id, payload)
+
+
+def _claim(svc: Services, dues: Sequence[Due], now: datetime) -> Claimed:
+    out = Claimed()
+    with svc.db.uow() as uow:
+        rows = [(d.key, d.kind, d.due_at, SENT if d.send else SKIPPED) for d in dues]
+        won = uow.repos.ledger.claim_many(rows, now)
+        # What the won pings stage from, read in bulk: one query a batch instead of one (and a
+        # flush) a ping, and each page step's targets resolved once (bench_scheduler: the
+        # first pass after start over a backlog of missed pages at 10k open escalations).
+        held = uow.repos.escalations.load_many(  # the session keeps only what is referenced
+            {d.escalation_id for d in dues if d.send and d.key in won and d.escalation_id}
+        )
+        stagers: dict[str, Stager] = {**STAGERS, PAGE: functools.partial(_stage_page, targets={})}
+        items: list[NewItem] = []
+        for due in dues:
+            if due.key not in won:
+                out.taken.append(due.key)
+            elif not due.send:
+                out.skipped.append(due.key)
+            else:
+                staged = stagers[due.kind](svc, uow, due, now)
+                if staged is None:
+                    uow.repos.ledger.set_status(due.key, SKIPPED)
+                    out.skipped.append(due.key)
+                elif not staged:
+                    uow.repos.ledger.set_status(due.key, EMPTY)
+                    out.empty.append(due.key)
+                else:
+                    out.sent.append(due.key)
+                    items.extend(staged)
+        uow.repos.outbox.add_many(items, now)
+        uow.commit()
+    del held
+    out.outbox = [item.key for item in items]
+    return out
+
+
+def _stage_page(
+    svc: Services,
+    uow: UnitOfWork,
+    due: Due,
+    now: datetime,
+    targets: dict[str, Target] | None = None,
+) -> list[NewItem] | None:
+    """Stage a page; `targets` memoizes whom each spec pages at `now` over one batch."""
+    esc = uow.repos.escalations.get(int(due.escalation_id or 0))
+    if esc is None or esc.status not in PAGEABLE or esc.acknowledged_at is not None:
+        return None  # acknowledged since the pass read it: paging has stopped
+    round_, step = due.data["round"], due.data["step"]
+    users: dict[str, None] = {}
+    usergroups: dict[str, None] = {}
+    memo: dict[str, Target] = {} if targets is None else targets
+    for spec in svc.config.escalation_policy.steps[step].notify:
+        target = memo.get(spec)
+        if target is None:
+            target = memo[spec] = svc.oncall.target(uow.repos.overrides, spec, now)
+        users.update(dict.fromkeys(target.users))
+        usergroups.update(dict.fromkeys(target.usergroups))
+    present = {p.user_id: p for p in esc.participants}
+    for user in users:
+        if user in present:
+            present[user].role = "oncall"  # paged: a responder of this escalation from now on
+        else:
+            uow.repos.escalations.add_participant(
+                Participant(escalation_id=esc.id, user_id=user, role="oncall", added_at=now)
+            )
+    uow.repos.escalations.add_event(
+        esc.id,
+        now,
+        "paged",
+        None,
+        round=round_,
+        step=step,
+        users=list(users),
+        usergroups=list(usergroups),
+        due_at=due.due_at.isoformat(),
+    )
+    common = {"round": round_, "step": step}
+    items = [
+        _item(
+            due.key,
+            OUT_PAGE,
+            esc.id,
+            users=list(users),
+            usergroups=list(usergroups),
+            **common,
+        )
+    ]
+    items += [_item(f"{due.key}:dm:{u}", OUT_PAGE_DM, esc.id, user=u, **common) for u in users]
+    items += [
+        _item(f"{due.key}:dm:{g}", OUT_PAGE_DM, esc.id, usergroup=g, **common) for g in usergroups
+    ]
+    return items
+
+
+def _owned_open(uow: UnitOfWork, owner: str | None) -> list[int]:
+    return uow.repos.pings.owned(owner, OPEN) if owner else []
+
+
+def _stage_shift_start(
+    svc: Services, uow: UnitOfWork, due: Due, now: datetime
+) -> list[NewItem] | None:
+    data = due.data
+    at, end = instant(data["at"]), instant(data["until"])  # the incoming stretch, as planned
+    rotation = data["rotation"]
+    return [
+        _item(
+            due.key,
+            OUT_SHIFT_START,
+            rotation=rotation,
+            user=data["incoming"],
+            start=at.isoformat(),
+            end=end.isoformat(),
+            outgoing=data["outgoing"],
+            escalations=_owned_open(uow, data["outgoing"]),
+        )
+    ]
+
+
+def _stage_handoff(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[NewItem] | None:
+    data = due.data
+    common = {
+        "rotation": data["rotation"],
+        "outgoing": data["outgoing"],
+        "incoming": data["incoming"],
+        "at": instant(data["at"]).isoformat(),
+    }
+    return [
+        _item(due.key, OUT_HANDOFF, **common),
+        _item(
+            f"{due.key}:brief",
+            OUT_HANDOFF_BRIEF,
+            escalations=_owned_open(uow, data["outgoing"]),
+            **common,
+        ),
+    ]
+
+
+def _stage_update_reminder(
+    svc: Services, uow: UnitOfWork, due: Due, now: datetime
+) -> list[NewItem] | None:
+    esc = uow.repos.escalations.get(int(due.escalation_id or 0))
+    if esc is None or esc.status not in OPEN:
+        return None
+    if seconds(esc.last_update_at or esc.created_at) != due.data["since"]:
+        return None  # a status update arrived since the pass read it
+    uow.repos.escalations.add_event(
+        esc.id, now, "update_reminder", None, owner=esc.owner, due_at=due.due_at.isoformat()
+    )
+    return [_item(due.key, OUT_UPDATE_REMINDER, esc.id, since=due.data["since"])]
+
+
+def _stage_signoff_reminder(
+    svc: Services, uow: UnitOfWork, due: Due, now: datetime
+) -> list[NewItem] | None:
+    signoff = uow.session.get(Signoff, due.subject)
+    if signoff is None or signoff.status != "pending":
+        return None
+    uow.repos.escalations.add_event(
+        signoff.escalation_id,
+        now,
+        "signoff_reminder",
+        None,
+        signoff=signoff.id,
+        group=signoff.group,
+        due_at=due.due_at.isoformat(),
+    )
+    return [_item(due.key, OUT_SIGNOFF_REMINDER, signoff.escalation_id, signoff=signoff.id)]
+
+
+def coverage_gaps(
+    svc: Services, uow: UnitOfWork, start: datetime, end: datetime
+) -> list[engine.Shift]:
+    """Return every window of [start, end) where a rotation has nobody on call."""
+    out: list[engine.Shift] = []
+    for rid, rot in svc.oncall.rotations.items():
+        overrides = svc.oncall.overrides(uow.repos.overrides, rid, start, end)
+        out.extend(engine.gaps(rot, start, end, overrides))
+    return out
+
+
+def _stage_gaps(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[NewItem] | None:
+    start = max(now, due.due_at)
+    found = coverage_gaps(svc, uow, start, start + GAP_WINDOW)
+    if not found:
+        return []
+    gaps = [
+        {"rotation": g.rotation, "start": g.start.isoformat(), "end": g.end.isoformat()}
+        for g in found
+    ]
+    return [_item(due.key, OUT_GAPS, gaps=gaps, days=GAP_WINDOW.days)]
+
+
+def _median_seconds(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def weekly_stats(uow: UnitOfWork, start: datetime, end: datetime, now: datetime) -> dict[str, Any]:
+    """Return the trends of escalations raised in [start, end), as plain JSON-ready data.
+
+    Restricted escalations count in every number but are never named.
+    """
+    repo = uow.repos.pings
+    raised = repo.raised_between(start, end)
+    to_ack = [
+        (e.acknowledged_at - e.created_at).total_seconds() for e in raised if e.acknowledged_at
+    ]
+    to_resolve = [(e.resolved_at - e.created_at).total_seconds() for e in raised if e.resolved_at]
+    breaches = [
+        e
+        for e in raised
+        if (e.acknowledged_at and e.acknowledged_at > e.ack_deadline)
+        or (e.acknowledged_at is None and e.ack_deadline < now)
+    ]
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "total": len(raised),
+        "restricted": sum(1 for e in raised if e.restricted),
+        "by_category": dict(sorted(Tally(e.category for e in raised).items())),
+        "by_severity": dict(sorted(Tally(e.severity for e in raised).items())),
+        "resolved": len(to_resolve),
+        "still_open": sum(1 for e in raised if e.status in OPEN),
+        "median_ack_s": _median_seconds(to_ack),
+        "median_resolve_s": _median_seconds(to_resolve),
+        "breaches": [
+            {"id": e.id, "severity": e.severity, "title": e.title}
+            for e in breaches
+            if not e.restricted
+        ],
+        "restricted_breaches": sum(1 for e in breaches if e.restricted),
+        "open_followups": dict(
+            sorted(Tally(f.kind for f in uow.repos.escalations.followups(status="open")).items())
+        ),
+    }
+
+
+def _stage_digest(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[NewItem] | None:
+    stats = weekly_stats(uow, due.due_at - timedelta(days=7), due.due_at, now)
+    week = due.key.split(":", 1)[1]
+    return [_item(due.key, OUT_DIGEST, week=week, stats=stats)]
+
+
+STAGERS: dict[str, Stager] = {
+    PAGE: _stage_page,
+    SHIFT_START: _stage_shift_start,
+    HANDOFF: _stage_handoff,
+    UPDATE_REMINDER: _stage_update_reminder,
+    SIGNOFF_REMINDER: _stage_signoff_reminder,
+    GAPS: _stage_gaps,
+    DIGEST: _stage_digest,
+}

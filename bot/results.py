@@ -1,0 +1,195 @@
+"""Plain read models: what the use cases return and the Block Kit builders render.
+
+A leaf: it imports only the storage models and the rotation engine's types, so the
+renderer never imports a use case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from schedules import rotation as engine
+from storage.models import Escalation, Followup, Participant, Signoff, TimelineEvent
+from storage.models import Override as OverrideRow
+
+
+@dataclass(frozen=True)
+class Where:
+    """Which escalation a request means: a named one, else the channel it came from."""
+
+    number: int | None = None
+    channel_id: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What a request did: the escalation after it, whether it changed, what to tell."""
+
+    esc: Escalation
+    changed: bool
+    message: str
+
+
+@dataclass
+class Status:
+    """Everything `/esc status` shows."""
+
+    esc: Escalation
+    decisions: int
+    followups: list[Followup]
+    signoffs: list[Signoff]
+    participants: list[Participant]
+    now: datetime
+
+
+@dataclass
+class Timeline:
+    """An escalation and its events, oldest first."""
+
+    esc: Escalation
+    events: list[TimelineEvent]
+
+
+@dataclass
+class Listing:
+    """Escalations a user may see, newest first."""
+
+    scope: str
+    escalations: list[Escalation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OnCallNow:
+    """Who covers a rotation now, and until when (None: nobody, a gap)."""
+
+    rotation: str
+    user: str | None
+    until: datetime | None
+
+
+@dataclass
+class Home:
+    """The App Home of one user at one instant."""
+
+    user: str
+    now: datetime
+    oncall: list[OnCallNow] = field(default_factory=list)
+    shifts: list[engine.Shift] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
+
+
+@dataclass
+class Stats:
+    """Trends over the last `days` days, of the escalations the viewer may see."""
+
+    days: int
+    since: datetime
+    total: int = 0
+    open: int = 0
+    resolved: int = 0
+    by_severity: dict[str, int] = field(default_factory=dict)
+    by_category: dict[str, int] = field(default_factory=dict)
+    median_ack_s: int | None = None
+    median_resolve_s: int | None = None
+    sla_breached: int = 0
+    decisions: int = 0
+    followups: dict[str, int] = field(default_factory=dict)
+
+
+# -- use cases of `/oncall` -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Covering:
+    """Who covers a rotation now (a gap when `shift.user` is None), and who is next."""
+
+    rotation: str
+    shift: engine.Shift
+    user_tz: str | None
+    next: engine.Shift | None
+    next_tz: str | None
+
+
+@dataclass
+class NowReport:
+    """`/oncall [rotation]`: every rotation's cover, seen from the asker's time zone."""
+
+    asker: str
+    asker_tz: str
+    now: datetime
+    rotations: list[Covering] = field(default_factory=list)
+
+
+@dataclass
+class ScheduleReport:
+    """`/oncall schedule`: each rotation's final schedule, gaps included."""
+
+    asker_tz: str
+    now: datetime
+    days: int
+    schedules: dict[str, list[engine.Shift]] = field(default_factory=dict)
+
+
+@dataclass
+class MyShifts:
+    """`/oncall me`: the asker's next shifts across rotations, soonest first."""
+
+    user: str
+    tz: str
+    now: datetime
+    days: int
+    shifts: list[engine.Shift] = field(default_factory=list)
+
+
+@dataclass
+class OverrideMade:
+    """An override just recorded (or found again for a retried request)."""
+
+    row: OverrideRow
+    asker_tz: str
+    user_tz: str
+    replaces: list[str]
+    created: bool
+
+
+@dataclass
+class OverridesReport:
+    """`/oncall overrides`: current and upcoming overrides, soonest first."""
+
+    asker_tz: str
+    now: datetime
+    rows: list[OverrideRow] = field(default_factory=list)
+
+
+@dataclass
+class GapsReport:
+    """`/oncall gaps`: windows where a rotation has nobody on call, soonest first."""
+
+    asker_tz: str
+    now: datetime
+    days: int
+    gaps: list[engine.Shift] = field(default_factory=list)
+
+
+@dataclass
+class Raised:
+    """The outcome of raising: the escalation number and whether this call created it."""
+
+    number: int
+    created: bool
+    outbox_key: str = ""
+    paged: list[str] = field(default_factory=list)
+
+
+# -- working an escalation ------------------------------------------------------------------
+
+
+@dataclass
+class CardFacts:
+    """What the live card shows beyond the escalation row."""
+
+    decisions: int = 0
+    open_followups: int = 0
+    pending_signoffs: list[str] = field(default_factory=list)
+    paging: list[str] = field(default_factory=list)  # see `paging`
