@@ -10,7 +10,8 @@ from bot.config import TeamConfig
 from bot.delivery import pings as ping_delivery
 from bot.delivery import posts, staffing
 from bot.delivery.outbox import Outbox
-from bot.executors import Foreground, TrackedPool
+from bot.executors import TrackedPool
+from bot.fastack import Foreground
 from bot.health import SlackToken, database_check
 from bot.policy import Policy
 from bot.rotations import OnCall

@@ -1,0 +1,180 @@
+"""What makes the HTTP answer to a Slack request fast, in one place.
+
+Slack waits at most 3 s for the answer to a command and the reporter watches for it, so the
+answer (the ack) must not wait for work that can follow it. Figures: ack p99 of escbot
+against a bare Bolt app with `process_before_response` (the fair baseline: its listener on
+the request thread, no poll), from `python tests/benchmarks/bench_escalate.py --without each`,
+which runs escbot with each mechanism below switched off beside the full one, side by side:
+
+FIGURES
+
+The mechanisms:
+
+- `answer_at_ack`: the answer leaves when the listener acks, the listener going on (on the
+  listener pool) to do what it does after — Bolt itself, with `process_before_response`,
+  answers only when the listener returns. bot.web hands signed, well-formed requests to it.
+- `Foreground`: background threads (outbox workers, scheduler passes, Web API calls) give way
+  to requests being answered: before each step they wait for a quiet moment (at most 1 s).
+  The outbox, the Slack gateway and the scheduler's sweep call `give_way`.
+- `tune_process`, `freeze_heap`: a short switch interval, so a request waiting to be
+  acknowledged is not held up behind other threads for whole 5 ms slices; start-up's heap
+  kept out of the collector's full passes, which stop every thread, acks included.
+- In storage (which imports nothing of bot): `storage.db.WriteLock` queues this process's
+  SQLite transactions, request threads before background ones, and gives a request up after
+  `REQUEST_QUEUE_S` so "Not saved" is said within Slack's 3 s; the outbox's `Intake`
+  (bot.delivery.outbox) saves the items of concurrent requests in one commit through
+  `storage.repositories.OutboxInsert` on the driver's connection (`Database.driver_transaction`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from typing import Any
+
+from slack_bolt import Ack, App, BoltRequest, BoltResponse
+
+# The interpreter hands its lock round every 0.5 ms instead of 5 ms.
+SWITCH_INTERVAL_S = 0.0005
+
+
+def tune_process() -> None:
+    """Hand the interpreter lock round more often (call once, at start)."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
+def freeze_heap() -> None:
+    """Keep what start-up made (modules, config, schemas: most of the heap, living as long as
+    the process) out of the collector's full passes (call once, when start-up is done)."""
+    gc.collect()
+    gc.freeze()
+
+
+class Foreground:
+    """Slack requests being answered, and background threads that give way to them.
+
+    Slack waits at most 3 s for an answer and the reporter watches for it, while staffing a
+    channel or sending a ping can start a moment later without anyone noticing. So a thread
+    marked as background, before each step (an outbox item, a Web API call, a scheduler
+    pass), waits until no request has been answered for `quiet_for` seconds, for at most
+    `patience` seconds: under a burst of commands acks come first, yet background work
+    never stops.
+    """
+
+    def __init__(
+        self,
+        patience: float = 1.0,
+        quiet_for: float = 0.01,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self.patience = patience
+        self.quiet_for = quiet_for
+        self._monotonic = monotonic
+        self._serving = 0
+        self._last = float("-inf")  # when the last request was answered
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.waited: float = 0.0  # seconds background threads spent giving way, for the metrics
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Count a request as being answered for the duration of the block.
+
+        Nobody is woken when it ends: under a burst, requests end a thousand times a second,
+        and background threads look again at their own pace (every `quiet_for`) instead.
+        """
+        with self._lock:
+            self._serving += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._serving -= 1
+                self._last = self._monotonic()
+
+    def mark_background(self) -> None:
+        """Mark the calling thread as background (a pool initializer)."""
+        self._local.background = True
+
+    def background(self) -> bool:
+        """Return True on a thread marked as background."""
+        return bool(getattr(self._local, "background", False))
+
+    def mark_request(self) -> None:
+        """Mark the calling thread as one that answers Slack requests (a pool initializer)."""
+        self._local.request = True
+
+    def on_request(self) -> bool:
+        """Return True on a thread marked as answering Slack requests (the listeners)."""
+        return bool(getattr(self._local, "request", False))
+
+    def give_way(self) -> None:
+        """On a background thread, wait for a quiet moment (at most `patience` seconds)."""
+        if not getattr(self._local, "background", False):
+            return
+        started = self._monotonic()
+        deadline = started + self.patience
+        while True:
+            now = self._monotonic()
+            with self._lock:
+                last = self._last if self._serving == 0 else now  # a request in hand: not quiet
+            quiet_at = last + self.quiet_for
+            if now >= quiet_at or now >= deadline:
+                break
+            time.sleep(min(quiet_at, deadline) - now)
+        with self._lock:
+            self.waited += self._monotonic() - started
+
+
+class AnsweringAck(Ack):
+    """Bolt's `ack` that also hands its answer on (to the web endpoint) when called."""
+
+    def __init__(self, on_ack: Callable[[BoltResponse], None]) -> None:
+        super().__init__()
+        self.on_ack = on_ack
+
+    def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
+        response = super().__call__(*args, **kwargs)
+        self.on_ack(response)
+        return response
+
+
+async def answer_at_ack(bolt: App, request: BoltRequest, listeners: Executor) -> BoltResponse:
+    """Dispatch on the pool; return the ack's answer as soon as there is one.
+
+    The pool's thread wakes the event loop once: at the ack, or when dispatch ends without
+    one (refused, an error, or a request no listener takes).
+    """
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[BoltResponse] = loop.create_future()
+    unanswered = threading.Lock()  # taken by the first hand-over (a Lock is cheap to make)
+
+    def settle(response: BoltResponse | None, error: BaseException | None) -> None:
+        if answer.done():
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(response)  # type: ignore[arg-type]
+
+    def hand_over(response: BoltResponse | None, error: BaseException | None = None) -> None:
+        if unanswered.acquire(blocking=False):
+            loop.call_soon_threadsafe(settle, response, error)
+
+    def dispatch() -> None:  # on the pool's thread
+        try:
+            response = bolt.dispatch(request)
+        except BaseException as exc:
+            hand_over(None, exc)
+            raise
+        hand_over(response)
+
+    request.context["ack"] = AnsweringAck(hand_over)
+    listeners.submit(dispatch)
+    return await answer
