@@ -1,17 +1,24 @@
 """Benchmark of /escalate over real HTTP against the Slack emulator.
 
 Run: python tests/benchmarks/bench_escalate.py [--requests N] [--rounds N] [--sequential N]
-     python tests/benchmarks/bench_escalate.py --calls-only    (just (2), in seconds)
+     python tests/benchmarks/bench_escalate.py --without each    (what each mechanism buys)
+     python tests/benchmarks/bench_escalate.py --calls-only       (just the Web API calls)
 
 The bot runs as `escbot run` in its own process (as in production); two bare Bolt apps whose
-only listener acks run the same way beside it, one with Bolt's defaults and one with
-`process_before_response` (the listener on the request thread: no wait for the ack); they
-get the process tuning `escbot run` applies, so only the request paths differ. The three
-take turns over several rounds. The emulator runs here; the 20 concurrent senders of the ack
-measurement run in a process of their own, as Slack's delivery is apart from its Web API.
-Prints (1) ack latency p50/p99 of each and the ratios; (2) Web API calls staffing one
-escalation with 12 routed stakeholders — every call, the first page's DM included, counted
-once the bot's outbox is empty; (3) time from request to a fully staffed channel.
+only listener acks, on Bolt's own Starlette adapter, run the same way beside it: one with
+Bolt's defaults, and one with `process_before_response` (the fair baseline: the listener on
+the request thread, no 10 ms poll for the ack). They get the process tuning `escbot run` applies
+(bot.fastack), so only the request paths differ. With `--without M[,M…]` (or `each`), escbot also
+runs with those fast-ack mechanisms of bot.fastack switched off, each in a process (and a
+database) of its own. All take turns over several rounds. The emulator runs here; the 20
+concurrent senders of the ack measurement run in a process of their own, as Slack's delivery
+is apart from its Web API.
+
+Prints the headline, ack p99 of escbot over the fair baseline's (target <= 1.5x), then for
+each app the first request a fresh process answers (cold) and the warm p50 and p99, with the
+load average; then the Web API calls staffing one escalation with 12 routed stakeholders
+(every call, the first page's DM included, counted once the outbox is empty), and the time
+from request to a fully staffed channel.
 """
 
 from __future__ import annotations
@@ -69,7 +76,7 @@ async def healthz(_):
     return PlainTextResponse("ok")
 web = Starlette(routes=[Route("/slack/events", events, methods=["POST"]),
                         Route("/healthz", healthz, methods=["GET"])])
-# The process tuning `escbot run` has, so the comparison is of the request path alone.
+# The process tuning `escbot run` has (bot.fastack), so only the request paths differ.
 sys.setswitchinterval(0.0005)
 gc.collect()
 gc.freeze()
