@@ -65,8 +65,11 @@ def tune_process() -> None:
 
 def freeze_heap() -> None:
     """Keep what start-up made (modules, config, schemas: most of the heap, living as long as
-    the process) out of the collector's full passes (call once, when start-up is done)."""
-    gc.collect()
+    the process) out of the collector's full passes (call once, when start-up is done).
+
+    No collection first: start-up leaves about a hundred objects of garbage, which stay, while
+    a full pass over its 90 000 objects would hold up the first /healthz by ~0.2 s.
+    """
     gc.freeze()
 
 
