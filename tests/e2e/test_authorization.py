@@ -16,8 +16,7 @@ from click.testing import CliRunner
 
 from bot.blocks import Action, Callback
 from bot.cli import main
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
+from tests.support.escalations import (
     LEAD,
     MEMBER,
     ONCALL,
@@ -30,7 +29,8 @@ from tests.e2e.esc_support import (
     raise_esc,
     raise_form,
 )
-from tests.e2e.esc_support import select as option
+from tests.support.escalations import select as option
+from tests.support.world import World
 
 SECRETS = ("Leak of VIP private data", "Passport scans", "Contacted the VIP", "Sealed order")
 

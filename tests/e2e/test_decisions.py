@@ -10,8 +10,7 @@ from sqlalchemy import text
 from bot.blocks import Action, Callback
 from bot.cli import main
 from bot.usecases.decisions import GENESIS, content_hash
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
+from tests.support.escalations import (
     MEMBER,
     OUTSIDER,
     REPORTER,
@@ -27,6 +26,7 @@ from tests.e2e.esc_support import (
     submit,
     top_view,
 )
+from tests.support.world import World
 
 
 def _audit(world: World):

@@ -7,8 +7,7 @@ from datetime import timedelta
 from bot.blocks import Action, Callback
 from schedules.scheduler import Scheduler
 from storage.models import Escalation
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
+from tests.support.escalations import (
     LEAD,
     MEMBER,
     ONCALL,
@@ -20,7 +19,8 @@ from tests.e2e.esc_support import (
     raise_esc,
     signoffs,
 )
-from tests.e2e.replay import at_once, capture, deliver
+from tests.support.replay import at_once, capture, deliver
+from tests.support.world import World
 
 
 def _escalations(world: World) -> list[Escalation]:

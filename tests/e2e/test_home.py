@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import ONCALL, REPORTER, SALES, flatten, raise_esc, raise_form
+from tests.support.escalations import ONCALL, REPORTER, SALES, flatten, raise_esc, raise_form
+from tests.support.world import World
 
 
 def _open_home(world: World, user: str, tab: str = "home") -> str:

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from bot.text import ZWSP
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
+from tests.support.escalations import (
     MEMBER,
     REPORTER,
     esc,
@@ -19,6 +18,7 @@ from tests.e2e.esc_support import (
     raise_esc,
     signoffs,
 )
+from tests.support.world import World
 
 BROADCASTS = (
     "Heads up <!channel> <!here|here> <!everyone> @channel @HERE <@U0LEAD0001|boss> "

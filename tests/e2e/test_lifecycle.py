@@ -8,8 +8,7 @@ import pytest
 
 from bot.blocks import GRAPHIC_WARNING, Action, Callback
 from bot.text import ZWSP
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
+from tests.support.escalations import (
     LEAD,
     MEMBER,
     ONCALL,
@@ -30,6 +29,7 @@ from tests.e2e.esc_support import (
     submit,
     top_view,
 )
+from tests.support.world import World
 
 
 def test_ack_by_command_updates_card_and_timeline_once(world: World):

@@ -13,8 +13,7 @@ from bot.blocks import Action
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from schedules.scheduler import NEXT_JOB, Scheduler
-from tests.e2e.conftest import World, make_world
-from tests.e2e.esc_support import (
+from tests.support.escalations import (
     LEAD,
     MEMBER,
     ONCALL,
@@ -28,6 +27,7 @@ from tests.e2e.esc_support import (
     raise_esc,
     signoffs,
 )
+from tests.support.world import World, make_world
 
 LEGAL = ("U0LEG00001", "U0LEG00002")
 SECONDARY = "U0EVE00001"  # secondary on call this week (Europe/Dublin)
@@ -219,7 +219,7 @@ def test_signoff_reminders_until_answered(world: World, scheduler: Scheduler):
 
 
 def test_restricted_escalations_stay_unnamed_in_pings(world: World, scheduler: Scheduler):
-    from tests.e2e.esc_support import raise_form
+    from tests.support.escalations import raise_form
 
     row = raise_form(world, REPORTER, "Leak of VIP data", category="vip", flags=("restricted",))
     run(world, scheduler)

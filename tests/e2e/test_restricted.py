@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
+from tests.support.escalations import (
     LEAD,
     MEMBER,
     REPORTER,
@@ -15,6 +14,7 @@ from tests.e2e.esc_support import (
     raise_esc,
     raise_form,
 )
+from tests.support.world import World
 
 TITLE = "Leak of VIP private data"
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.blocks import Action
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
+from tests.support.escalations import (
     MEMBER,
     REPORTER,
     card,
@@ -18,6 +17,7 @@ from tests.e2e.esc_support import (
     raise_esc,
     signoffs,
 )
+from tests.support.world import World
 
 LEGAL = ("U0LEG00001", "U0LEG00002")
 

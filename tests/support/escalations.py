@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.models import Decision, Escalation, Signoff, TimelineEvent
-from tests.e2e.conftest import World
+from tests.support.world import World
 
 REPORTER = "U0ANA00001"  # team member
 ONCALL = "U0BEN00001"  # primary on call at the fixture's clock: the default owner
