@@ -21,9 +21,10 @@ from bot.errors import database_unreachable
 from bot.kinds import RAISE
 from storage.db import Database
 from tests.support.config import PG_URL
-from tests.support.escalations import MEMBER, REPORTER, escalate_form, load, raise_esc, said
+from tests.support.escalations import escalate_form, load, raise_esc, said
 from tests.support.logs import caught_logs
 from tests.support.outage import Outage, postgres_behind_proxy, sqlite_outage
+from tests.support.people import MEMBER, REPORTER
 from tests.support.world import World, make_world
 
 ANSWER_WITHIN = 3.0  # Slack's window

@@ -11,10 +11,6 @@ from bot.blocks import Action, Callback
 from bot.cli import main
 from bot.usecases.decisions import GENESIS, content_hash
 from tests.support.escalations import (
-    MEMBER,
-    OUTSIDER,
-    REPORTER,
-    SALES,
     card,
     click,
     decisions,
@@ -26,6 +22,7 @@ from tests.support.escalations import (
     submit,
     top_view,
 )
+from tests.support.people import MEMBER, OUTSIDER, REPORTER, SALES
 from tests.support.world import World
 
 

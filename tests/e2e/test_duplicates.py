@@ -7,18 +7,8 @@ from datetime import timedelta
 from bot.blocks import Action, Callback
 from schedules.scheduler import Scheduler
 from storage.models import Escalation
-from tests.support.escalations import (
-    LEAD,
-    MEMBER,
-    ONCALL,
-    REPORTER,
-    decisions,
-    esc,
-    escalate_form,
-    events,
-    raise_esc,
-    signoffs,
-)
+from tests.support.escalations import decisions, esc, escalate_form, events, raise_esc, signoffs
+from tests.support.people import LEAD, MEMBER, ONCALL, REPORTER
 from tests.support.replay import at_once, capture, deliver
 from tests.support.world import World
 

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from bot.blocks import Action
 from bot.usecases.decisions import verify_all
-from tests.support.escalations import LEAD, MEMBER, REPORTER, decisions, events, load, raise_esc
+from tests.support.escalations import decisions, events, load, raise_esc
+from tests.support.people import LEAD, MEMBER, REPORTER
 from tests.support.world import World
 
 

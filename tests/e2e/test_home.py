@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.support.escalations import ONCALL, REPORTER, SALES, flatten, raise_esc, raise_form
+from tests.support.escalations import flatten, raise_esc, raise_form
+from tests.support.people import ONCALL, REPORTER, SALES
 from tests.support.world import World
 
 

@@ -8,16 +8,8 @@ from typing import Any
 import pytest
 
 from bot.text import ZWSP
-from tests.support.escalations import (
-    MEMBER,
-    REPORTER,
-    esc,
-    escalate_form,
-    flatten,
-    load,
-    raise_esc,
-    signoffs,
-)
+from tests.support.escalations import esc, escalate_form, flatten, load, raise_esc, signoffs
+from tests.support.people import MEMBER, REPORTER
 from tests.support.world import World
 
 BROADCASTS = (

@@ -9,12 +9,6 @@ import pytest
 from bot.blocks import GRAPHIC_WARNING, Action, Callback
 from bot.text import ZWSP
 from tests.support.escalations import (
-    LEAD,
-    MEMBER,
-    ONCALL,
-    OUTSIDER,
-    REPORTER,
-    SALES,
     card,
     card_buttons,
     click,
@@ -29,6 +23,7 @@ from tests.support.escalations import (
     submit,
     top_view,
 )
+from tests.support.people import LEAD, MEMBER, ONCALL, OUTSIDER, REPORTER, SALES
 from tests.support.world import World
 
 

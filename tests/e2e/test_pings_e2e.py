@@ -13,20 +13,8 @@ from bot.blocks import Action
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from schedules.scheduler import NEXT_JOB, Scheduler
-from tests.support.escalations import (
-    LEAD,
-    MEMBER,
-    ONCALL,
-    REPORTER,
-    SALES,
-    card,
-    click,
-    esc,
-    flatten,
-    load,
-    raise_esc,
-    signoffs,
-)
+from tests.support.escalations import card, click, esc, flatten, load, raise_esc, signoffs
+from tests.support.people import LEAD, MEMBER, ONCALL, REPORTER, SALES
 from tests.support.world import World, make_world
 
 LEGAL = ("U0LEG00001", "U0LEG00002")
@@ -277,7 +265,9 @@ def test_raising_takes_at_most_six_web_api_calls_its_first_page_included(
     run(world, scheduler)  # its first page: the DM (the card carried the mention)
     calls = [c.method for c in world.emulator.calls[before:]]
     invited = {
-        u for c in world.emulator.calls[before:] if c.method == "conversations.invite"
+        u
+        for c in world.emulator.calls[before:]
+        if c.method == "conversations.invite"
         for u in c.args["users"].split(",")
     }
     assert len(invited) >= 10  # reporter, on call, Public Policy's user group, Comms, Legal…

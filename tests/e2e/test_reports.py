@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.usecases.reports import COLUMNS, export_rows
-from tests.support.escalations import MEMBER, REPORTER, SALES, esc, raise_esc, raise_form
+from tests.support.escalations import esc, raise_esc, raise_form
+from tests.support.people import MEMBER, REPORTER, SALES
 from tests.support.world import World
 
 HEADER = (

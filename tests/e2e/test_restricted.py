@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from tests.support.escalations import (
-    LEAD,
-    MEMBER,
-    REPORTER,
-    SALES,
-    esc,
-    events,
-    load,
-    posts,
-    raise_esc,
-    raise_form,
-)
+from tests.support.escalations import esc, events, load, posts, raise_esc, raise_form
+from tests.support.people import LEAD, MEMBER, REPORTER, SALES
 from tests.support.world import World
 
 TITLE = "Leak of VIP private data"

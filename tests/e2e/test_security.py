@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from bot.blocks import Action
 from bot.sandbox.driver import signature_for
 from storage.models import Base
-from tests.support.escalations import MEMBER, REPORTER, raise_esc
+from tests.support.escalations import raise_esc
 from tests.support.escalations import select as option
+from tests.support.people import MEMBER, REPORTER
 from tests.support.replay import Captured, capture
 from tests.support.socket_world import http_only
 from tests.support.world import SECRET, World

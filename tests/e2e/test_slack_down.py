@@ -21,8 +21,9 @@ import pytest
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from bot.sandbox.emulator import Emulator
-from tests.support.escalations import REPORTER, load, said
+from tests.support.escalations import load, said
 from tests.support.logs import caught_logs
+from tests.support.people import REPORTER
 from tests.support.proxy import Proxy
 from tests.support.world import World, make_world
 
