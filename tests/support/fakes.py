@@ -100,7 +100,7 @@ class FakeSlack:
     """A Slack gateway that answers reads from fixed data and fails on every other call.
 
     `timezones` maps user → IANA zone (others get the default); `usergroups` maps a Slack
-    user group to its members (unknown: None, as when Slack cannot say).
+    user group to its members (unknown: nobody, as when Slack cannot say).
     """
 
     timezones: dict[str, str] = field(default_factory=dict)
@@ -118,11 +118,10 @@ class FakeSlack:
         self.reads.append(("usergroup_members", usergroup_id))
         return list(self.usergroups.get(usergroup_id, []))
 
-    def usergroup_members_or_none(self, usergroup_id: str) -> list[str] | None:
-        """Return the members of a user group, or None when unknown."""
+    def usergroup_members_or_none(self, usergroup_id: str) -> list[str]:
+        """Return the members of a user group, or nobody when unknown (as Slack failing)."""
         self.reads.append(("usergroup_members_or_none", usergroup_id))
-        members = self.usergroups.get(usergroup_id)
-        return None if members is None else list(members)
+        return list(self.usergroups.get(usergroup_id, []))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):

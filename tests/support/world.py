@@ -63,7 +63,7 @@ def make_world(
     from tests.support.socket_world import SOCKET_TRANSPORT, make_socket_world
 
     if SOCKET_TRANSPORT:  # the same checks with the bot on Socket Mode
-        return make_socket_world(  # type: ignore[return-value]
+        return make_socket_world(
             config,
             tmp_path,
             clock,

@@ -207,3 +207,19 @@ def test_add_and_complete_a_followup(raised: Fakes) -> None:
         complete_followup(raised.svc, MEMBER, ESC1, 7)
     with pytest.raises(UserError, match="Unknown follow-up kind"):
         add_followup(raised.svc, ONCALL, ESC1, "chores", "x", request_key="f-2")
+
+
+def test_a_usergroup_backed_group_answers_through_its_members(raised: Fakes) -> None:
+    raised.slack.usergroups["S0PUBPOL01"] = ["U0PUB00001"]  # Public Policy's Slack user group
+    request_signoff(raised.svc, ONCALL, ESC1, "public_policy", "Statement?", request_key="s-1")
+    with raised.db.uow() as uow:
+        [signoff] = uow.repos.escalations.signoffs(1)
+
+    with pytest.raises(UserError, match="Only Public Policy can answer"):
+        answer_signoff(raised.svc, "U0PUB00002", signoff.id, False)
+    answered = answer_signoff(raised.svc, "U0PUB00001", signoff.id, False)
+
+    assert answered.message == "Recorded: Public Policy rejected (decision #1)."
+    assert ("usergroup_members_or_none", "S0PUBPOL01") in raised.slack.reads
+    invite = [k for k in outbox_items(raised.db) if k.startswith("invite:1:signoff:")]
+    assert invite == [f"invite:1:signoff:{signoff.id}"]
