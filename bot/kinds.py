@@ -51,5 +51,10 @@ SENT = "sent"
 SKIPPED = "skipped"  # stale when found, or moot when claimed
 EMPTY = "empty"  # due, but there was nothing to say (no coverage gaps)
 
-OPEN = ("open", "acknowledged", "reopened")
-PAGEABLE = ("open", "reopened")
+# Escalation statuses (stored as these strings).
+STATUS_OPEN = "open"
+STATUS_ACKNOWLEDGED = "acknowledged"
+STATUS_REOPENED = "reopened"
+STATUS_RESOLVED = "resolved"
+OPEN = (STATUS_OPEN, STATUS_ACKNOWLEDGED, STATUS_REOPENED)  # still being worked
+PAGEABLE = (STATUS_OPEN, STATUS_REOPENED)  # pages until acknowledged

@@ -24,11 +24,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from bot.kinds import OPEN
 from storage.db import Database
 
 log = logging.getLogger(__name__)
-
-OPEN = ("open", "acknowledged", "reopened")
 
 
 class _FromDatabase(Collector):

@@ -222,7 +222,7 @@ def operational_routes(
     ).set_function(lambda: svc.foreground.waited)
 
     for name, extra in (checks or {}).items():  # e.g. the Socket Mode connection
-        svc.readiness.add(name, lambda extra=extra: Check(bool(extra()), ""))
+        svc.readiness.add(name, _as_check(extra))
 
     async def healthz(_: Request) -> Response:
         """Liveness: the process serves, whatever the database or Slack say."""
@@ -307,3 +307,8 @@ def serve_forever(asgi: Any, port: int) -> None:
         proxy_headers=True,
         log_config=None,  # uvicorn's lines go through bot.logs, in its format (LOG_FORMAT)
     )
+
+
+def _as_check(probe: Callable[[], object]) -> Callable[[], Check]:
+    """Return a readiness check that passes while `probe()` is true."""
+    return lambda: Check(bool(probe()), "")

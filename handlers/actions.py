@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
 from slack_bolt import Ack, App
 
 from bot import blocks
-from bot.blocks import Action, Callback
-from bot.errors import UserError, form_errors, user_message
-from bot.parsing.esc import DecisionDraft
+from bot.blocks import Action
+from bot.errors import UserError
 from bot.policy import Act
 from bot.results import Where
 from bot.services import Services
-from bot.usecases import decisions, lifecycle, paging, signoffs
+from bot.usecases import lifecycle, paging, signoffs
 from handlers.replying import answer
 
 # What each card button opens, and what its form will do (the policy decides who may).
@@ -26,7 +24,8 @@ FORMS = {
 }
 
 
-def _number(value: Any) -> int:
+def ref_number(value: Any) -> int:
+    """Return the escalation or sign-off number a button or form carries; refuse a tampered one."""
     text = str(value)
     if not (text.isascii() and text.isdigit() and len(text) <= 9):  # an ESC-n or sign-off ID
         raise UserError("That button is out of date.")
@@ -37,7 +36,7 @@ def _where(body: dict[str, Any], action: dict[str, Any]) -> Where:
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id"
     )
-    return Where(_number(action.get("value")), channel)
+    return Where(ref_number(action.get("value")), channel)
 
 
 def handle_ack_button(svc: Services, ack: Ack, body: dict[str, Any], action: dict) -> None:
@@ -62,9 +61,7 @@ def _page_of(value: Any) -> tuple[int, int, int]:
     return number, round_, step
 
 
-def handle_escalate_now_button(
-    svc: Services, ack: Ack, body: dict[str, Any], action: dict
-) -> None:
+def handle_escalate_now_button(svc: Services, ack: Ack, body: dict[str, Any], action: dict) -> None:
     """Page the next step of the escalation policy at once (from a page DM)."""
     ack()
     answer(
@@ -115,130 +112,12 @@ def handle_signoff_button(svc: Services, ack: Ack, body: dict[str, Any], action:
             signoffs.answer_signoff(
                 svc,
                 body["user"]["id"],
-                _number(action.get("value")),
+                ref_number(action.get("value")),
                 approve=action["action_id"] == Action.SIGNOFF_APPROVE.value,
                 channel_id=_where(body, action).channel_id,
             ).message,
             None,
         ),
-    )
-
-
-# -- forms ------------------------------------------------------------------------------------
-
-
-def form_value(values: dict[str, Any], block: str) -> Any:
-    """Return what the user entered in a block of a submitted form."""
-    element = (values.get(block) or {}).get(block) or {}
-    kind = element.get("type")
-    if kind == "static_select":
-        return (element.get("selected_option") or {}).get("value")
-    if kind in ("multi_static_select", "checkboxes"):
-        return [o["value"] for o in element.get("selected_options") or []]
-    if kind == "multi_users_select":
-        return list(element.get("selected_users") or [])
-    return element.get("value")
-
-
-def _form_where(body: dict[str, Any], view: dict[str, Any]) -> Where:
-    return Where(_number(view.get("private_metadata")), None)
-
-
-def _apply(ack: Ack, field: str, run: Any) -> None:
-    """Run the use case, then close the form; a refusal is shown on the form instead."""
-    try:
-        run()
-    except Exception as exc:
-        message = user_message(exc)
-        if message is None:
-            raise
-        ack(response_action="errors", errors={field: message[:1900]})
-        return
-    ack()
-
-
-def handle_decision_submission(
-    svc: Services, ack: Ack, body: dict[str, Any], view: dict[str, Any]
-) -> None:
-    """The Log decision form was submitted: record it once per form."""
-    values = view["state"]["values"]
-    supersedes = (form_value(values, "supersedes") or "").strip().lstrip("#")
-    if supersedes and not supersedes.isdigit():
-        ack(response_action="errors", errors={"supersedes": "An entry number, like 3."})
-        return
-    try:
-        draft = DecisionDraft(
-            text=(form_value(values, "decision") or "").strip(),
-            rationale=(form_value(values, "rationale") or "").strip(),
-            policy=(form_value(values, "policy") or "").strip(),
-            consulted=form_value(values, "consulted") or [],
-            supersedes=int(supersedes) if supersedes else None,
-        )
-    except ValidationError as exc:
-        errors = form_errors(exc, {"text": "decision"})
-        ack(response_action="errors", errors=errors or {"decision": "Please check the form."})
-        return
-    _apply(
-        ack,
-        "supersedes" if draft.supersedes else "decision",
-        lambda: decisions.record_decision(
-            svc,
-            body["user"]["id"],
-            _form_where(body, view),
-            draft,
-            request_key=f"view:{view['id']}",
-        ),
-    )
-
-
-def handle_stakeholders_submission(
-    svc: Services, ack: Ack, body: dict[str, Any], view: dict[str, Any]
-) -> None:
-    """The Add stakeholders form was submitted: one batched invite."""
-    values = view["state"]["values"]
-    users = form_value(values, "users") or []
-    groups = form_value(values, "groups") or []
-    if not users and not groups:
-        ack(response_action="errors", errors={"users": "Pick people or a stakeholder group."})
-        return
-    _apply(
-        ack,
-        "users",
-        lambda: lifecycle.invite(
-            svc,
-            body["user"]["id"],
-            _form_where(body, view),
-            users=users,
-            groups=groups,
-            request_key=f"view:{view['id']}",
-        ),
-    )
-
-
-def handle_severity_submission(
-    svc: Services, ack: Ack, body: dict[str, Any], view: dict[str, Any]
-) -> None:
-    """The Change severity form was submitted."""
-    severity = form_value(view["state"]["values"], "severity") or ""
-    _apply(
-        ack,
-        "severity",
-        lambda: lifecycle.set_severity(svc, body["user"]["id"], _form_where(body, view), severity),
-    )
-
-
-def handle_resolve_submission(
-    svc: Services, ack: Ack, body: dict[str, Any], view: dict[str, Any]
-) -> None:
-    """The Resolve form was submitted."""
-    summary = (form_value(view["state"]["values"], "summary") or "").strip()
-    if not summary:
-        ack(response_action="errors", errors={"summary": "Say how it was resolved."})
-        return
-    _apply(
-        ack,
-        "summary",
-        lambda: lifecycle.resolve(svc, body["user"]["id"], _form_where(body, view), summary),
     )
 
 
@@ -261,15 +140,3 @@ def register(app: App, svc: Services) -> None:
         app.action(button.value)(
             lambda ack, body, action: handle_signoff_button(svc, ack, body, action)
         )
-    app.view(Callback.DECISION.value)(
-        lambda ack, body, view: handle_decision_submission(svc, ack, body, view)
-    )
-    app.view(Callback.STAKEHOLDERS.value)(
-        lambda ack, body, view: handle_stakeholders_submission(svc, ack, body, view)
-    )
-    app.view(Callback.SEVERITY.value)(
-        lambda ack, body, view: handle_severity_submission(svc, ack, body, view)
-    )
-    app.view(Callback.RESOLVE.value)(
-        lambda ack, body, view: handle_resolve_submission(svc, ack, body, view)
-    )

@@ -19,7 +19,8 @@ Reply = tuple[str, list[dict[str, Any]] | None]
 
 
 class _Parsed(Protocol):
-    sub: str
+    @property
+    def sub(self) -> str: ...
 
 
 Parsed = TypeVar("Parsed", bound=_Parsed)

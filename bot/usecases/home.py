@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.kinds import OPEN
 from bot.results import Home, OnCallNow
 from bot.services import Services
-from bot.usecases.lifecycle import OPEN_STATUSES, involves, visible_escalations
+from bot.usecases.lifecycle import involves, visible_escalations
 from schedules import rotation as engine
 
 SHIFTS_AHEAD = timedelta(days=14)
@@ -34,7 +35,7 @@ def home_data(svc: Services, user: str) -> Home:
         del home.shifts[MAX_SHIFTS:]
         home.escalations = [
             esc
-            for esc in visible_escalations(svc, uow, user, statuses=OPEN_STATUSES)
+            for esc in visible_escalations(svc, uow, user, statuses=OPEN)
             if involves(esc, user)
         ]
     return home

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.errors import UserError
+from bot.kinds import OPEN
 from bot.policy import Act, hidden, insiders
 from bot.results import Listing, Outcome, Status, Timeline, Where
 from bot.routing import Facets, routed_groups
@@ -21,7 +22,6 @@ from bot.usecases import staging as effects
 from storage.db import UnitOfWork
 from storage.models import Escalation, Participant, TimelineEvent
 
-OPEN_STATUSES = ("open", "acknowledged", "reopened")
 LIST_LIMIT = 50
 
 
@@ -423,7 +423,7 @@ def visible_escalations(
 def list_escalations(svc: Services, viewer: str, scope: str) -> Listing:
     """Return `open`, `mine` (open, and I own, reported or take part) or `all` escalations."""
     with svc.db.uow() as uow:
-        statuses = None if scope == "all" else OPEN_STATUSES
+        statuses = None if scope == "all" else OPEN
         found = visible_escalations(svc, uow, viewer, statuses=statuses)
         if scope == "mine":
             found = [esc for esc in found if involves(esc, viewer)]

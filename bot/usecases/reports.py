@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.kinds import OPEN
 from bot.results import Stats
 from bot.services import Services
-from bot.usecases.lifecycle import OPEN_STATUSES, visible_escalations
+from bot.usecases.lifecycle import visible_escalations
 from storage.db import UnitOfWork
 from storage.models import Escalation
 
@@ -157,7 +158,7 @@ def stats(svc: Services, viewer: str, days: int) -> Stats:
     with svc.db.uow() as uow:
         for esc in visible_escalations(svc, uow, viewer, since=since):
             result.total += 1
-            result.open += esc.status in OPEN_STATUSES
+            result.open += esc.status in OPEN
             result.resolved += esc.status == "resolved"
             severities[esc.severity] += 1
             categories[esc.category] += 1

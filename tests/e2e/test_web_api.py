@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-import bot.sandbox.web as web_module
+import bot.sandbox.web.workspace as web_module  # where Workspace looks up app_features
 from bot.clock import FakeClock
 from bot.config import load_config
 from bot.sandbox.keeping import WorkspaceMissing, require_workspace

@@ -1,43 +1,30 @@
-"""`escbot sandbox`: a local workspace, the bot wired to it, and a shell to act in it."""
+""":class:`Sandbox`: the interactive shell over the emulator and the bot, with its verbs
+(act as, move, click, submit, cancel, home, read, users, channels) and the rendering of
+new messages as text.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 import re
-import secrets
 import shlex
-import signal
-import sys
 import threading
 from collections.abc import Callable
-from importlib import resources
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from bot.clock import Clock, system_clock
-from bot.config import ConfigError, TeamConfig, load_config
-from bot.runtime import Running, start_local
+from bot.config import TeamConfig
+from bot.runtime import Running
 from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.keeping import (
-    SHARED_WORKSPACE,
     Keeper,
-    WorkspaceMissing,
-    database_file,
-    reconcile,
-    require_workspace,
-    workspace_file,
 )
 from bot.sandbox.mentions import translate_mentions
-from bot.sandbox.seed import seed
+from bot.sandbox.shell.forms import _blocks, _flatten, _indent, form_values, submit_form
 from bot.sandbox.socket_mode import SocketMode
-from bot.sandbox.web import KNOWN_COMMANDS, Workspace, create_web_app, unknown_command_text
-from bot.settings import Settings
+from bot.sandbox.web import KNOWN_COMMANDS, Workspace, unknown_command_text
 from bot.web import Server
-from storage.db import Database, safe_url, unreachable
 
-EXAMPLE_NAME = "escalation.example.yaml"
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>")
 _DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
@@ -55,58 +42,6 @@ Type as the current user in the current channel:
   read [channel]        show a channel's messages
   users | channels | help | quit
 """
-
-
-def packaged_example() -> Path:
-    """Return where an installed package keeps the example config (copied in at build)."""
-    return Path(str(resources.files("bot") / EXAMPLE_NAME))
-
-
-def find_config(settings: Settings, explicit: Path | None = None) -> Path:
-    """Return the team config the sandbox uses: explicit, ESCALATION_CONFIG, or the example."""
-    candidates = (
-        [explicit]
-        if explicit
-        else [
-            settings.escalation_config,
-            Path(EXAMPLE_NAME),
-            Path(__file__).resolve().parents[2] / EXAMPLE_NAME,  # a source checkout
-            packaged_example(),
-        ]
-    )
-    for path in candidates:
-        if path is not None and path.is_file():
-            return path
-    raise FileNotFoundError(f"no team config found (looked for {', '.join(map(str, candidates))})")
-
-
-def _flatten(blocks: list[dict[str, Any]] | None) -> str:
-    lines: list[str] = []
-
-    def element_line(element: dict[str, Any]) -> None:
-        kind = element.get("type")
-        if kind == "button":
-            lines.append(f"[{element['text']['text']}] ({element['action_id']})")
-        elif kind == "image":
-            lines.append(f"[image: {element.get('alt_text', '')}]")
-        elif kind in ("static_select", "overflow", "users_select"):
-            lines.append(f"[{kind}] ({element.get('action_id')})")
-        elif isinstance(element.get("text"), str):
-            lines.append(element["text"])
-
-    for block in blocks or []:
-        text = block.get("text")
-        if isinstance(text, dict):
-            lines.append(text.get("text", ""))
-        for item in block.get("fields") or []:
-            lines.append(item.get("text", "").replace("\n", ": "))
-        if isinstance(block.get("accessory"), dict):
-            element_line(block["accessory"])
-        if block.get("type") == "image":
-            lines.append(f"[image: {block.get('alt_text', '')}]")
-        for element in block.get("elements") or []:
-            element_line(element)
-    return "\n".join(line for line in lines if line)
 
 
 class Sandbox:
@@ -392,220 +327,3 @@ class Sandbox:
         for call in self.emulator.calls_of("conversations.create"):
             if call.ok:
                 self.say(f"  #{call.args.get('name')}")
-
-
-def _blocks(args: dict[str, Any]) -> list[dict[str, Any]] | None:
-    blocks = args.get("blocks")
-    return json.loads(blocks) if isinstance(blocks, str) else blocks
-
-
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.splitlines())
-
-
-def _element_value(element: dict[str, Any], raw: str) -> dict[str, Any]:
-    kind = element["type"]
-    if kind == "static_select":
-        return {
-            "type": kind,
-            "selected_option": {"text": {"type": "plain_text", "text": raw}, "value": raw},
-        }
-    if kind in ("multi_static_select", "checkboxes"):
-        return {
-            "type": kind,
-            "selected_options": [
-                {"text": {"type": "plain_text", "text": v}, "value": v} for v in raw.split(",") if v
-            ],
-        }
-    if kind == "multi_users_select":
-        return {"type": kind, "selected_users": [v for v in raw.split(",") if v]}
-    return {"type": kind, "value": raw}
-
-
-def form_values(
-    view: dict[str, Any], given: dict[str, str], handles: dict[str, str], emulator: Emulator
-) -> dict[str, Any]:
-    """Return a form's submitted values: `given` (block ID → text), else its initial picks.
-
-    People are named by handle (`@ana`, `ana`) or ID; an unknown one raises ValueError.
-    """
-    values: dict[str, Any] = {}
-    for block in view.get("blocks", []):
-        if block.get("type") != "input":
-            continue
-        element, block_id = block["element"], block["block_id"]
-        raw = given.get(block_id)
-        if raw is None:
-            initial = element.get("initial_option")
-            if initial:
-                values[block_id] = {
-                    element["action_id"]: {"type": element["type"], "selected_option": initial}
-                }
-            continue
-        raw = str(raw)
-        if element["type"] in ("multi_users_select", "users_select"):
-            people = [handles.get(p.strip().lstrip("@").lower(), p.strip()) for p in raw.split(",")]
-            unknown = [p for p in people if p and emulator.user(p) is None]
-            if unknown:
-                raise ValueError(f"{block_id}: no such person {', '.join(unknown)}")
-            raw = ",".join(people)
-        values[block_id] = {element["action_id"]: _element_value(element, raw)}
-    return values
-
-
-def submit_form(driver: Driver, user: str, view: dict[str, Any], values: dict) -> list[str]:
-    """Submit a form as `user`; return the problems the bot found (empty when it closed)."""
-    reply = driver.submit_view(user, view, values)
-    answer = reply.json if isinstance(reply.json, dict) else {}
-    if answer.get("response_action") == "errors":
-        return [f"{field}: {problem}" for field, problem in (answer.get("errors") or {}).items()]
-    if reply.status != 200:
-        return [f"the bot answered HTTP {reply.status}"]
-    return []
-
-
-def start_sandbox(
-    settings: Settings,
-    config: TeamConfig,
-    *,
-    out: TextIO | None = None,
-    port: int = 0,
-    web_port: int | None = None,
-    clock: Clock = system_clock,
-    scheduler: bool = True,
-    rate_limits: bool = True,
-    socket_mode: bool = False,
-) -> Sandbox:
-    """Start the emulator seeded from `config` and the bot wired to it (and the web page);
-    over Socket Mode instead of HTTP with `socket_mode`.
-
-    The workspace is kept beside a SQLite database (else in ./sandbox.workspace.json) and
-    restored on the next start, so the two always go together.
-    """
-    out = out or sys.stdout
-    database = database_file(settings.database_url)
-    if database is not None and not database.parent.is_dir():  # before anything is written
-        raise unreachable(
-            settings.database_url, OSError(f"unable to open: no directory {database.parent}")
-        )
-    emulator = Emulator(rate_limits=rate_limits)
-    emulator.start()
-    handles = seed(emulator, config)
-    if database is not None:
-        moved = reconcile(database)
-        if moved:
-            print(moved, file=out, flush=True)
-        kept = workspace_file(database)
-    else:  # a database server: the workspace file is here, and must match it
-        kept = SHARED_WORKSPACE
-        probe = Database(settings.database_url)
-        try:
-            probe.prepare()
-            with probe.uow() as uow:
-                require_workspace(kept, len(uow.repos.escalations.find()), settings.database_url)
-        except WorkspaceMissing:
-            emulator.stop()
-            raise
-        finally:
-            probe.dispose()
-    keeper = Keeper(emulator, kept)
-    keeper.load()
-    keeper.start()
-    socket = SocketMode(emulator).start() if socket_mode else None
-    secret = secrets.token_hex(16)
-    local = settings.model_copy(
-        update={
-            "slack_bot_token": emulator.bot_token,
-            "slack_signing_secret": secret,
-            "slack_api_url": emulator.url,
-            "slack_app_token": socket.app_token if socket else None,
-        }
-    )
-    db = Database(local.database_url)
-    db.prepare()
-    bot = start_local(local, config, db, port=port, clock=clock, scheduler=scheduler)
-    driver = Driver(emulator, bot.events_url, secret)
-    if socket is not None:
-        socket.wait_connected()
-        driver.transport = socket.transport
-    box = Sandbox(config, bot, emulator, driver, handles, out)
-    box.keeper = keeper
-    box.socket = socket
-    if web_port is not None:
-        box.workspace = Workspace(emulator, driver, handles, box.user, box.channel)
-        try:
-            box.web = Server(create_web_app(box.workspace), port=web_port).start()
-        except OSError:
-            box.stop()  # the port is taken: nothing keeps running behind the error
-            raise
-    return box
-
-
-def run_sandbox(
-    settings: Settings,
-    config_path: Path | None = None,
-    stdin: TextIO | None = None,
-    out: TextIO | None = None,
-    *,
-    web_port: int | None = None,
-    shell: bool = True,
-    socket_mode: bool = False,
-) -> None:
-    """Run the sandbox (and its web page) with a shell on stdin until `quit` or end of input.
-
-    Without the shell it serves until interrupted (Ctrl-C or SIGTERM).
-    """
-    stdin = stdin or sys.stdin
-    out = out or sys.stdout
-    try:
-        path = find_config(settings, config_path)
-        config = load_config(path)
-    except (ConfigError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    try:
-        box = start_sandbox(settings, config, out=out, web_port=web_port, socket_mode=socket_mode)
-    except WorkspaceMissing as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except OSError as exc:
-        print(f"error: cannot serve the web workspace on port {web_port}: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    web = f"Web workspace: {box.web_url}\n" if box.web_url else ""
-    where = f"bot at {box.bot.events_url}"
-    if box.socket is not None:
-        where = f"bot over Socket Mode at {box.socket.url}"
-    box.say(
-        f"{web}Sandbox workspace at {box.emulator.url} — {where}\n"
-        f"Team config: {path}; database: {safe_url(settings.database_url)}"
-    )
-    try:
-        if not shell:
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            box.say("Serving the web workspace only; Ctrl-C stops it.")
-            stop.wait()
-            return
-        box.say(f"You are @{box.names.get(box.user)} in #escalations-team. Type `help`.")
-        if logging.getLogger().getEffectiveLevel() == logging.INFO:
-            logging.getLogger().setLevel(logging.WARNING)  # log lines would cut into the prompt
-        box.follow()
-        interactive = stdin.isatty()
-        while True:
-            if interactive:
-                prompt = f"@{box.names.get(box.user, box.user)} {box._channel_label(box.channel)}> "
-                try:
-                    line = input(prompt)
-                except EOFError:
-                    break
-            else:
-                line = stdin.readline()
-                if not line:
-                    break
-                box.say(f"> {line.rstrip()}")
-            if not box.execute(line):
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        box.stop()

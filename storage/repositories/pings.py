@@ -6,12 +6,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, and_, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from storage.models import Escalation, Signoff
+from storage.models import (
+    Escalation,
+    Signoff,
+)
 
 
 class epoch(FunctionElement[int]):

@@ -1,11 +1,6 @@
-"""The sandbox's web workspace: a Slack-like page over the emulator, on loopback.
-
-The page (``static/``: plain HTML, CSS and JavaScript) asks this server for a snapshot of
-what the current user sees, and acts through it the way Slack's client acts for a person:
-a slash command or a button press becomes a signed request to the bot (through the
-:class:`~bot.sandbox.driver.Driver`), a form submission carries only the options the form
-offered, and nobody reads or writes a private channel they are not in. A stream of
-server-sent events tells the page when to ask again, so pages and replies arrive live.
+""":class:`Workspace`: what one person sees (sidebar, messages, ephemerals, open views,
+App Home) and what they do (send, press, shortcut, react, submit, cancel), carried to
+the bot through the driver, plus change notifications for the page's event stream.
 """
 
 from __future__ import annotations
@@ -16,59 +11,27 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
-
-from bot.manifest import COMMANDS, build_manifest
+from bot.manifest import COMMANDS
 from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.mentions import translate_mentions
-
-STATIC = Path(__file__).with_name("static")
-KNOWN_COMMANDS = [command for command, _, _ in COMMANDS]
-
-
-class Refused(Exception):
-    """What Slack's client would not let the person do, with the reason shown to them."""
-
-    def __init__(self, reason: str, status: int = 403):
-        super().__init__(reason)
-        self.reason, self.status = reason, status
-
-
-_SENT_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]+)&gt;")
-
-
-def slack_escape(text: str, handles: Mapping[str, str]) -> str:
-    """Return typed text as Slack's client sends it: `&`, `<`, `>` escaped, mentions as `<@U…>`."""
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return translate_mentions(_SENT_MENTION.sub(r"<@\1>", escaped), handles)
-
-
-def app_features() -> tuple[list[dict[str, Any]], set[str]]:
-    """Return the app's message shortcuts and the events it subscribes to, from its manifest."""
-    manifest = build_manifest("https://sandbox.invalid")
-    shortcuts = [
-        {"name": s.get("name", s.get("callback_id")), "callback_id": s["callback_id"]}
-        for s in manifest.get("features", {}).get("shortcuts", [])
-        if s.get("type") == "message" and s.get("callback_id")
-    ]
-    events = manifest.get("settings", {}).get("event_subscriptions", {}).get("bot_events", [])
-    return shortcuts, set(events)
-
-
-def unknown_command_text(command: str) -> str:
-    """Return the one-line answer to a slash command the bot does not serve."""
-    return f"`{command}` is not a command here. Try {', '.join(KNOWN_COMMANDS)}."
+from bot.sandbox.web.common import (
+    KNOWN_COMMANDS,
+    Refused,
+    app_features,
+    slack_escape,
+    unknown_command_text,
+)
+from bot.sandbox.web.forms import (
+    _action_value,
+    _find_element,
+    _is_empty,
+    _state_value,
+    _view_for_page,
+)
 
 
 @dataclass
@@ -463,194 +426,3 @@ class Workspace:
         """Tell the bot the person opened its Home tab (it publishes their Home)."""
         self.driver.event({"type": "app_home_opened", "user": user, "tab": "home"})
         return {"ok": True}
-
-
-# ---------------------------------------------------------------------- forms
-
-
-def _view_for_page(view: dict) -> dict[str, Any]:
-    return {
-        k: view.get(k) for k in ("id", "type", "title", "submit", "close", "blocks", "callback_id")
-    }
-
-
-def _find_element(blocks: list[dict], block_id: str, action_id: str) -> dict:
-    for block in blocks:
-        if block.get("block_id", "") != block_id and block_id:
-            continue
-        candidates = list(block.get("elements") or [])
-        for key in ("accessory", "element"):
-            if isinstance(block.get(key), dict):
-                candidates.append(block[key])
-        for element in candidates:
-            if isinstance(element, dict) and element.get("action_id") == action_id:
-                return element
-    raise Refused("no such button here", 404)
-
-
-def _options(element: dict) -> list[dict]:
-    options = list(element.get("options") or [])
-    for group in element.get("option_groups") or []:
-        options.extend(group.get("options") or [])
-    return options
-
-
-def _strings(values: Any) -> list[str]:
-    if isinstance(values, str):
-        return [values]
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise Refused("Not a value this field takes.", 400)
-    return values
-
-
-def _pick(element: dict, values: Any) -> list[dict]:
-    wanted = _strings(values)
-    offered = {option["value"]: option for option in _options(element)}
-    picked = []
-    for value in wanted:
-        if value not in offered:
-            raise Refused("Pick one of the options offered.", 400)
-        picked.append(offered[value])
-    return picked
-
-
-def _people(values: Any, emulator: Emulator) -> list[str]:
-    wanted = _strings(values)
-    for user in wanted:
-        found = emulator.user(str(user))
-        if found is None or found["deleted"]:
-            raise Refused("Pick someone from this workspace.", 400)
-    return [str(u) for u in wanted]
-
-
-def _state_value(element: dict, value: Any, emulator: Emulator) -> dict[str, Any]:
-    """Turn what the page sent for one input into Slack's view state value, or refuse."""
-    kind = element.get("type")
-    if isinstance(value, Mapping):
-        raise Refused("Not a value this field takes.", 400)
-    if kind in ("plain_text_input", "email_text_input", "url_text_input", "number_input"):
-        text = "" if value is None else str(value)
-        limit = element.get("max_length")
-        if limit and len(text) > int(limit):
-            raise Refused(f"At most {limit} characters.", 400)
-        return {"type": kind, "value": text or None}
-    if kind in ("static_select", "radio_buttons"):
-        picked = _pick(element, value) if value else []
-        return {"type": kind, "selected_option": picked[0] if picked else None}
-    if kind in ("multi_static_select", "checkboxes"):
-        return {"type": kind, "selected_options": _pick(element, value or [])}
-    if kind == "users_select":
-        users = _people(value, emulator) if value else []
-        return {"type": kind, "selected_user": users[0] if users else None}
-    if kind == "multi_users_select":
-        return {"type": kind, "selected_users": _people(value or [], emulator)}
-    if kind in ("datepicker", "timepicker"):
-        key = "selected_date" if kind == "datepicker" else "selected_time"
-        return {"type": kind, key: str(value) if value else None}
-    raise Refused(f"The sandbox cannot fill a {kind} field.", 400)
-
-
-def _is_empty(state: dict[str, Any]) -> bool:
-    return not any(state.get(k) for k in state if k != "type")
-
-
-def _action_value(element: dict, selected: Any, emulator: Emulator) -> Any:
-    """Return what the driver sends for a pressed element: a button's own value, or a pick."""
-    kind = element.get("type")
-    if kind == "button":
-        return element.get("value")
-    if kind == "overflow":
-        return {"type": kind, "selected_option": _pick(element, selected)[0]}
-    return _state_value(element, selected, emulator)
-
-
-# ---------------------------------------------------------------------- HTTP
-
-
-def create_web_app(workspace: Workspace) -> Starlette:
-    """Return the ASGI app serving the page, its snapshot, its actions and its live stream."""
-
-    async def body(request: Request) -> dict[str, Any]:
-        # Another site open in the same browser must not act as the sandbox's people: its
-        # page can only send a JSON body after a preflight this app never answers, and a
-        # browser names the page's origin, which must be this one.
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            raise Refused("send application/json", 415)
-        origin = request.headers.get("origin")
-        if origin and urlsplit(origin).netloc != request.headers.get("host"):
-            raise Refused("cross-origin requests are refused", 403)
-        try:
-            data = json.loads(await request.body() or b"{}")
-        except ValueError:
-            raise Refused("not JSON", 400) from None
-        if not isinstance(data, dict):
-            raise Refused("not a JSON object", 400)
-        return data
-
-    def refusing(handler: Any) -> Any:
-        async def endpoint(request: Request) -> Response:
-            try:
-                return JSONResponse(await handler(request))
-            except Refused as refusal:
-                return JSONResponse(
-                    {"ok": False, "error": refusal.reason}, status_code=refusal.status
-                )
-
-        return endpoint
-
-    async def index(_: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
-
-    async def snapshot(request: Request) -> dict[str, Any]:
-        q = request.query_params
-        user = workspace.person(q.get("user") or workspace.default_user)
-        return await asyncio.to_thread(
-            workspace.snapshot, user, q.get("channel") or None, q.get("home") == "1"
-        )
-
-    def acting(method: str) -> Any:
-        async def handler(request: Request) -> dict[str, Any]:
-            data = await body(request)
-            user = workspace.person(data.get("user"))
-            if method == "send":
-                return await asyncio.to_thread(
-                    workspace.send, user, str(data.get("channel", "")), str(data.get("text", ""))
-                )
-            if method == "press":
-                return await asyncio.to_thread(workspace.press, user, data)
-            if method == "shortcut":
-                return await asyncio.to_thread(workspace.shortcut, user, data)
-            if method == "react":
-                return await asyncio.to_thread(workspace.react, user, data)
-            if method == "submit":
-                given = data.get("values")
-                values = given if isinstance(given, dict) else {}
-                return await asyncio.to_thread(
-                    workspace.submit, user, str(data.get("view_id", "")), values
-                )
-            if method == "cancel":
-                return await asyncio.to_thread(workspace.cancel, user, str(data.get("view_id", "")))
-            return await asyncio.to_thread(workspace.open_home, user)
-
-        return handler
-
-    async def events(_: Request) -> Response:
-        return StreamingResponse(
-            workspace.changes(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
-
-    routes = [
-        Route("/", index),
-        Route("/api/snapshot", refusing(snapshot)),
-        Route("/api/events", events),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ]
-    for name in ("send", "press", "submit", "cancel", "home", "shortcut", "react"):
-        routes.append(Route(f"/api/{name}", refusing(acting(name)), methods=["POST"]))
-    # Only loopback names: a DNS-rebound name reaching this port gets 400, not a snapshot.
-    loopback = ["127.0.0.1", "localhost", "[::1]", "::1"]
-    return Starlette(
-        routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=loopback)]
-    )

@@ -1,0 +1,161 @@
+"""The escalation repository: escalations, their participants, timeline events,
+sign-offs and follow-ups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    func,
+    select,
+)
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import (
+    Escalation,
+    Followup,
+    Participant,
+    Signoff,
+    TimelineEvent,
+)
+from storage.repositories.base import next_value
+
+
+class EscalationRepository:
+    """Escalations and what hangs off them."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, escalation: Escalation) -> Escalation:
+        """Give the escalation the next ESC number and stage it."""
+        escalation.id = next_value(self.session, "escalation")
+        self.session.add(escalation)
+        self.session.flush()
+        return escalation
+
+    def get(self, number: int) -> Escalation | None:
+        """Return ESC-<number>, or None."""
+        return self.session.get(Escalation, number)
+
+    def load_many(self, numbers: Collection[int]) -> list[Escalation]:
+        """Return these escalations with their participants, read in two queries; while the
+        caller holds the list, `get` on each of them reads no more."""
+        ordered = sorted(numbers)
+        loaded: list[Escalation] = []
+        for start in range(0, len(ordered), 1000):
+            chunk = ordered[start : start + 1000]
+            loaded += self.session.scalars(
+                select(Escalation)
+                .where(Escalation.id.in_(chunk))
+                .options(selectinload(Escalation.participants))
+            ).all()
+        return loaded
+
+    def by_channel(self, channel_id: str) -> Escalation | None:
+        """Return the escalation worked in this channel, or None."""
+        return self.session.scalars(
+            select(Escalation).where(Escalation.channel_id == channel_id)
+        ).one_or_none()
+
+    def by_request_key(self, key: str) -> Escalation | None:
+        """Return the escalation created by this request, or None."""
+        return self.session.scalars(
+            select(Escalation).where(Escalation.request_key == key)
+        ).one_or_none()
+
+    def find(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Escalation]:
+        """Return escalations, newest first, filtered by status and creation time."""
+        stmt = select(Escalation).order_by(Escalation.id.desc())
+        if statuses:
+            stmt = stmt.where(Escalation.status.in_(statuses))
+        if since is not None:
+            stmt = stmt.where(Escalation.created_at >= since)
+        if limit:
+            stmt = stmt.limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def open_by_severity(self, statuses: Sequence[str]) -> dict[str, int]:
+        """Return how many escalations are in these statuses, by severity."""
+        rows = self.session.execute(
+            select(Escalation.severity, func.count())
+            .where(Escalation.status.in_(statuses))
+            .group_by(Escalation.severity)
+        ).all()
+        return {severity: int(n) for severity, n in rows}
+
+    def add_participant(self, participant: Participant) -> None:
+        """Stage a participant."""
+        self.session.add(participant)
+
+    def add_event(
+        self, escalation_id: int, at: datetime, kind: str, actor: str | None = None, **detail: Any
+    ) -> TimelineEvent:
+        """Append a timeline event."""
+        event = TimelineEvent(
+            escalation_id=escalation_id, at=at, kind=kind, actor=actor, detail=detail
+        )
+        self.session.add(event)
+        return event
+
+    def timeline(self, escalation_id: int) -> list[TimelineEvent]:
+        """Return the escalation's timeline, oldest first."""
+        return list(
+            self.session.scalars(
+                select(TimelineEvent)
+                .where(TimelineEvent.escalation_id == escalation_id)
+                .order_by(TimelineEvent.at, TimelineEvent.id)
+            )
+        )
+
+    def signoffs(self, escalation_id: int) -> list[Signoff]:
+        """Return the escalation's sign-off requests, oldest first."""
+        return list(
+            self.session.scalars(
+                select(Signoff).where(Signoff.escalation_id == escalation_id).order_by(Signoff.id)
+            )
+        )
+
+    def followups(
+        self, escalation_id: int | None = None, *, status: str | None = None
+    ) -> list[Followup]:
+        """Return follow-ups of one escalation (or all), oldest first."""
+        stmt = select(Followup).order_by(Followup.id)
+        if escalation_id is not None:
+            stmt = stmt.where(Followup.escalation_id == escalation_id)
+        if status is not None:
+            stmt = stmt.where(Followup.status == status)
+        return list(self.session.scalars(stmt))
+
+    def lock(self, number: int) -> Escalation | None:
+        """Return ESC-<number> locked for update until the unit of work ends, or None."""
+        return self.session.get(Escalation, number, with_for_update=True, populate_existing=True)
+
+    def signoff(self, signoff_id: int) -> Signoff | None:
+        """Return the sign-off request, or None."""
+        return self.session.get(Signoff, signoff_id)
+
+    def add_signoff(self, signoff: Signoff) -> Signoff:
+        """Stage a sign-off request and give it its ID."""
+        self.session.add(signoff)
+        self.session.flush()
+        return signoff
+
+    def followup(self, followup_id: int) -> Followup | None:
+        """Return the follow-up, or None."""
+        return self.session.get(Followup, followup_id)
+
+    def add_followup(self, followup: Followup) -> Followup:
+        """Stage a follow-up and give it its ID."""
+        self.session.add(followup)
+        self.session.flush()
+        return followup
