@@ -80,7 +80,7 @@ def page_dm(
     return text, [section(text), {"type": "actions", "elements": elements}]
 
 
-PAGES_PER_DM = 20  # pages in one direct message: two blocks each, a message holds 50
+PAGES_PER_DM = 24  # pages in one direct message: two blocks each and a heading, of 50
 
 
 def page_dms(

@@ -12,8 +12,10 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import select
 
 from bot import logs
 from bot.clock import Clock
@@ -60,10 +62,6 @@ class Later(Exception):
     def __init__(self, seconds: float, reason: str = "rate limited"):
         super().__init__(f"{reason}: again in {seconds:.2f} s")
         self.seconds = max(0.0, seconds)
-
-
-# Far enough ahead that every pending item counts as due (`Outbox.take_more`).
-_ANY_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def waiting_time(age: timedelta) -> timedelta:
@@ -344,11 +342,18 @@ class Outbox:
         jobs: list[Job] = []
         with self.db.uow() as uow:
             repo = uow.repos.outbox
-            # due() at _ANY_TIME finds pending items whatever their next attempt; lock() at
-            # `now` then takes only those nobody holds now.
-            for item in repo.due(_ANY_TIME, limit, like=(like,), skip=exclude):
+            stmt = (
+                select(OutboxItem)
+                .where(OutboxItem.status == "pending", OutboxItem.key.like(like))
+                .where((OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until <= now))
+                .order_by(OutboxItem.id)
+                .limit(limit)
+            )
+            if exclude:
+                stmt = stmt.where(OutboxItem.id.not_in(list(exclude)))
+            for item in uow.session.scalars(stmt) if limit > 0 else ():
                 if not repo.lock(item.id, now + LEASE, now, self.owner):
-                    continue
+                    continue  # taken by another worker meanwhile
                 item.attempts += 1
                 jobs.append(
                     Job(
