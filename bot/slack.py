@@ -175,6 +175,7 @@ class ChannelPacer:
     def __init__(self, rate: float = CHANNEL_RATE, burst: int = CHANNEL_BURST):
         self.rate, self.burst = rate, float(burst)
         self._buckets: dict[str, tuple[float, float]] = {}
+        self._booked: dict[str, float] = {}  # channel: when a put-off send comes back
         self._lock = threading.Lock()
 
     def reserve(self, channel: str, now: float) -> float:
@@ -187,7 +188,19 @@ class ChannelPacer:
                 self._buckets[channel] = (tokens, now)
                 return (1.0 - tokens) / self.rate
             self._buckets[channel] = (tokens - 1.0, now)
+            booked = self._booked.get(channel)
+            if booked is not None and booked <= now:
+                del self._booked[channel]  # the booked send is this one (or came before it)
             return 0.0
+
+    def book(self, channel: str, at: float) -> float:
+        """Book the channel's next send at `at` for a caller who will come back then, unless
+        one is booked already; return the moment booked (the caller's or the earlier one)."""
+        with self._lock:
+            booked = self._booked.get(channel)
+            if booked is None or booked < at - 1.0 / self.rate:  # none, or one long gone
+                self._booked[channel] = booked = at
+            return booked
 
     def spare(self, channel: str) -> bool:
         """Return True when another send to `channel` could go now (as of the last reserve)."""

@@ -152,9 +152,15 @@ def send_page_dm(svc: Services, job: Job) -> None:
 
 
 def _page_person(svc: Services, job: Job, esc: Escalation, user: str) -> None:
-    wait = svc.slack.pacer.reserve(user, svc.clock().timestamp())
+    now = svc.clock().timestamp()
+    wait = svc.slack.pacer.reserve(user, now)
     if wait > 0:
-        raise Later(wait, f"DMs to {user} are at Slack's limit")
+        # One put-off page comes back when the next DM may go and takes the others along;
+        # the others come back a send later, in case it could not take them all.
+        booked = svc.slack.pacer.book(user, now + wait)
+        if booked > now + wait - 1e-6:
+            raise Later(wait, f"DMs to {user} are at Slack's limit")
+        raise Later(booked - now + 1.0 / svc.slack.pacer.rate, f"behind {user}'s next DM")
     taken: list[Job] = []
     try:
         if not svc.slack.pacer.spare(user):  # the next one would wait: take them along

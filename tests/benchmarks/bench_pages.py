@@ -175,6 +175,18 @@ def run(args: argparse.Namespace) -> None:
             stop.set()
             passer.join(timeout=30)
             wall = time.perf_counter() - started
+            with world.db.uow() as uow:  # each page DM item's history, for the slowest pages
+                history = {
+                    key: (created_at, attempts, error)
+                    for key, created_at, attempts, error in uow.session.execute(
+                        select(
+                            OutboxItem.key,
+                            OutboxItem.created_at,
+                            OutboxItem.attempts,
+                            OutboxItem.last_error,
+                        ).where(OutboxItem.key.like("page:%:dm:%"))
+                    )
+                }
         finally:
             world.bot.stop()
             emulator.stop()
@@ -184,6 +196,7 @@ def run(args: argparse.Namespace) -> None:
     net: list[float] = []
     by_channel: dict[str, list[tuple[float, float]]] = defaultdict(list)
     messages = 0
+    slowest: list[tuple[float, str, datetime]] = []
     for call in emulator.calls_of("chat.postMessage"):
         keys = [k for k in _keys(call.args) if k.startswith("page:") and ":dm:" in k]
         if not (call.ok and keys):
@@ -194,6 +207,7 @@ def run(args: argparse.Namespace) -> None:
             due_at = created[int(number)] + ack * (int(round_) * per_round + int(step))
             by_channel[str(call.args["channel"])].append((due_at.timestamp(), call.at))
             by_step[f"{round_}:{step}"].append(call.at - due_at.timestamp())
+            slowest.append((call.at - due_at.timestamp(), key, due_at))
     floor: list[float] = []
     for sent in by_channel.values():
         ideal = _earliest([due_s for due_s, _ in sent])
@@ -209,6 +223,11 @@ def run(args: argparse.Namespace) -> None:
             f"  round {int(round_) + 1} step {int(step) + 1}: {len(values)} DMs, "
             f"p50 {_pct(values, 0.5):.1f} s, p99 {_pct(values, 0.99):.1f} s"
         )
+    print("slowest pages (delay, key, staged after due, attempts, last error):")
+    for delay, key, due_at in sorted(slowest, reverse=True)[:6]:
+        staged, attempts, error = history.get(key, (None, None, None))
+        late = f"{(staged - due_at).total_seconds():.1f} s" if staged else "?"
+        print(f"  {delay:.1f} s {key} staged +{late} attempts {attempts} {(error or '')[:80]}")
     throttled = Counter(c.method for c in emulator.calls if c.status == 429)
     every = Counter(c.method for c in emulator.calls)
     print(f"Web API calls: {len(emulator.calls)} {dict(every.most_common())}")
