@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schedules import rotation as engine
-from storage.models import Escalation, Followup, Participant, Signoff, TimelineEvent
+from storage.models import (
+    ChecklistStep,
+    Escalation,
+    Followup,
+    Participant,
+    Signoff,
+    TimelineEvent,
+)
 from storage.models import Override as OverrideRow
 
 
@@ -193,3 +200,12 @@ class CardFacts:
     open_followups: int = 0
     pending_signoffs: list[str] = field(default_factory=list)
     paging: list[str] = field(default_factory=list)  # see `paging`
+    checklist: list[ChecklistStep] = field(default_factory=list)
+
+
+@dataclass
+class Checklist:
+    """An escalation's checklist, in order, as `/esc checklist` shows it."""
+
+    esc: Escalation
+    steps: list[ChecklistStep] = field(default_factory=list)

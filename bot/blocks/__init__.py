@@ -18,6 +18,7 @@ from bot.blocks.card import (
     staffed_summary,
     staffing_delayed,
 )
+from bot.blocks.checklist import checklist_note, checklist_reply, step_line
 from bot.blocks.common import GRAPHIC_WARNING, Action, Callback, button, context, section
 from bot.blocks.forms import (
     decision_modal,
@@ -68,6 +69,8 @@ __all__ = [
     "Callback",
     "announcement",
     "button",
+    "checklist_note",
+    "checklist_reply",
     "content_warning",
     "context",
     "could_not_add",
@@ -105,6 +108,7 @@ __all__ = [
     "stakeholders_modal",
     "stats_reply",
     "status_reply",
+    "step_line",
     "timeline_reply",
     "update_reminder",
     "weekly_digest",

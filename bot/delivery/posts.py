@@ -79,6 +79,7 @@ def card_facts(uow: UnitOfWork, esc: Escalation) -> results.CardFacts:
         open_followups=len(uow.repos.escalations.followups(esc.id, status="open")),
         pending_signoffs=[s.group for s in signoffs if s.status == "pending"],
         paging=blocks.paging(esc),
+        checklist=uow.repos.escalations.checklist(esc.id),
     )
 
 
