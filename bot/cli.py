@@ -253,9 +253,43 @@ def audit() -> None:
     """The tamper-evident decision log."""
 
 
+@audit.command("export")
+@click.argument("ref")
+def audit_export(ref: str) -> None:
+    """Print ESC-n's audit bundle (decision chain, sign-offs, timeline) as one JSON document."""
+    import json
+
+    from bot.parsing.esc import parse_ref
+    from bot.usecases.audit import export_bundle
+
+    number = parse_ref(ref)
+    if number is None or not 0 < number < 2**31:
+        raise click.BadParameter(f"{ref!r} is not an escalation like ESC-12", param_hint="REF")
+    try:
+        bundle = export_bundle(_database(_settings()), number)
+    except LookupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(bundle, indent=2, ensure_ascii=False))
+    click.echo(f"seal {bundle['seal']}", err=True)
+
+
 @audit.command("verify")
-def audit_verify() -> None:
-    """Walk every decision chain; report the first broken entry (exit 1), else ok."""
+@click.option(
+    "--bundle",
+    "bundle_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Check this exported bundle offline, with no database.",
+)
+@click.option("--seal", default=None, help="With --bundle: the seal printed at export.")
+def audit_verify(bundle_path: Path | None, seal: str | None) -> None:
+    """Walk every decision chain (or one bundle); report the first broken entry (exit 1)."""
+    if bundle_path is not None:
+        _verify_bundle(bundle_path, seal)
+        return
+    if seal is not None:
+        raise click.UsageError("--seal goes with --bundle")
     from bot.usecases.decisions import verify_all
 
     result = verify_all(_database(_settings()))
@@ -264,6 +298,32 @@ def audit_verify() -> None:
         click.echo(f"({result.entries} entries in {result.chains} chains verified before it)")
         sys.exit(1)
     click.echo(f"ok: {result.entries} entries in {result.chains} chains verified")
+
+
+def _verify_bundle(path: Path, seal: str | None) -> None:
+    import json
+
+    from bot.usecases.audit import verify_bundle
+
+    try:
+        check = verify_bundle(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as exc:
+        click.echo(f"error: cannot read {path}: {exc.strerror}", err=True)
+        sys.exit(2)
+    except (ValueError, UnicodeDecodeError) as exc:
+        click.echo(f"error: {path}: {exc}", err=True)
+        sys.exit(2)
+    if check.broken is None and seal is not None and seal != check.seal:
+        click.echo(f"broken: {check.ref} seal: not the seal given (the bundle was re-sealed)")
+        sys.exit(1)
+    if check.broken is not None:
+        click.echo(f"broken: {check.broken}")
+        sys.exit(1)
+    decisions, signoffs, events = check.counts
+    click.echo(
+        f"ok: {check.ref}: {decisions} decisions, {signoffs} sign-offs, "
+        f"{events} timeline events verified (seal {check.seal[:16]})"
+    )
 
 
 @main.command()
