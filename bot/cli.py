@@ -248,6 +248,47 @@ def export(since: str, fmt: str) -> None:
     click.echo(to_csv(rows) if fmt == "csv" else to_json(rows), nl=False)
 
 
+@main.command()
+@click.argument("ref")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "json"]),
+    default="md",
+    show_default=True,
+    help="Output format.",
+)
+def review(ref: str, fmt: str) -> None:
+    """Print the review document of ESC-n: times, SLA, checklist, timeline, decisions."""
+    import json
+
+    from bot.blocks import review_data, review_markdown
+    from bot.clock import system_clock
+    from bot.usecases.review import operator_review
+
+    number = _ref(ref)
+    settings = _settings()
+    config = _config(settings.escalation_config)
+    try:
+        found = operator_review(_database(settings), config, number, system_clock())
+    except LookupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if fmt == "json":
+        click.echo(json.dumps(review_data(found, config), indent=2, ensure_ascii=False))
+    else:
+        click.echo(review_markdown(found, config), nl=False)
+
+
+def _ref(ref: str) -> int:
+    from bot.parsing.esc import parse_ref
+
+    number = parse_ref(ref)
+    if number is None or not 0 < number < 2**31:
+        raise click.BadParameter(f"{ref!r} is not an escalation like ESC-12", param_hint="REF")
+    return number
+
+
 @main.group()
 def audit() -> None:
     """The tamper-evident decision log."""
@@ -259,12 +300,9 @@ def audit_export(ref: str) -> None:
     """Print ESC-n's audit bundle (decision chain, sign-offs, timeline) as one JSON document."""
     import json
 
-    from bot.parsing.esc import parse_ref
     from bot.usecases.audit import export_bundle
 
-    number = parse_ref(ref)
-    if number is None or not 0 < number < 2**31:
-        raise click.BadParameter(f"{ref!r} is not an escalation like ESC-12", param_hint="REF")
+    number = _ref(ref)
     try:
         bundle = export_bundle(_database(_settings()), number)
     except LookupError as exc:

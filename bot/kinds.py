@@ -20,6 +20,7 @@ POST = "channel.post"
 DECISION = "decision.post"
 SIGNOFF = "signoff.sync"
 INVITE = "channel.invite"
+REVIEW = "review.post"
 
 
 log = logging.getLogger(__name__)

@@ -12,6 +12,7 @@ from datetime import datetime
 from schedules import rotation as engine
 from storage.models import (
     ChecklistStep,
+    Decision,
     Escalation,
     Followup,
     Participant,
@@ -209,3 +210,17 @@ class Checklist:
 
     esc: Escalation
     steps: list[ChecklistStep] = field(default_factory=list)
+
+
+@dataclass
+class Review:
+    """Everything the review document of an escalation shows, read at one instant."""
+
+    esc: Escalation
+    now: datetime
+    ack_within_s: int | None = None
+    checklist: list[ChecklistStep] = field(default_factory=list)
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    signoffs: list[Signoff] = field(default_factory=list)
+    followups: list[Followup] = field(default_factory=list)

@@ -13,7 +13,15 @@ from bot.parsing.esc import EscRequest, help_text, parse_decision, parse_esc
 from bot.policy import Act
 from bot.results import Where
 from bot.services import Services
-from bot.usecases import decisions, followups, lifecycle, playbooks, reports, signoffs
+from bot.usecases import (
+    decisions,
+    followups,
+    lifecycle,
+    playbooks,
+    reports,
+    review,
+    signoffs,
+)
 from handlers.replying import Reply, answer, parse_and_ack, request_key
 
 Sub = Callable[[Services, str, Where, EscRequest, str], Reply]
@@ -85,6 +93,9 @@ SUBCOMMANDS: dict[str, Sub] = {
     ),
     "checklist": lambda svc, actor, where, req, key: blocks.checklist_reply(
         playbooks.checklist(svc, actor, where), _group_names(svc)
+    ),
+    "review": lambda svc, actor, where, req, key: _text(
+        review.post_review(svc, actor, where, request_key=key)
     ),
     "done": lambda svc, actor, where, req, key: _text(
         playbooks.tick(svc, actor, where, req.step or "", request_key=key)

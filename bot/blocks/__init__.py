@@ -59,6 +59,7 @@ from bot.blocks.replies import (
     status_reply,
     timeline_reply,
 )
+from bot.blocks.review import review_data, review_markdown, review_message
 
 __all__ = [
     "BRIEF_LIMIT",
@@ -97,6 +98,9 @@ __all__ = [
     "page_message",
     "paging",
     "resolve_modal",
+    "review_data",
+    "review_markdown",
+    "review_message",
     "section",
     "severity_modal",
     "shift_start_reminder",

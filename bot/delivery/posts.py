@@ -17,9 +17,10 @@ from typing import Any
 
 from bot import blocks, policy, results
 from bot.delivery.outbox import Job, NotReady
-from bot.kinds import CARD, CARD_EVENT, DECISION, INVITE, POST, SIGNOFF
+from bot.kinds import CARD, CARD_EVENT, DECISION, INVITE, POST, REVIEW, SIGNOFF
 from bot.services import Services
 from bot.slack import InviteResult
+from bot.usecases.review import collect as collect_review
 from storage.db import UnitOfWork
 from storage.models import Escalation, Participant
 
@@ -99,6 +100,15 @@ def _post(svc: Services, job: Job) -> None:
         esc = _escalation(uow, job.escalation_id)
     text = str(job.payload["text"])
     post_in_channel(svc, esc, job.key, text, [blocks.section(text)], retrying=job.retrying)
+
+
+def _review(svc: Services, job: Job) -> None:
+    at = datetime.fromisoformat(str(job.payload["at"]))
+    with svc.db.uow() as uow:
+        esc = _escalation(uow, job.escalation_id)
+        review = collect_review(uow, svc.config, esc, at)
+    text, blocks_ = blocks.review_message(review, svc.config)
+    post_in_channel(svc, esc, job.key, text, blocks_, retrying=job.retrying)
 
 
 def _decision(svc: Services, job: Job) -> None:
@@ -203,6 +213,7 @@ def register_outbox(svc: Services) -> None:
     svc.outbox.register(CARD, lambda job: _card(svc, job))
     svc.outbox.register(POST, lambda job: _post(svc, job))
     svc.outbox.register(DECISION, lambda job: _decision(svc, job))
+    svc.outbox.register(REVIEW, lambda job: _review(svc, job))
     svc.outbox.register(SIGNOFF, lambda job: _signoff(svc, job))
     svc.outbox.register(INVITE, lambda job: _invite(svc, job))
 

@@ -46,6 +46,7 @@ USAGE: dict[str, str] = {
     "decisions": "`/esc decisions` — the decision log",
     "checklist": "`/esc checklist` — the playbook steps and which are done",
     "done": "`/esc done <step>` — tick a checklist step",
+    "review": "`/esc review` — post the review document in this channel",
     "list": "`/esc list [open|mine|all]` — escalations",
     "stats": "`/esc stats [7d|30d|90d]` — trends",
     "help": "`/esc help` — this list",
@@ -63,7 +64,9 @@ ALIASES = {
 }
 # Subcommands that act on no particular escalation.
 GLOBAL = frozenset({"list", "stats", "help"})
-NO_ARGS = frozenset({"ack", "reopen", "status", "timeline", "decisions", "checklist", "help"})
+NO_ARGS = frozenset(
+    {"ack", "reopen", "status", "timeline", "decisions", "checklist", "review", "help"}
+)
 DECISION_USAGE = (
     "Usage: `/decision <text>` — or `/decision supersedes #N <text>` to correct entry N, "
     "or `/decision` alone for the form."

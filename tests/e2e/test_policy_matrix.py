@@ -94,9 +94,11 @@ RESPONDER_ONLY = {"ack", "sev", "owner", "resolve", "reopen", "take", "escalate"
 ANYONE_WHO_SEES = {"update", "decision", "invite", "followup", "signoff", "read", "done"}
 
 
-def expected(action: str, actor: str, visible: bool) -> bool:
+def expected(action: str, actor: str, visible: bool, inside: bool) -> bool:
     if not visible:
         return False
+    if action == "review":  # posted only in its own channel
+        return inside
     if action in RESPONDER_ONLY:
         return actor in RESPONDERS
     if action == "answer":
@@ -241,6 +243,7 @@ COMMANDS = [
     Case("read", "command", _command("decisions"), _read),
     Case("read", "command", _command("checklist"), _read),
     Case("done", "command", _command("done takedown"), _changed(EVENTS)),
+    Case("review", "command", _command("review"), _changed(EVENTS)),
 ]
 BUTTONS = [
     Case("ack", "button", _button(Action.ACK), _changed(STATUS, "acknowledged")),
@@ -338,7 +341,7 @@ def test_authorization_matrix(mworld: World, surface: str, restricted: bool):
             members = set(world.emulator.channel(row.channel_id)["members"])
             inside = actor in members
             visible = not restricted or inside
-            allowed = expected(case.action, actor, visible)
+            allowed = expected(case.action, actor, visible, inside)
             before = _state(world, row.id)
             where = _where_from(world, case, actor, row, inside)
             calls, responses = len(world.emulator.calls), len(world.emulator.responses)
