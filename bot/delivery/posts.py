@@ -8,7 +8,6 @@ message an earlier attempt sent instead of posting it twice.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -216,9 +215,6 @@ def register_outbox(svc: Services) -> None:
     svc.outbox.register(REVIEW, lambda job: _review(svc, job))
     svc.outbox.register(SIGNOFF, lambda job: _signoff(svc, job))
     svc.outbox.register(INVITE, lambda job: _invite(svc, job))
-
-
-log = logging.getLogger(__name__)
 
 
 def record_invites(
