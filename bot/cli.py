@@ -161,7 +161,14 @@ def sandbox(config_path: Path | None, web_port: int, no_shell: bool, socket_mode
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @CONFIG_OPTION
-def drill(path: Path, config_path: Path | None) -> None:
+@click.option(
+    "--review",
+    "review_ref",
+    default=None,
+    metavar="ESC-n",
+    help="Then print that escalation's review document (Markdown).",
+)
+def drill(path: Path, config_path: Path | None, review_ref: str | None) -> None:
     """Run the scripted scenario in PATH against a fresh sandbox, on simulated time.
 
     Prints who was paged when, time to acknowledge, SLA met or not, and the steps that
@@ -178,8 +185,12 @@ def drill(path: Path, config_path: Path | None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     logging.getLogger().setLevel(logging.WARNING)  # the report is the output
-    report = run_drill(scenario, settings, _config(found))
+    number = _ref(review_ref) if review_ref is not None else None
+    report = run_drill(scenario, settings, _config(found), review=number)
     click.echo(report.render(), nl=False)
+    if report.review:
+        click.echo("")
+        click.echo(report.review, nl=False)
     if report.failed:
         sys.exit(1)
 

@@ -125,6 +125,11 @@ def _plain(mrkdwn: str) -> str:
     return html.unescape(_DATE.sub(r"\1", text))
 
 
+def _markdown(mrkdwn: str) -> str:
+    text = _plain(mrkdwn)
+    return text.replace(":white_check_mark:", "[x]").replace(":white_large_square:", "[ ]")
+
+
 def _took(seconds: int | None) -> str:
     return "—" if seconds is None else span(seconds)
 
@@ -212,7 +217,7 @@ def review_markdown(review: Review, config: TeamConfig) -> str:
     parts = [f"# Review of {esc.ref}: {esc.title}", ""]
     for heading, lines in _lines(review, config):
         parts += [f"## {heading}", ""]
-        parts += [f"- {_plain(line)}" for line in lines]
+        parts += [f"- {_markdown(line)}" for line in lines]
         parts.append("")
     return "\n".join(parts)
 

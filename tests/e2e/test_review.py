@@ -78,7 +78,7 @@ def test_esc_review_posts_the_document_in_the_channel_once(world: World):
         "checklist step `preserve` done",
         "Resolution: Records preserved and handed to Legal Ops",
     ):
-        assert expected in review, expected
+        assert expected in review, review
     assert "<!channel>" not in review and "&lt;!channel&gt;" in review
 
 
