@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.checklist import step_line
-from bot.blocks.common import GRAPHIC_WARNING, _mention, _when, context, section
+from bot.blocks.common import _mention, _when, context, section
 from bot.blocks.pings import span
 from bot.blocks.replies import event_line
 from bot.config import TeamConfig
@@ -226,8 +226,7 @@ def review_message(review: Review, config: TeamConfig) -> tuple[str, list[dict[s
     """Return the review as a channel message."""
     esc = review.esc
     head = f":clipboard: *Review of {esc.ref}*: {escape(truncate(esc.title, 150))}"
-    out: list[dict[str, Any]] = [section(GRAPHIC_WARNING)] if esc.graphic else []
-    out.append(section(head))
+    out: list[dict[str, Any]] = [section(head)]  # the channel post adds the content warning
     for heading, lines in _lines(review, config):
         chunk = f"*{heading}*"
         for line in lines:

@@ -3,6 +3,7 @@ sign-off steps, resolve refused while a required step is open, and `--force`."""
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from bot.blocks import Action, Callback
@@ -161,8 +162,12 @@ def test_a_graphic_escalation_gets_the_wellbeing_steps(world: World):
     assert "Resolved ESC-1" in esc(world, MEMBER, "resolve Footage removed", row.channel_id)
 
 
-def test_the_checklist_is_fixed_at_creation(world: World):
+def test_the_checklist_is_fixed_at_creation(world: World, monkeypatch: pytest.MonkeyPatch):
     row = raise_esc(world, TITLE)
-    world.bot.services.config.playbooks.clear()  # the config changes under a live escalation
+    svc = world.bot.services
+    # The config changes under a live escalation: its playbooks are gone.
+    monkeypatch.setattr(svc, "config", svc.config.model_copy(update={"playbooks": []}))
     assert list(_steps(world, row.id)) == [*REQUIRED, "user_notice"]
     assert "cannot be resolved yet" in esc(world, MEMBER, "resolve Done", row.channel_id)
+    later = raise_esc(world, TITLE)
+    assert _steps(world, later.id) == {}

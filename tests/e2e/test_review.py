@@ -138,3 +138,15 @@ def test_escbot_review_refuses_a_bad_or_missing_escalation(world: World):
     assert bad.exit_code == 2 and "not an escalation" in bad.output
     bad = _cli(world, "ESC-1", "--format", "pdf")
     assert bad.exit_code == 2
+
+
+def test_the_review_of_a_graphic_escalation_carries_the_content_warning_once(world: World):
+    from bot.blocks import GRAPHIC_WARNING
+
+    row = raise_form(world, REPORTER, "Livestreamed attack footage", "content", ("graphic",))
+    esc(world, MEMBER, "review", row.channel_id)
+    messages = world.emulator.messages(row.channel_id or "")
+    [review] = [m for m in messages if "Review of ESC-1" in m["text"]]
+    texts = [b["text"]["text"] for b in review["blocks"] if b["type"] == "section"]
+    assert texts[0] == GRAPHIC_WARNING and texts.count(GRAPHIC_WARNING) == 1
+    assert any("`wellbeing` Offer a wellbeing check-in" in t for t in texts)
