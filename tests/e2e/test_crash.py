@@ -33,7 +33,7 @@ from bot.sandbox.emulator import _RESET, Emulator
 from bot.sandbox.seed import seed
 from storage.db import Database
 from storage.models import Escalation
-from tests.conftest import EXAMPLE
+from tests.support.config import EXAMPLE
 
 pytestmark = pytest.mark.slow
 

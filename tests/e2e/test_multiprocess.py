@@ -26,8 +26,9 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
 from storage.db import Database
 from storage.models import Escalation, OutboxItem
-from tests.conftest import EXAMPLE, PG_URL
-from tests.e2e.proc_support import Proc, pg_schema_url, wait_until
+from tests.support.commands import Proc, wait_until
+from tests.support.config import EXAMPLE, PG_URL
+from tests.support.databases import pg_schema_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
 

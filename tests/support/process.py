@@ -53,12 +53,25 @@ class BotProcess:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.output()
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.05)  # bounded wait for the process to come up
+            if self.wired():
+                return self
+            time.sleep(0.05)  # bounded wait for the process to come up
         raise AssertionError(f"the bot did not come up:\n{self.output()}")
+
+    def wired(self) -> bool:
+        """Return True once the process serves and has wired the bot: its /readyz names the
+        real checks, not `startup` (`escbot run` serves liveness while it starts)."""
+        try:
+            with urllib.request.urlopen(self.url + "/readyz", timeout=1) as response:
+                body = response.read()
+        except urllib.error.HTTPError as refused:  # 503: not ready, but maybe wired
+            body = refused.read()
+        except OSError:
+            return False
+        try:
+            return "startup" not in json.loads(body).get("checks", {})
+        except (ValueError, AttributeError):
+            return False
 
     def get(self, path: str) -> tuple[int, Any]:
         """GET a path; return the status and the JSON answer."""
