@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from bot.blocks import Action
 from bot.cli import main
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import MEMBER, click, esc, raise_esc, signoffs
+from tests.support.escalations import click, esc, raise_esc, signoffs
+from tests.support.people import MEMBER
+from tests.support.world import World
 
 LEGAL = "U0LEG00001"
 

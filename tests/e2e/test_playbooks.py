@@ -8,12 +8,7 @@ from click.testing import CliRunner
 
 from bot.blocks import Action, Callback
 from bot.cli import main
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
-    LEAD,
-    MEMBER,
-    REPORTER,
-    SALES,
+from tests.support.escalations import (
     card,
     click,
     decisions,
@@ -26,7 +21,9 @@ from tests.e2e.esc_support import (
     signoffs,
     top_view,
 )
-from tests.e2e.replay import capture, deliver
+from tests.support.people import LEAD, MEMBER, REPORTER, SALES
+from tests.support.replay import capture, deliver
+from tests.support.world import World
 
 LEGAL = "U0LEG00001"  # routed into a legal request; not a team member
 TITLE = "SEV2 #legal_request Preservation order 26-114"

@@ -10,21 +10,11 @@ from click.testing import CliRunner
 
 from bot.blocks import Action
 from bot.cli import main
-from tests.conftest import EXAMPLE
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
-    MEMBER,
-    OUTSIDER,
-    REPORTER,
-    click,
-    esc,
-    events,
-    posts,
-    raise_esc,
-    raise_form,
-    signoffs,
-)
-from tests.e2e.replay import capture, deliver
+from tests.support.config import EXAMPLE
+from tests.support.escalations import click, esc, events, posts, raise_esc, raise_form, signoffs
+from tests.support.people import MEMBER, OUTSIDER, REPORTER
+from tests.support.replay import capture, deliver
+from tests.support.world import World
 
 LEGAL = "U0LEG00001"
 
