@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.process import free_port
+from tests.support.process import free_port, wired
 
 START_TIMEOUT = 60.0  # bounded wait for a process to come up (2 shared cores)
 
@@ -59,7 +59,7 @@ class Proc:
         return self.log_path.read_text(errors="replace")
 
     def start(self, *, http: bool = True, ready: str | None = None) -> Proc:
-        """Start it; wait (bounded) until /healthz answers 200, or until `ready` is logged."""
+        """Start it; wait (bounded) until it has wired the bot, or until `ready` is logged."""
         self.starts += 1
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(
@@ -70,7 +70,7 @@ class Proc:
         def up() -> bool:
             assert proc.poll() is None, f"{self.name} exited {proc.returncode}:\n{self.log()}"
             if http:
-                return healthz(self.port) == 200
+                return wired(f"http://127.0.0.1:{self.port}")
             return ready is not None and ready in self.log()
 
         wait_until(up, f"{self.name} coming up", START_TIMEOUT)

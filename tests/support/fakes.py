@@ -18,7 +18,8 @@ from sqlalchemy.pool import StaticPool
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from bot.delivery.outbox import Intake
-from bot.executors import Foreground, TrackedPool
+from bot.executors import TrackedPool
+from bot.fastack import Foreground
 from bot.health import SlackToken
 from bot.parsing.escalate import EscalationDraft
 from bot.policy import Policy
