@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.parsing.durations import parse_duration
+from bot.parsing.durations import format_duration, parse_duration
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -204,6 +204,16 @@ class Playbook(_Model):
     steps: list[PlaybookStep] = Field(min_length=1)
 
 
+class DeadlineRule(_Model):
+    """A clock for the escalations a `when` matches (as playbooks match): due `due` after
+    creation, the owner reminded `remind_before` ahead."""
+
+    when: dict[PlaybookKey, list[str]] = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=120)
+    due: Duration
+    remind_before: Duration | None = None
+
+
 class TeamConfig(_Model):
     """The whole team config: the schema of SPEC.md."""
 
@@ -219,6 +229,7 @@ class TeamConfig(_Model):
     surfaces: list[Ident] = Field(default_factory=list)
     routing: list[RoutingRule] = Field(default_factory=list)
     playbooks: list[Playbook] = Field(default_factory=list)
+    deadlines: list[DeadlineRule] = Field(default_factory=list)
 
     def severity(self, severity_id: str) -> Severity:
         """Return the severity with this ID; raise KeyError when unknown."""
@@ -236,7 +247,6 @@ class TeamConfig(_Model):
     def default_category(self) -> str:
         """Return `other` when configured, else the first category."""
         return "other" if "other" in self.categories else self.categories[0]
-
 
 
 # ---------------------------------------------------------------------------
@@ -454,6 +464,23 @@ def _cross_check(config: TeamConfig) -> list[tuple[tuple[Any, ...], str]]:
                         f"unknown stakeholder group {item.signoff!r}",
                     )
                 )
+    names: set[str] = set()
+    for d, deadline in enumerate(config.deadlines):
+        for facet, values in deadline.when.items():
+            for v, value in enumerate(values):
+                if value not in allowed_flags[facet]:
+                    out.append((("deadlines", d, "when", facet, v), f"unknown {facet} {value!r}"))
+        if deadline.name in names:
+            out.append((("deadlines", d, "name"), f"duplicate deadline {deadline.name!r}"))
+        names.add(deadline.name)
+        if deadline.remind_before is not None and deadline.remind_before >= deadline.due:
+            out.append(
+                (
+                    ("deadlines", d, "remind_before"),
+                    f"remind_before {format_duration(deadline.remind_before)} must be shorter"
+                    f" than due {format_duration(deadline.due)}",
+                )
+            )
     for name, rotation in config.rotations.items():
         for li, layer in enumerate(rotation.layers):
             if layer.restrict is not None and len(set(layer.restrict.days)) != len(

@@ -12,6 +12,7 @@ from datetime import datetime
 from schedules import rotation as engine
 from storage.models import (
     ChecklistStep,
+    Deadline,
     Decision,
     Escalation,
     Followup,
@@ -101,6 +102,10 @@ class Stats:
     median_ack_s: int | None = None
     median_resolve_s: int | None = None
     sla_breached: int = 0
+    deadlines: int = 0  # escalations with a deadline
+    deadlines_breached: int = 0
+    deadline_breaches_by_category: dict[str, int] = field(default_factory=dict)
+    deadline_breaches_by_region: dict[str, int] = field(default_factory=dict)
     decisions: int = 0
     followups: dict[str, int] = field(default_factory=dict)
 
@@ -202,6 +207,7 @@ class CardFacts:
     pending_signoffs: list[str] = field(default_factory=list)
     paging: list[str] = field(default_factory=list)  # see `paging`
     checklist: list[ChecklistStep] = field(default_factory=list)
+    deadlines: list[Deadline] = field(default_factory=list)
 
 
 @dataclass
@@ -220,6 +226,7 @@ class Review:
     now: datetime
     ack_within_s: int | None = None
     checklist: list[ChecklistStep] = field(default_factory=list)
+    deadlines: list[Deadline] = field(default_factory=list)
     timeline: list[TimelineEvent] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     signoffs: list[Signoff] = field(default_factory=list)

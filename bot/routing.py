@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config import PlaybookStep, TeamConfig
+from bot.config import DeadlineRule, PlaybookStep, TeamConfig
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,13 @@ def playbook_steps(
             for step in playbook.steps:
                 steps.setdefault(step.id, step)
     return list(steps.values())
+
+
+def matching_deadlines(
+    config: TeamConfig, facets: Facets, flags: Sequence[str] = ()
+) -> list[DeadlineRule]:
+    """Return the deadlines whose `when` matches, in config order."""
+    return [d for d in config.deadlines if matches(d.when, facets, flags)]
 
 
 @dataclass(frozen=True)

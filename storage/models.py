@@ -189,6 +189,26 @@ class ChecklistStep(Base):
     done_signoff: Mapped[int | None] = mapped_column(Integer)  # the sign-off that ticked it
 
 
+class Deadline(Base):
+    """A clock an escalation got at creation from a matching `deadlines:` entry."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (UniqueConstraint("escalation_id", "position"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(120))
+    due_at: Mapped[datetime]
+    remind_at: Mapped[datetime | None]  # None: no reminder
+    breached_at: Mapped[datetime | None]  # when its passing was paged
+
+    def breached(self, resolved_at: datetime | None, now: datetime) -> bool:
+        """Return True when it passed before the escalation was resolved."""
+        if resolved_at is not None:
+            return resolved_at > self.due_at
+        return now >= self.due_at or self.breached_at is not None
+
+
 class Followup(Base):
     """An action item raised by an escalation."""
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import TeamConfig
 from bot.text import escape, truncate
-from storage.models import ChecklistStep, Decision, Escalation, Signoff
+from storage.models import ChecklistStep, Deadline, Decision, Escalation, Signoff
 
 if TYPE_CHECKING:
     pass
@@ -22,11 +22,12 @@ def escalation_card(
     config: TeamConfig,
     paged: Sequence[str] = (),
     checklist: Sequence[ChecklistStep] = (),
+    deadlines: Sequence[Deadline] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
     """Return the pinned summary card of an escalation: fallback text and blocks.
 
     `paged` (see `paging`) are mentioned: the card carries the first page into the channel;
-    `checklist` is the playbook steps it got at creation.
+    `checklist` is the playbook steps and `deadlines` the clocks it got at creation.
     """
     title = escape(esc.title)
     text = f"{esc.ref} [{esc.severity}] {title} — {esc.status}"
@@ -66,6 +67,8 @@ def escalation_card(
         notes.append(":lock: Restricted — need to know. Do not share outside this channel.")
     if notes:
         blocks.append(context("\n".join(notes)))
+    if deadlines:
+        blocks.append(section("\n".join(deadline_line(esc, d) for d in deadlines)))
     if checklist:
         groups = {gid: group.name for gid, group in config.stakeholders.items()}
         lines = [f"*{checklist_note(checklist)}*", *(step_line(s, groups) for s in checklist)]
@@ -145,11 +148,21 @@ def content_warning(
     return f"{GRAPHIC_WARNING}\n{text}", warned
 
 
+def deadline_line(esc: Escalation, deadline: Deadline) -> str:
+    """Return one deadline as the card shows it: due, met or passed unresolved."""
+    name = escape(deadline.name)
+    if esc.resolved_at is not None and esc.resolved_at <= deadline.due_at:
+        return f":white_check_mark: *{name}* met (due {_when(deadline.due_at)})"
+    if esc.resolved_at is not None or deadline.breached_at is not None:
+        return f":rotating_light: *{name}* passed {_when(deadline.due_at)} unresolved"
+    return f":alarm_clock: *{name}* due {_when(deadline.due_at)}"
+
+
 def live_card(
     esc: Escalation, config: TeamConfig, facts: CardFacts
 ) -> tuple[str, list[dict[str, Any]]]:
     """Return the pinned card with what has happened since: ack, last update, log, sign-offs."""
-    text, card = escalation_card(esc, config, facts.paging, facts.checklist)
+    text, card = escalation_card(esc, config, facts.paging, facts.checklist, facts.deadlines)
     notes = []
     if esc.acknowledged_at is not None:
         notes.append(

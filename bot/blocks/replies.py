@@ -121,6 +121,9 @@ def event_line(kind: str, detail: dict[str, Any]) -> str:
     if kind in ("followup_added", "followup_done"):
         what = "done" if kind == "followup_done" else f"added ({detail.get('followup_kind')})"
         return f"follow-up #{detail.get('followup')} {what}"
+    if kind in ("deadline_reminder", "deadline_breached"):
+        what = "reminder sent" if kind == "deadline_reminder" else "passed unresolved"
+        return f"deadline {escape(str(detail.get('deadline')))} {what}"
     return kind.replace("_", " ")
 
 
@@ -180,6 +183,13 @@ def stats_reply(stats: Stats) -> tuple[str, list[dict[str, Any]]]:
         f"*Median time to ack:* {_span(stats.median_ack_s)} · "
         f"*to resolve:* {_span(stats.median_resolve_s)}",
         f"*Ack SLA breached:* {stats.sla_breached}",
+        f"*Deadlines breached:* {stats.deadlines_breached} of {stats.deadlines}"
+        + (
+            f" · by category: {counts(stats.deadline_breaches_by_category)}"
+            f" · by region: {counts(stats.deadline_breaches_by_region)}"
+            if stats.deadlines_breached
+            else ""
+        ),
         f"*Decisions logged:* {stats.decisions}",
         f"*Follow-ups:* {counts(stats.followups)}",
     ]

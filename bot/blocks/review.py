@@ -14,6 +14,7 @@ from bot.blocks.replies import event_line
 from bot.config import TeamConfig
 from bot.results import Review
 from bot.text import escape, truncate
+from storage.models import Deadline
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 _DATE = re.compile(r"<!date\^\d+\^[^|]*\|([^>]*)>")
@@ -33,6 +34,12 @@ def _sla(review: Review) -> str:
     if esc.acknowledged_at is not None:
         return "met" if esc.acknowledged_at <= esc.ack_deadline else "missed"
     return "missed" if review.now > esc.ack_deadline else "pending"
+
+
+def _deadline(review: Review, deadline: Deadline) -> str:
+    if deadline.breached(review.esc.resolved_at, review.now):
+        return "missed"
+    return "met" if review.esc.resolved_at is not None else "pending"
 
 
 def review_data(review: Review, config: TeamConfig) -> dict[str, Any]:
@@ -67,6 +74,15 @@ def review_data(review: Review, config: TeamConfig) -> dict[str, Any]:
             "ack_deadline": _iso(esc.ack_deadline),
             "outcome": _sla(review),
         },
+        "deadlines": [
+            {
+                "name": d.name,
+                "due_at": _iso(d.due_at),
+                "remind_at": _iso(d.remind_at),
+                "outcome": _deadline(review, d),
+            }
+            for d in review.deadlines
+        ],
         "checklist": [
             {
                 "id": s.step_id,
@@ -159,7 +175,14 @@ def _lines(review: Review, config: TeamConfig) -> list[tuple[str, list[str]]]:
                 f"To resolve: {_took(times['to_resolve_s'])}",
             ],
         ),
-        ("SLA", [f"Acknowledgement SLA {sla['outcome']}{within}"]),
+        (
+            "SLA and deadline outcome",
+            [f"Acknowledgement SLA {sla['outcome']}{within}"]
+            + [
+                f"Deadline {escape(row.name)} {d['outcome']} (due {_when(row.due_at)})"
+                for row, d in zip(review.deadlines, data["deadlines"], strict=True)
+            ],
+        ),
     ]
     groups = {gid: g.name for gid, g in config.stakeholders.items()}
     out.append(("Checklist", [step_line(s, groups) for s in review.checklist] or ["None."]))

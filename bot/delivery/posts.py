@@ -80,6 +80,7 @@ def card_facts(uow: UnitOfWork, esc: Escalation) -> results.CardFacts:
         pending_signoffs=[s.group for s in signoffs if s.status == "pending"],
         paging=blocks.paging(esc),
         checklist=uow.repos.escalations.checklist(esc.id),
+        deadlines=uow.repos.escalations.deadlines(esc.id),
     )
 
 

@@ -152,7 +152,8 @@ def _set_up(svc: Services, esc: Escalation, job: Job) -> dict[str, str]:
     if esc.card_ts is None:
         with svc.db.uow() as uow:
             steps = uow.repos.escalations.checklist(esc.id)
-        text, card = blocks.escalation_card(esc, svc.config, blocks.paging(esc), steps)
+            deadlines = uow.repos.escalations.deadlines(esc.id)
+        text, card = blocks.escalation_card(esc, svc.config, blocks.paging(esc), steps, deadlines)
         esc.card_ts = post_once(
             svc, esc.channel_id, f"card:{esc.id}", text, card, retrying=job.retrying
         )

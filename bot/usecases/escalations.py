@@ -15,10 +15,10 @@ from bot.errors import NOT_SAVED, NotSaved
 from bot.kinds import RAISE, STAFF
 from bot.parsing.escalate import EscalationDraft
 from bot.results import Raised
-from bot.routing import Facets, playbook_steps, routed_groups
+from bot.routing import Facets, matching_deadlines, playbook_steps, routed_groups
 from bot.services import Services
 from storage.db import UnitOfWork
-from storage.models import ChecklistStep, Escalation, Participant
+from storage.models import ChecklistStep, Deadline, Escalation, Participant
 from storage.repositories import NewItem
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,19 @@ def raise_escalation(
                         signoff=step.signoff,
                     )
                 )
+            # The clocks start now and stay as set, whatever the config says later.
+            deadlines = matching_deadlines(svc.config, facets, flags)
+            for position, rule in enumerate(deadlines):
+                due_at = now + rule.due
+                uow.repos.escalations.add_deadline(
+                    Deadline(
+                        escalation_id=esc.id,
+                        position=position,
+                        name=rule.name,
+                        due_at=due_at,
+                        remind_at=due_at - rule.remind_before if rule.remind_before else None,
+                    )
+                )
             for user, (role, group_of) in people.items():
                 uow.repos.escalations.add_participant(
                     Participant(
@@ -169,6 +182,7 @@ def raise_escalation(
                 groups=groups,
                 paged=paged,
                 checklist=[step.id for step in steps],
+                deadlines=[d.name for d in deadlines],
             )
             key = f"staff:{esc.id}"
             uow.repos.outbox.add(

@@ -16,7 +16,7 @@ from bot.results import Stats
 from bot.services import Services
 from bot.usecases.lifecycle import visible_escalations
 from storage.db import UnitOfWork
-from storage.models import Escalation
+from storage.models import Deadline, Escalation
 
 COLUMNS = (
     "id",
@@ -37,6 +37,8 @@ COLUMNS = (
     "sla_breached",
     "decisions",
     "followups",
+    "deadline_at",
+    "deadline_breached",
 )
 RESTRICTED_TITLE = "[restricted]"
 
@@ -78,8 +80,22 @@ def sla_breached(esc: Escalation, now: datetime) -> bool:
     return now > esc.ack_deadline
 
 
-def export_row(esc: Escalation, decisions: int, followups: int, now: datetime) -> dict[str, Any]:
-    """Return one escalation as an export row, columns in SPEC order."""
+def deadline_breached(esc: Escalation, deadlines: Sequence[Deadline], now: datetime) -> bool | None:
+    """Return True when any deadline passed unresolved, None when there is none."""
+    if not deadlines:
+        return None
+    return any(d.breached(esc.resolved_at, now) for d in deadlines)
+
+
+def export_row(
+    esc: Escalation,
+    decisions: int,
+    followups: int,
+    now: datetime,
+    deadlines: Sequence[Deadline] = (),
+) -> dict[str, Any]:
+    """Return one escalation as an export row, columns in SPEC order; `deadline_at` is the
+    soonest deadline's due instant."""
     values: dict[str, Any] = {
         "id": esc.ref,
         "title": RESTRICTED_TITLE if esc.restricted else esc.title,
@@ -99,6 +115,8 @@ def export_row(esc: Escalation, decisions: int, followups: int, now: datetime) -
         "sla_breached": sla_breached(esc, now),
         "decisions": decisions,
         "followups": followups,
+        "deadline_at": iso(min(d.due_at for d in deadlines)) if deadlines else None,
+        "deadline_breached": deadline_breached(esc, deadlines, now),
     }
     return {name: values[name] for name in COLUMNS}
 
@@ -106,13 +124,16 @@ def export_row(esc: Escalation, decisions: int, followups: int, now: datetime) -
 def export_rows(uow: UnitOfWork, since: datetime, now: datetime) -> list[dict[str, Any]]:
     """Return a row per escalation created since `since`, oldest first."""
     rows = []
-    for esc in reversed(uow.repos.escalations.find(since=since)):
+    found = list(reversed(uow.repos.escalations.find(since=since)))
+    deadlines = uow.repos.escalations.deadlines_of([esc.id for esc in found])
+    for esc in found:
         rows.append(
             export_row(
                 esc,
                 uow.repos.decisions.count(esc.id),
                 len(uow.repos.escalations.followups(esc.id)),
                 now,
+                deadlines.get(esc.id, []),
             )
         )
     return rows
@@ -155,8 +176,18 @@ def stats(svc: Services, viewer: str, days: int) -> Stats:
     severities: Counter[str] = Counter()
     categories: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
+    late_categories: Counter[str] = Counter()
+    late_regions: Counter[str] = Counter()
     with svc.db.uow() as uow:
-        for esc in visible_escalations(svc, uow, viewer, since=since):
+        shown = visible_escalations(svc, uow, viewer, since=since)
+        clocks = uow.repos.escalations.deadlines_of([esc.id for esc in shown])
+        for esc in shown:
+            if esc.id in clocks:
+                result.deadlines += 1
+                if deadline_breached(esc, clocks[esc.id], now):
+                    result.deadlines_breached += 1
+                    late_categories[esc.category] += 1
+                    late_regions[esc.region] += 1
             result.total += 1
             result.open += esc.status in OPEN
             result.resolved += esc.status == "resolved"
@@ -173,6 +204,8 @@ def stats(svc: Services, viewer: str, days: int) -> Stats:
     result.by_severity = dict(sorted(severities.items(), key=lambda kv: order.get(kv[0], 99)))
     result.by_category = dict(categories.most_common())
     result.followups = dict(kinds.most_common())
+    result.deadline_breaches_by_category = dict(late_categories.most_common())
+    result.deadline_breaches_by_region = dict(late_regions.most_common())
     result.median_ack_s = _median(acks)
     result.median_resolve_s = _median(resolves)
     return result

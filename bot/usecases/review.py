@@ -28,6 +28,7 @@ def collect(uow: UnitOfWork, config: TeamConfig, esc: Escalation, now: datetime)
         now=now,
         ack_within_s=ack_within,
         checklist=repos.escalations.checklist(esc.id),
+        deadlines=repos.escalations.deadlines(esc.id),
         timeline=repos.escalations.timeline(esc.id),
         decisions=repos.decisions.chain(esc.id),
         signoffs=repos.escalations.signoffs(esc.id),

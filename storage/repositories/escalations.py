@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from storage.models import (
     ChecklistStep,
+    Deadline,
     Escalation,
     Followup,
     Participant,
@@ -178,3 +179,25 @@ class EscalationRepository:
     def open_required(self, escalation_id: int) -> list[ChecklistStep]:
         """Return the required checklist steps not yet done, in order."""
         return [s for s in self.checklist(escalation_id) if s.required and s.done_at is None]
+
+    def add_deadline(self, deadline: Deadline) -> None:
+        """Stage a deadline."""
+        self.session.add(deadline)
+
+    def deadlines(self, escalation_id: int) -> list[Deadline]:
+        """Return the escalation's deadlines, soonest first."""
+        return self.deadlines_of([escalation_id]).get(escalation_id, [])
+
+    def deadlines_of(self, escalation_ids: Sequence[int]) -> dict[int, list[Deadline]]:
+        """Return the deadlines of these escalations by escalation, soonest first."""
+        out: dict[int, list[Deadline]] = {}
+        if not escalation_ids:
+            return out
+        rows = self.session.scalars(
+            select(Deadline)
+            .where(Deadline.escalation_id.in_(list(escalation_ids)))
+            .order_by(Deadline.due_at, Deadline.position)
+        )
+        for row in rows:
+            out.setdefault(row.escalation_id, []).append(row)
+        return out

@@ -41,6 +41,18 @@ def test_example_loads(config):
         ("legal_approval", True, "legal"),
         ("user_notice", False, None),  # required defaults to false
     ]
+    legal_clock, tco = config.deadlines
+    assert (legal_clock.name, legal_clock.due, legal_clock.remind_before) == (
+        "Legal response",
+        timedelta(hours=24),
+        timedelta(hours=2),
+    )
+    assert tco.when == {
+        "category": ["legal_request"],
+        "region": ["emea"],
+        "policy_area": ["community_standards"],
+    }
+    assert (tco.due, tco.remind_before) == (timedelta(hours=1), timedelta(minutes=15))
 
 
 def _line_of(text: str, needle: str) -> int:
@@ -91,8 +103,8 @@ BROKEN = [
         "lowercase identifier",
     ),
     (
-        "legal basis\", required: true}",
-        "legal basis\", required: maybe}",
+        'legal basis", required: true}',
+        'legal basis", required: maybe}',
         "playbooks[1].steps[0].required",
         "valid boolean",
     ),
@@ -101,6 +113,22 @@ BROKEN = [
         "{id: wellbeing, owner: U0ANA00001, text:",
         "playbooks[2].steps[0].owner",
         "unknown key",
+    ),
+    ("    due: 24h", "    due: a day", "deadlines[0].due", "invalid duration"),
+    ("    due: 1h", "    due: 0m", "deadlines[1].due", "more than zero"),
+    ("    remind_before: 2h", "    remind_before: -2h", "deadlines[0].remind_before", "invalid"),
+    ("    name: Legal response", "    name: ''", "deadlines[0].name", "at least 1"),
+    (
+        "    name: Legal response",
+        "    name: Legal response\n    owner: U0LEG00001",
+        "deadlines[0].owner",
+        "unknown key",
+    ),
+    (
+        "{category: [legal_request], region: [emea], policy_area",
+        "{category: [legal_request], country: [de], policy_area",
+        "deadlines[1].when.country",
+        "Input should be",
     ),
 ]
 
@@ -179,6 +207,7 @@ CROSS = [
         "playbooks[1].when.category[0]",
         "unknown category 'legal'",
     ),
+    ("    remind_before: 2h", "    remind_before: 24h", "deadlines[0].remind_before", "shorter"),
 ]
 
 
@@ -192,6 +221,43 @@ def test_cross_reference_errors(old, new, path, message):
     assert problem.path == path
     assert message in problem.message
     assert problem.line == _line_of(broken, new)
+
+
+# Deadline problems on text met more than once: (old, new, key path, message, line text).
+DEADLINE_CROSS = [
+    (
+        "    due: 1h\n    remind_before: 15m\n",
+        "    due: 1h\n    remind_before: 2h\n",
+        "deadlines[1].remind_before",
+        "remind_before 2h must be shorter than due 1h",
+    ),
+    (
+        "- when: {category: [legal_request]}\n    name:",
+        "- when: {category: [legal_request], flag: [urgent]}\n    name:",
+        "deadlines[0].when.flag[0]",
+        "unknown flag 'urgent'",
+    ),
+    (
+        "    name: EU TCO removal window",
+        "    name: Legal response",
+        "deadlines[1].name",
+        "duplicate deadline 'Legal response'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "path", "message"), DEADLINE_CROSS)
+def test_deadline_errors_name_key_and_line(old, new, path, message):
+    broken = TEXT.replace(old, new, 1)
+    assert broken != TEXT
+    with pytest.raises(ConfigError) as info:
+        parse_config(broken, "team.yaml")
+    [problem] = info.value.problems
+    assert (problem.path, message in problem.message) == (path, True)
+    # the line of the changed text: where `new` starts, plus the lines before its changed one
+    offset = TEXT.index(old)
+    changed = next(i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b)
+    assert problem.line == broken.count("\n", 0, offset + changed) + 1
 
 
 def test_duplicate_key_reported_with_line():
