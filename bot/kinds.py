@@ -29,7 +29,19 @@ UPDATE_REMINDER = "update_reminder"
 SIGNOFF_REMINDER = "signoff_reminder"
 GAPS = "gaps"
 DIGEST = "digest"
-KINDS = (PAGE, SHIFT_START, HANDOFF, UPDATE_REMINDER, SIGNOFF_REMINDER, GAPS, DIGEST)
+DEADLINE_REMINDER = "deadline_reminder"  # once per deadline, `remind_before` ahead
+DEADLINE_BREACH = "deadline_breach"  # once per deadline, when it passes unresolved
+KINDS = (
+    PAGE,
+    SHIFT_START,
+    HANDOFF,
+    UPDATE_REMINDER,
+    SIGNOFF_REMINDER,
+    GAPS,
+    DIGEST,
+    DEADLINE_REMINDER,
+    DEADLINE_BREACH,
+)
 RECURRING = (UPDATE_REMINDER, SIGNOFF_REMINDER)
 
 # Outbox kinds: each item does one Slack write.
@@ -42,6 +54,9 @@ OUT_UPDATE_REMINDER = "ping.update_reminder"
 OUT_SIGNOFF_REMINDER = "ping.signoff_reminder"
 OUT_GAPS = "ping.gaps"
 OUT_DIGEST = "ping.digest"
+OUT_DEADLINE_REMINDER = "ping.deadline_reminder"
+OUT_DEADLINE_BREACH = "ping.deadline_breach"
+OUT_DEADLINE_DM = "ping.deadline_dm"
 OUTBOX_KINDS = (
     RAISE,
     STAFF,
@@ -60,6 +75,9 @@ OUTBOX_KINDS = (
     OUT_SIGNOFF_REMINDER,
     OUT_GAPS,
     OUT_DIGEST,
+    OUT_DEADLINE_REMINDER,
+    OUT_DEADLINE_BREACH,
+    OUT_DEADLINE_DM,
 )
 
 # Ledger statuses.

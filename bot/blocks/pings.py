@@ -11,7 +11,7 @@ from storage.models import Escalation, Signoff
 
 if TYPE_CHECKING:
     pass
-from bot.blocks.common import Action, button, context, section
+from bot.blocks.common import Action, _when, button, context, section
 from bot.text import local_when
 
 # -- pings ------------------------------------------------------------------------------------
@@ -160,6 +160,36 @@ def update_reminder(esc: Escalation, since: datetime, now: datetime) -> str:
     )
 
 
+def deadline_reminder(esc: Escalation, name: str, due_at: datetime, now: datetime) -> str:
+    """Return the in-channel reminder to the owner that a deadline is coming."""
+    owner = f"<@{esc.owner}>" if esc.owner else "Owner"
+    return (
+        f":alarm_clock: {owner} — *{escape(name)}* for *{esc.ref}* is due {_when(due_at)}, "
+        f"in {span(max(0.0, (due_at - now).total_seconds()))}. Resolve it before then."
+    )
+
+
+def deadline_breach(
+    esc: Escalation, name: str, due_at: datetime, users: Sequence[str], usergroups: Sequence[str]
+) -> str:
+    """Return the in-channel page for a deadline that passed unresolved."""
+    who = _who(users, usergroups) or "_nobody is on call for the first step_"
+    owner = f" Owner <@{esc.owner}>." if esc.owner else ""
+    return (
+        f":rotating_light: *{escape(name)}* for *{esc.ref}* passed {_when(due_at)} unresolved — "
+        f"paging {who}.{owner}"
+    )
+
+
+def deadline_dm(esc: Escalation, name: str, due_at: datetime) -> str:
+    """Return the direct message paging someone for a deadline that passed unresolved."""
+    where = f" in <#{esc.channel_id}>" if esc.channel_id else ""
+    return (
+        f":rotating_light: You are paged: *{escape(name)}* for {_label(esc)}{where} "
+        f"passed {_when(due_at)} unresolved."
+    )
+
+
 def signoff_reminder(
     esc: Escalation,
     signoff: Signoff,
@@ -225,6 +255,14 @@ def weekly_digest(week: str, stats: dict[str, Any], tz: str) -> tuple[str, list[
         f"*to resolve:* {span(resolve) if resolve is not None else '—'}",
         f"*SLA breaches:* {total_breaches}"
         + ("\n" + "\n".join(breach_lines) if breaches or hidden else ""),
+        f"*Deadlines breached:* {stats.get('deadline_breaches', 0)}"
+        f" of {stats.get('deadlines', 0)}"
+        + (
+            f" · by category: {_tally(stats.get('deadline_breaches_by_category') or {})}"
+            f" · by region: {_tally(stats.get('deadline_breaches_by_region') or {})}"
+            if stats.get("deadline_breaches")
+            else ""
+        ),
         f"*Open follow-ups:* {_tally(stats.get('open_followups') or {})}",
     ]
     return text, [

@@ -24,7 +24,7 @@ from bot.pings.plan import STAFF_GRACE, _last_page, _still_paging, instant, seco
 from bot.pings.stage import _item
 from bot.services import Services
 from bot.slack import SlackError
-from storage.models import Escalation, Signoff
+from storage.models import Deadline, Escalation, Signoff
 
 log = logging.getLogger(__name__)
 # A page DM waits this long for the channel it links to; then it goes without the link (the
@@ -282,6 +282,64 @@ def send_signoff_reminder(svc: Services, job: Job) -> None:
         target.usergroups if target else (),
     )
     post_once(svc, esc.channel_id, job.key, text, None, retrying=job.retrying)
+
+
+def _deadline(svc: Services, job: Job) -> tuple[Escalation, Deadline] | None:
+    """Return the escalation and deadline of a deadline ping, or None once resolved."""
+    with svc.db.uow() as uow:
+        deadline = uow.session.get(Deadline, job.payload["deadline"])
+        esc = uow.repos.escalations.get(int(job.escalation_id or 0))
+        if deadline is None or esc is None or esc.status not in OPEN:
+            return None
+        return esc, deadline
+
+
+def send_deadline_reminder(svc: Services, job: Job) -> None:
+    """Remind the owner in the channel that a deadline is coming."""
+    found = _deadline(svc, job)
+    if found is None:
+        return
+    esc, deadline = found
+    now = svc.clock()
+    if now >= deadline.due_at:
+        return  # too late to remind: the breach page says it
+    if esc.channel_id is None:
+        raise NotReady(f"{esc.ref} has no channel yet")
+    text = blocks.deadline_reminder(esc, deadline.name, deadline.due_at, now)
+    post_once(svc, esc.channel_id, job.key, text, None, retrying=job.retrying)
+
+
+def send_deadline_breach(svc: Services, job: Job) -> None:
+    """Invite the paged people missing from the channel and page them there once."""
+    found = _deadline(svc, job)
+    if found is None:
+        return  # resolved before the page went out
+    esc, deadline = found
+    if esc.channel_id is None:
+        raise NotReady(f"{esc.ref} has no channel yet")
+    users = list(job.payload.get("users") or [])
+    usergroups = list(job.payload.get("usergroups") or [])
+    with svc.db.uow() as uow:
+        held = uow.repos.escalations.get(esc.id)
+        invited = {p.user_id for p in held.participants if p.invited_at} if held else set()
+    missing = [u for u in users if u not in invited]
+    if missing:
+        result = svc.slack.invite(esc.channel_id, missing)
+        with svc.db.uow() as uow:
+            record_invites(uow, esc.id, missing, result, svc.clock())
+            uow.commit()
+    text = blocks.deadline_breach(esc, deadline.name, deadline.due_at, users, usergroups)
+    post_once(svc, esc.channel_id, job.key, text, None, retrying=job.retrying)
+
+
+def send_deadline_dm(svc: Services, job: Job) -> None:
+    """DM someone paged because a deadline passed unresolved."""
+    found = _deadline(svc, job)
+    if found is None:
+        return
+    esc, deadline = found
+    text = blocks.deadline_dm(esc, deadline.name, deadline.due_at)
+    _dm(svc, job.payload["user"], job.key, text, None, retrying=job.retrying)
 
 
 def send_gaps(svc: Services, job: Job) -> None:

@@ -14,8 +14,12 @@ from bot.delivery import pings, posts, staffing
 from bot.delivery.outbox import Job
 from bot.kinds import (
     CARD,
+    DEADLINE_BREACH,
     DECISION,
     INVITE,
+    OUT_DEADLINE_BREACH,
+    OUT_DEADLINE_DM,
+    OUT_DEADLINE_REMINDER,
     OUT_DIGEST,
     OUT_GAPS,
     OUT_HANDOFF,
@@ -57,10 +61,13 @@ HANDLERS: dict[str, Handler] = {
     OUT_SIGNOFF_REMINDER: pings.send_signoff_reminder,
     OUT_GAPS: pings.send_gaps,
     OUT_DIGEST: pings.send_digest,
+    OUT_DEADLINE_REMINDER: pings.send_deadline_reminder,
+    OUT_DEADLINE_BREACH: pings.send_deadline_breach,
+    OUT_DEADLINE_DM: pings.send_deadline_dm,
 }
 
 # Keys run in the urgent lane (`%` as in SQL LIKE): a page's DMs.
-URGENT = (f"{PAGE}:%:dm:%",)
+URGENT = (f"{PAGE}:%:dm:%", f"{DEADLINE_BREACH}:%:dm:%")
 
 
 def register(svc: Services) -> None:

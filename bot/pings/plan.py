@@ -27,6 +27,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.kinds import (
+    DEADLINE_BREACH,
+    DEADLINE_REMINDER,
     DIGEST,
     GAPS,
     HANDOFF,
@@ -218,6 +220,7 @@ class Snapshot:
     signoffs: Sequence[Any]  # (id, escalation id, requested) of pending ones
     overrides: dict[str, list[engine.Override]]
     full: bool = True  # reminders due over the whole lookback, not since the previous pass
+    deadlines: Sequence[Any] = ()  # (id, escalation id, due, reminder or None) not yet paged
 
 
 def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -> Snapshot:
@@ -234,6 +237,7 @@ def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -
         escalations = repo.reminders_due(OPEN, everies, since_s, now_s + _AHEAD_S)
         unacknowledged = repo.unacknowledged(PAGEABLE)
         signoffs = repo.pending_signoffs(OPEN)
+        deadlines = repo.pending_deadlines(OPEN)
         rows = uow.repos.overrides.active(
             ending_after=now - LOOKBACK, starting_before=now + HORIZON + timedelta(days=2)
         )
@@ -247,6 +251,7 @@ def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -
         signoffs,
         {rid: to_overrides(rs) for rid, rs in overrides.items()},
         full,
+        deadlines,
     )
 
 
@@ -352,6 +357,33 @@ def due_signoff_reminders(svc: Services, snap: Snapshot, known: Known, now: date
     now_s = seconds(now)
     for signoff, escalation_id, requested in snap.signoffs:
         _recurring(found, known, SIGNOFF_REMINDER, signoff, requested, every, now_s, escalation_id)
+    return found
+
+
+def due_deadlines(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Found:
+    """Find deadline reminders and breaches due, once per deadline of an open escalation.
+
+    The reminder is relevant until the deadline itself: one found after it (the bot was
+    down) is recorded as skipped. The breach pages whenever it is found while the escalation
+    is unresolved, acknowledged or not: a deadline is about resolution.
+    """
+    found = Found()
+    now_s = seconds(now)
+    claimed = known.claimed
+    for deadline, number, due_s, remind_s in snap.deadlines:
+        if remind_s is not None:
+            key = f"{DEADLINE_REMINDER}:{deadline}"
+            if now_s < remind_s:
+                found.later(remind_s)
+            elif key not in claimed:
+                found.dues.append(
+                    Due(key, DEADLINE_REMINDER, remind_s, now_s < due_s, deadline, number)
+                )
+        key = f"{DEADLINE_BREACH}:{deadline}"
+        if now_s < due_s:
+            found.later(due_s)
+        elif key not in claimed:
+            found.dues.append(Due(key, DEADLINE_BREACH, due_s, True, deadline, number))
     return found
 
 

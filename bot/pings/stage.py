@@ -20,11 +20,17 @@ from sqlalchemy import insert
 
 from bot.errors import database_unreachable
 from bot.kinds import (
+    CARD,
+    DEADLINE_BREACH,
+    DEADLINE_REMINDER,
     DIGEST,
     EMPTY,
     GAPS,
     HANDOFF,
     OPEN,
+    OUT_DEADLINE_BREACH,
+    OUT_DEADLINE_DM,
+    OUT_DEADLINE_REMINDER,
     OUT_DIGEST,
     OUT_GAPS,
     OUT_HANDOFF,
@@ -47,7 +53,7 @@ from bot.routing import Target
 from bot.services import Services
 from schedules import rotation as engine
 from storage.db import UnitOfWork
-from storage.models import Participant, Signoff, TimelineEvent
+from storage.models import Deadline, Participant, Signoff, TimelineEvent
 from storage.repositories import NewItem
 
 log = logging.getLogger(__name__)
@@ -310,6 +316,71 @@ def _stage_signoff_reminder(
     return [_item(due.key, OUT_SIGNOFF_REMINDER, signoff.escalation_id, signoff=signoff.id)]
 
 
+def _stage_deadline_reminder(
+    svc: Services, uow: UnitOfWork, due: Due, now: datetime
+) -> list[NewItem] | None:
+    deadline = uow.session.get(Deadline, due.subject)
+    esc = uow.repos.escalations.get(int(due.escalation_id or 0))
+    if deadline is None or esc is None or esc.status not in OPEN or now >= deadline.due_at:
+        return None  # resolved since, or the deadline itself has come: the breach says it
+    uow.repos.escalations.add_event(
+        esc.id, now, "deadline_reminder", None, deadline=deadline.name, owner=esc.owner
+    )
+    return [_item(due.key, OUT_DEADLINE_REMINDER, esc.id, deadline=deadline.id)]
+
+
+def _stage_deadline_breach(
+    svc: Services, uow: UnitOfWork, due: Due, now: datetime
+) -> list[NewItem] | None:
+    """Page the escalation policy's first step for a deadline that passed unresolved."""
+    deadline = uow.session.get(Deadline, due.subject)
+    esc = uow.repos.escalations.get(int(due.escalation_id or 0))
+    if deadline is None or esc is None or esc.status not in OPEN:
+        return None  # resolved since the pass read it
+    if deadline.breached_at is not None:
+        return None
+    deadline.breached_at = now
+    users: dict[str, None] = {}
+    usergroups: dict[str, None] = {}
+    for spec in svc.config.escalation_policy.steps[0].notify:
+        target = svc.oncall.target(uow.repos.overrides, spec, now)
+        users.update(dict.fromkeys(target.users))
+        usergroups.update(dict.fromkeys(target.usergroups))
+    present = {p.user_id: p for p in esc.participants}
+    for user in users:
+        if user in present:
+            present[user].role = "oncall"
+        else:
+            uow.repos.escalations.add_participant(
+                Participant(escalation_id=esc.id, user_id=user, role="oncall", added_at=now)
+            )
+    event = uow.repos.escalations.add_event(
+        esc.id,
+        now,
+        "deadline_breached",
+        None,
+        deadline=deadline.name,
+        due_at=deadline.due_at.isoformat(),
+        users=list(users),
+        usergroups=list(usergroups),
+    )
+    uow.flush()
+    common = {"deadline": deadline.id}
+    items = [
+        _item(
+            due.key,
+            OUT_DEADLINE_BREACH,
+            esc.id,
+            users=list(users),
+            usergroups=list(usergroups),
+            **common,
+        ),
+        _item(f"card:{esc.id}:{event.id}", CARD, esc.id),
+    ]
+    items += [_item(f"{due.key}:dm:{u}", OUT_DEADLINE_DM, esc.id, user=u, **common) for u in users]
+    return items
+
+
 def coverage_gaps(
     svc: Services, uow: UnitOfWork, start: datetime, end: datetime
 ) -> list[engine.Shift]:
@@ -354,6 +425,8 @@ def weekly_stats(uow: UnitOfWork, start: datetime, end: datetime, now: datetime)
         if (e.acknowledged_at and e.acknowledged_at > e.ack_deadline)
         or (e.acknowledged_at is None and e.ack_deadline < now)
     ]
+    clocks = uow.repos.escalations.deadlines_of([e.id for e in raised])
+    late = [e for e in raised if any(d.breached(e.resolved_at, now) for d in clocks.get(e.id, []))]
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
@@ -371,6 +444,10 @@ def weekly_stats(uow: UnitOfWork, start: datetime, end: datetime, now: datetime)
             if not e.restricted
         ],
         "restricted_breaches": sum(1 for e in breaches if e.restricted),
+        "deadlines": len(clocks),
+        "deadline_breaches": len(late),
+        "deadline_breaches_by_category": dict(sorted(Tally(e.category for e in late).items())),
+        "deadline_breaches_by_region": dict(sorted(Tally(e.region for e in late).items())),
         "open_followups": dict(
             sorted(Tally(f.kind for f in uow.repos.escalations.followups(status="open")).items())
         ),
@@ -391,4 +468,6 @@ STAGERS: dict[str, Stager] = {
     SIGNOFF_REMINDER: _stage_signoff_reminder,
     GAPS: _stage_gaps,
     DIGEST: _stage_digest,
+    DEADLINE_REMINDER: _stage_deadline_reminder,
+    DEADLINE_BREACH: _stage_deadline_breach,
 }

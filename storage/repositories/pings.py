@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from storage.models import (
+    Deadline,
     Escalation,
     Signoff,
 )
@@ -99,6 +100,22 @@ class PingRepository:
             select(Signoff.id, Signoff.escalation_id, epoch(Signoff.requested_at))
             .join(Escalation, Escalation.id == Signoff.escalation_id)
             .where(Signoff.status == "pending", Escalation.status.in_(open_statuses))
+        ).all()
+
+    def pending_deadlines(
+        self, statuses: Sequence[str]
+    ) -> Sequence[Row[int, int, int, int | None]]:
+        """Return (id, escalation id, epoch due, epoch of the reminder or None) of the
+        deadlines not yet paged as passed, of escalations in these statuses."""
+        return self.session.execute(
+            select(
+                Deadline.id,
+                Deadline.escalation_id,
+                epoch(Deadline.due_at),
+                epoch(Deadline.remind_at),
+            )
+            .join(Escalation, Escalation.id == Deadline.escalation_id)
+            .where(Deadline.breached_at.is_(None), Escalation.status.in_(statuses))
         ).all()
 
     def owned(self, owner: str, statuses: Sequence[str]) -> list[int]:

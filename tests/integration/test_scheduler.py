@@ -725,3 +725,122 @@ def test_a_handoff_missed_while_down_after_the_first_start_is_still_sent(db, con
         assert "handoff:primary:20260304T170000Z" in b.scheduler.recover().sent
     finally:
         b.close()
+
+
+# -- deadlines --------------------------------------------------------------------------------
+
+LEGAL_ORDER = "SEV2 #legal_request Preservation order 26-114"  # Legal response: 24 h, 2 h ahead
+
+
+def _deadline_keys(claimed: stage.Claimed, outcome: str = "sent") -> list[str]:
+    return [k for k in getattr(claimed, outcome) if k.startswith("deadline_")]
+
+
+def _breach_paged(db: Database, number: int) -> list[str]:
+    with db.uow() as uow:
+        found = uow.repos.escalations.timeline(number)
+    return [u for e in found if e.kind == "deadline_breached" for u in e.detail["users"]]
+
+
+def test_deadline_pings_go_once_across_two_schedulers_and_a_restart(db, config, emulator):
+    a = node(db, config, emulator, T0)
+    b = node(second_database(db), config, emulator, T0)
+    number = raise_and_staff(a, LEGAL_ORDER)
+    acknowledge(db, number, T0 + timedelta(minutes=1))
+    with db.uow() as uow:
+        [deadline] = uow.repos.escalations.deadlines(number)
+    assert deadline.due_at == T0 + timedelta(hours=24)
+    assert deadline.remind_at == T0 + timedelta(hours=22)
+    reminder, breach = f"deadline_reminder:{deadline.id}", f"deadline_breach:{deadline.id}"
+    try:
+        for at in (T0, T0 + timedelta(hours=21, minutes=59, seconds=59)):
+            assert _deadline_keys(a.tick(at)) == _deadline_keys(b.tick(at)) == []
+        at = T0 + timedelta(hours=22)
+        sent = _deadline_keys(a.tick(at)) + _deadline_keys(b.tick(at))
+        assert sent == [reminder]
+        assert _deadline_keys(b.tick(at + timedelta(seconds=30))) == []
+        a.close()  # a restart: the new process learns what was claimed from the ledger
+        a = node(second_database(db), config, emulator, T0 + timedelta(hours=23))
+        assert _deadline_keys(a.scheduler.recover()) == []
+        at = T0 + timedelta(hours=24)
+        sent = _deadline_keys(b.tick(at)) + _deadline_keys(a.tick(at))
+        assert sent == [breach]  # acknowledged, not resolved: it still passes
+        for later in (1, 60):
+            t = at + timedelta(minutes=later)
+            assert _deadline_keys(a.tick(t)) == _deadline_keys(b.tick(t)) == []
+        assert ledger(db, "deadline_") == {reminder: "sent", breach: "sent"}
+        assert [k for k in tagged(emulator) if k.startswith("deadline_")].count(reminder) == 1
+        [paged] = _breach_paged(db, number)
+        assert len(dms(emulator, paged, "Legal response")) == 1
+        channel = [m["text"] for m in emulator.messages(_channel(db, number))]
+        assert sum("Legal response* for *ESC-1* passed" in t for t in channel) == 1
+        assert sum(":alarm_clock:" in t for t in channel) == 1
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_deadline_that_passed_while_down_skips_its_reminder_and_still_pages(db, config, emulator):
+    a = node(db, config, emulator, T0)
+    number = raise_and_staff(a, LEGAL_ORDER)
+    a.tick(T0)
+    a.close()
+    # Down from 17:00 to 18:00 the next day: the reminder (at 22 h) and the deadline (24 h)
+    # both fell due. Reminding of a deadline already gone is no use; the page still goes.
+    b = node(second_database(db), config, emulator, T0 + timedelta(hours=25))
+    try:
+        tick = b.scheduler.recover()
+        b.svc.wait_idle()
+        assert [k.split(":")[0] for k in tick.sent if k.startswith("deadline_")] == [
+            "deadline_breach"
+        ]
+        assert [k.split(":")[0] for k in tick.skipped if k.startswith("deadline_")] == [
+            "deadline_reminder"
+        ]
+        assert sorted(ledger(db, "deadline_").values()) == ["sent", "skipped"]
+        channel = [m["text"] for m in emulator.messages(_channel(db, number))]
+        assert not [t for t in channel if ":alarm_clock:" in t]
+        assert sum("passed" in t and "paging" in t for t in channel) == 1
+        assert b.scheduler.recover().sent == []  # a second restart sends nothing more
+    finally:
+        b.close()
+
+
+def test_resolving_stops_deadline_pings_even_between_claim_and_send(db, config, emulator):
+    a = node(db, config, emulator, T0)
+    try:
+        first = raise_and_staff(a, LEGAL_ORDER)
+        second = raise_and_staff(a, "SEV2 #legal_request Subpoena 26-201")
+        a.tick(T0)
+        # the first is resolved before its deadline: nothing of it falls due any more
+        with db.uow() as uow:
+            esc = uow.repos.escalations.get(first)
+            assert esc is not None
+            esc.status, esc.resolved_at = kinds.STATUS_RESOLVED, T0 + timedelta(hours=1)
+            uow.commit()
+        at = T0 + timedelta(hours=24)
+        a.clock.set(at)
+        tick = a.scheduler.run_due(at, submit=False)
+        assert [k.split(":")[0] for k in tick.sent if k.startswith("deadline_")] == [
+            "deadline_breach"  # the second's; its reminder, found late, is skipped
+        ]
+        # the second is resolved after its breach was claimed, before it was sent
+        with db.uow() as uow:
+            esc = uow.repos.escalations.get(second)
+            assert esc is not None
+            esc.status, esc.resolved_at = kinds.STATUS_RESOLVED, at + timedelta(seconds=1)
+            uow.commit()
+        before = len(emulator.calls_of("chat.postMessage"))
+        for key in tick.outbox:
+            assert a.svc.outbox.run_key(key)
+        posted = [c.args.get("text", "") for c in emulator.calls_of("chat.postMessage")[before:]]
+        assert not [t for t in posted if "Legal response" in t]
+        with db.uow() as uow:
+            [resolved_in_time] = uow.repos.escalations.deadlines(first)
+            [resolved_late] = uow.repos.escalations.deadlines(second)
+        assert not [k for k in ledger(db, "deadline_") if k.endswith(f":{resolved_in_time.id}")]
+        assert ledger(db, f"deadline_breach:{resolved_late.id}") == {
+            f"deadline_breach:{resolved_late.id}": "sent"  # claimed once; the send found it moot
+        }
+    finally:
+        a.close()

@@ -406,3 +406,38 @@ def test_restricted_escalations_are_never_named_in_direct_messages(config):
     assert "Secret" not in str(out)
     assert out[1]["accessory"]["action_id"] == blocks.Action.TAKE_OWNERSHIP
     assert out[1]["accessory"]["value"] == "4"
+
+
+# -- deadlines: due 60 min after creation, reminded 15 min ahead --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("minutes", "send", "stale", "next_in"),
+    [
+        (0, [], [], 45),
+        (44, [], [], 45),
+        (45, ["deadline_reminder:7"], [], 60),
+        (59, ["deadline_reminder:7"], [], 60),
+        # found after the deadline (the bot was down): the reminder is moot, the breach is not
+        (60, ["deadline_breach:7"], ["deadline_reminder:7"], None),
+        (60 * 24 * 3, ["deadline_breach:7"], ["deadline_reminder:7"], None),
+    ],
+)
+def test_deadlines_remind_ahead_and_breach_once_due(config, minutes, send, stale, next_in):
+    now = T0 + timedelta(minutes=minutes)
+    snap = snapshot(now)
+    snap.deadlines = [(7, 1, pings.seconds(T0 + timedelta(hours=1)), pings.seconds(T0) + 45 * 60)]
+    found = pings.due_deadlines(services(config), snap, pings.Known(), now)
+    assert split(found) == (send, stale)
+    assert found.next_at == (None if next_in is None else T0 + timedelta(minutes=next_in))
+
+
+def test_deadlines_claimed_or_without_a_reminder_are_not_offered_again(config):
+    now = T0 + timedelta(hours=2)
+    known = pings.Known()
+    known.add("deadline_breach:7", pings.seconds(T0 + timedelta(hours=1)))
+    snap = snapshot(now)
+    due = pings.seconds(T0 + timedelta(hours=1))
+    snap.deadlines = [(7, 1, due, None), (8, 2, due, None)]
+    found = pings.due_deadlines(services(config), snap, known, now)
+    assert split(found) == (["deadline_breach:8"], [])
