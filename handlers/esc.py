@@ -13,7 +13,7 @@ from bot.parsing.esc import EscRequest, help_text, parse_decision, parse_esc
 from bot.policy import Act
 from bot.results import Where
 from bot.services import Services
-from bot.usecases import decisions, followups, lifecycle, reports, signoffs
+from bot.usecases import coordination, decisions, followups, lifecycle, reports, signoffs
 from handlers.replying import Reply, answer, parse_and_ack, request_key
 
 Sub = Callable[[Services, str, Where, EscRequest, str], Reply]
@@ -90,6 +90,9 @@ SUBCOMMANDS: dict[str, Sub] = {
     ),
     "stats": lambda svc, actor, where, req, key: blocks.stats_reply(
         reports.stats(svc, actor, req.days)
+    ),
+    "flag": lambda svc, actor, where, req, key: _text(
+        coordination.flag_graphic(svc, actor, where)
     ),
 }
 # Subcommands that, given no text, open a form instead.

@@ -42,8 +42,10 @@ USAGE: dict[str, str] = {
     "decisions": "`/esc decisions` — the decision log",
     "list": "`/esc list [open|mine|all]` — escalations",
     "stats": "`/esc stats [7d|30d|90d]` — trends",
+    "flag": "`/esc flag graphic` — mark it graphic: a content warning from then on",
     "help": "`/esc help` — this list",
 }
+FLAGS = ("graphic",)
 ALIASES = {
     "acknowledge": "ack",
     "severity": "sev",
@@ -265,6 +267,10 @@ def parse_esc(text: str, config: TeamConfig) -> EscRequest:
         if len(args) > 1 or (args and args[0].lower() not in LIST_SCOPES):
             raise UsageError(usage("list"))
         request.scope = args[0].lower() if args else "open"
+    elif sub == "flag":
+        if len(args) != 1 or args[0].lower() not in FLAGS:
+            raise UsageError(usage("flag"))
+        request.kind = args[0].lower()
     elif sub == "stats":
         match = _DAYS.match(args[0]) if len(args) == 1 else None
         if args and (match is None or not 1 <= int(match.group(1)) <= STATS_DAYS_MAX):

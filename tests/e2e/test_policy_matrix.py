@@ -88,7 +88,7 @@ def mworld(matrix_config: TeamConfig, tmp_path: Path, clock: FakeClock) -> Itera
 # -- the rules, as the spec states them ------------------------------------------------------
 
 RESPONDER_ONLY = {"ack", "sev", "owner", "resolve", "reopen", "take", "escalate"}
-ANYONE_WHO_SEES = {"update", "decision", "invite", "followup", "signoff", "read"}
+ANYONE_WHO_SEES = {"update", "decision", "invite", "followup", "signoff", "read", "flag"}
 
 
 def expected(action: str, actor: str, visible: bool) -> bool:
@@ -137,6 +137,7 @@ def _state(world: World, number: int) -> tuple:
         len(signoffs(world, number)),
         len(row.participants),
         tuple(s.status for s in signoffs(world, number)),
+        row.graphic,
     )
 
 
@@ -210,7 +211,7 @@ def _escalated(world: World, row: Any, before: tuple, done: Row) -> bool:
     return bool(events(world, row.id, "escalated_now"))
 
 
-STATUS, SEVERITY, OWNER, _RES, EVENTS, DECISIONS, SIGNOFFS, PEOPLE, ANSWERS = range(9)
+STATUS, SEVERITY, OWNER, _RES, EVENTS, DECISIONS, SIGNOFFS, PEOPLE, ANSWERS, GRAPHIC = range(10)
 
 COMMANDS = [
     Case("ack", "command", _command("ack"), _changed(STATUS, "acknowledged")),
@@ -223,6 +224,7 @@ COMMANDS = [
     Case("invite", "command", _command("invite <@U0EVE00001|eve>"), _changed(PEOPLE)),
     Case("followup", "command", _command("followup tooling_gap Bulk takedown"), _changed(EVENTS)),
     Case("signoff", "command", _command("signoff core_policy Remove?"), _changed(SIGNOFFS)),
+    Case("flag", "command", _command("flag graphic"), _changed(GRAPHIC, True)),
     Case("read", "command", _command("status"), _read),
     Case("read", "command", _command("timeline"), _read),
     Case("read", "command", _command("decisions"), _read),
