@@ -10,8 +10,8 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
+from bot.delivery import coordination, posts, staffing
 from bot.delivery import pings as ping_delivery
-from bot.delivery import posts, staffing
 from bot.delivery.outbox import Outbox
 from bot.errors import user_message
 from bot.executors import Foreground, TrackedPool
@@ -62,6 +62,7 @@ def build_services(
     svc.readiness.add("slack_token", svc.token.readiness)
     staffing.register_outbox(svc)
     posts.register_outbox(svc)
+    coordination.register_outbox(svc)
     ping_delivery.register_outbox(svc)
     return svc
 

@@ -19,6 +19,7 @@ from bot.blocks.card import (
     staffing_delayed,
 )
 from bot.blocks.common import GRAPHIC_WARNING, Action, Callback, button, context, section
+from bot.blocks.coordination import channel_link, update_brief
 from bot.blocks.forms import (
     decision_modal,
     escalate_modal,
@@ -68,6 +69,7 @@ __all__ = [
     "Callback",
     "announcement",
     "button",
+    "channel_link",
     "content_warning",
     "context",
     "could_not_add",
@@ -106,6 +108,7 @@ __all__ = [
     "stats_reply",
     "status_reply",
     "timeline_reply",
+    "update_brief",
     "update_reminder",
     "weekly_digest",
 ]

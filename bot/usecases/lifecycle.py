@@ -298,7 +298,11 @@ def post_update(svc: Services, actor: str, where: Where, text: str, request_key:
         uow.reschedules()
         mark_response(esc, actor, now)
         event = record_event(uow, esc, now, "update", actor, text=text)
-        finish(svc, uow, esc, event, f":memo: *Update* from <@{actor}>: {escape(text)}")
+        extra = []
+        if svc.config.briefs_updates(esc.severity):
+            extra.append(effects.queue_update_brief(uow, esc, event))
+        note = f":memo: *Update* from <@{actor}>: {escape(text)}"
+        finish(svc, uow, esc, event, note, extra=extra)
         return Outcome(esc, True, f"Update posted in {esc.ref}.")
 
 

@@ -107,6 +107,10 @@ class EscalationRepository:
         self.session.add(event)
         return event
 
+    def event(self, event_id: int) -> TimelineEvent | None:
+        """Return one timeline event."""
+        return self.session.get(TimelineEvent, event_id)
+
     def timeline(self, escalation_id: int) -> list[TimelineEvent]:
         """Return the escalation's timeline, oldest first."""
         return list(
