@@ -14,7 +14,8 @@ a shortcut of its own. The rules:
   group's members as Slack lists them), and whoever the bot paged for that escalation — so
   a page can always be acted on.
 - Anyone who can see an escalation may post updates, log decisions, invite, ask for a
-  sign-off, add follow-ups and flag it graphic; a sign-off is answered only by members of its group.
+  sign-off, add follow-ups, link it to another they can see and flag it graphic; a sign-off
+  is answered only by members of its group.
 - A responder, like anyone, acts on a restricted escalation only while in its channel: who
   leaves it (or is removed) is an outsider from then on.
 """
@@ -50,10 +51,21 @@ class Act(StrEnum):
     SIGNOFF_ANSWER = "answer sign-offs"
     FOLLOWUP = "add follow-ups"
     FLAG = "flag content"
+    LINK = "link escalations"
+    DUPLICATE = "mark duplicates"
 
 
 RESPONDER_ACTS = frozenset(
-    {Act.ACKNOWLEDGE, Act.RESOLVE, Act.REOPEN, Act.SEVERITY, Act.ASSIGN, Act.TAKE, Act.ESCALATE_NOW}
+    {
+        Act.ACKNOWLEDGE,
+        Act.RESOLVE,
+        Act.REOPEN,
+        Act.SEVERITY,
+        Act.ASSIGN,
+        Act.TAKE,
+        Act.ESCALATE_NOW,
+        Act.DUPLICATE,  # it resolves the escalation
+    }
 )
 
 

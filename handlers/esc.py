@@ -91,6 +91,12 @@ SUBCOMMANDS: dict[str, Sub] = {
     "stats": lambda svc, actor, where, req, key: blocks.stats_reply(
         reports.stats(svc, actor, req.days)
     ),
+    "duplicate": lambda svc, actor, where, req, key: _text(
+        coordination.duplicate(svc, actor, where, req.item or 0, request_key=key)
+    ),
+    "link": lambda svc, actor, where, req, key: _text(
+        coordination.link(svc, actor, where, req.item or 0, request_key=key)
+    ),
     "flag": lambda svc, actor, where, req, key: _text(
         coordination.flag_graphic(svc, actor, where)
     ),

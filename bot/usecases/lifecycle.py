@@ -14,7 +14,7 @@ from datetime import datetime
 from bot.errors import UserError
 from bot.kinds import OPEN
 from bot.policy import Act, hidden, insiders
-from bot.results import Listing, Outcome, Status, Timeline, Where
+from bot.results import Listing, Outcome, Related, Status, Timeline, Where
 from bot.routing import Facets, routed_groups
 from bot.services import Services
 from bot.text import escape
@@ -402,7 +402,22 @@ def status(svc: Services, actor: str, where: Where) -> Status:
             signoffs=uow.repos.escalations.signoffs(esc.id),
             participants=list(esc.participants),
             now=svc.clock(),
+            related=related(svc, uow, esc, actor),
         )
+
+
+def related(svc: Services, uow: UnitOfWork, esc: Escalation, viewer: str) -> list[Related]:
+    """Return the escalation's related escalations as the viewer may see them."""
+    out = []
+    for row in uow.repos.escalations.links(esc.id):
+        other = uow.repos.escalations.get(row.related_id)
+        if other is None:
+            continue
+        if svc.policy.can_see(other, viewer):
+            out.append(Related(other.ref, row.kind, other.title, other.channel_id))
+        else:
+            out.append(Related(other.ref, row.kind))
+    return out
 
 
 def timeline(svc: Services, actor: str, where: Where) -> Timeline:

@@ -1,13 +1,15 @@
-"""Coordinating escalations end to end: flags after raising, stakeholder update briefs."""
+"""Coordinating escalations end to end: flags after raising, links, duplicates."""
 
 from __future__ import annotations
 
 from bot.blocks import GRAPHIC_WARNING
+from bot.usecases.reports import export_rows
 from tests.e2e.conftest import World
 from tests.e2e.esc_support import (
     MEMBER,
     OUTSIDER,
     REPORTER,
+    SALES,
     card,
     esc,
     events,
@@ -85,3 +87,104 @@ def test_a_restricted_escalation_is_briefed_by_its_id_alone(world: World):
     assert brief["text"] == f":lock: *ESC-{secret.id}* (restricted): update posted in its channel"
     assert "Leak" not in str(brief) and "paste" not in str(brief)
     assert secret.channel_id not in str(brief)
+
+
+def _last(world: World, channel: str) -> str:
+    return world.emulator.messages(channel)[-1]["text"]
+
+
+def test_link_records_a_related_escalation_on_both_once(world: World):
+    first = raise_esc(world, "SEV3 #ads Counterfeit ads wave")
+    second = raise_esc(world, "SEV3 #ads Counterfeit shoes storefronts")
+    request = capture(
+        world.driver,
+        lambda: world.driver.command(MEMBER, "/esc", "link ESC-1", channel_id=second.channel_id),
+    )
+    deliver(world.driver, request)
+    world.settle()
+    deliver(world.driver, request, retry_num=1)
+    world.settle()
+    assert "already linked" in esc(world, REPORTER, "link #1", second.channel_id)
+    assert "already linked" in esc(world, REPORTER, "link ESC-2", first.channel_id)
+    assert len(events(world, 1, "linked")) == len(events(world, 2, "linked")) == 1
+    assert "ESC-2" in _last(world, first.channel_id) and "shoes" in _last(world, first.channel_id)
+    assert "ESC-1" in _last(world, second.channel_id)
+    status = esc(world, MEMBER, "status", first.channel_id)
+    assert "*Related:* ESC-2 Counterfeit shoes storefronts" in status
+    assert "*Related:* ESC-1 Counterfeit ads wave" in esc(
+        world, MEMBER, "status", second.channel_id
+    )
+    assert "linked ESC-1" in esc(world, MEMBER, "timeline", second.channel_id)
+
+
+def test_link_refuses_bad_input_and_unseen_escalations(world: World):
+    row = raise_esc(world)
+    for text, told in [
+        ("link", "Usage: `/esc link ESC-n`"),
+        ("link ESC-1 ESC-2", "Usage: `/esc link ESC-n`"),
+        ("link nonsense", "Usage: `/esc link ESC-n`"),
+        ("link ESC-1", "cannot be related to itself"),
+        ("link ESC-99", "ESC-99 does not exist"),
+        ("duplicate ESC-1", "cannot be related to itself"),
+    ]:
+        assert told in esc(world, MEMBER, text, row.channel_id), text
+    secret = raise_form(world, REPORTER, "Leak of VIP data", "vip", ("restricted",))
+    calls = len(world.emulator.calls)
+    # a team member outside the restricted channel learns nothing of it, whichever way
+    told = esc(world, MEMBER, f"link ESC-{secret.id}", row.channel_id)
+    assert f"ESC-{secret.id} does not exist, or it is restricted" in told and "Leak" not in told
+    told = esc(world, MEMBER, f"duplicate ESC-{secret.id}", row.channel_id)
+    assert "does not exist, or it is restricted" in told
+    assert [c.method for c in world.emulator.calls[calls:]] == []
+    assert not events(world, row.id, "linked") and load(world, row.id).status == "open"
+
+
+def test_a_restricted_link_shows_only_its_id_outside_its_channel(world: World):
+    row = raise_esc(world, "SEV3 #ads Counterfeit ads wave")
+    secret = raise_form(world, REPORTER, "Leak of VIP data", "vip", ("restricted",))
+    # the reporter is inside both: linking from the restricted channel is allowed
+    assert "Linked" in esc(world, REPORTER, "link ESC-1", secret.channel_id)
+    note = _last(world, row.channel_id)
+    assert f"*ESC-{secret.id}* (restricted)" in note
+    assert "Leak" not in note and secret.channel_id not in note
+    status = esc(world, MEMBER, "status", row.channel_id)  # Chi is not in the secret one
+    assert f"ESC-{secret.id} (restricted)" in status and "Leak" not in status
+    assert "Counterfeit ads wave" in _last(world, secret.channel_id)
+
+
+def test_duplicate_resolves_with_a_pointer_and_invites_its_people(world: World):
+    original = raise_esc(world, "SEV2 #ads Counterfeit ads wave")
+    dup = raise_esc(world, "SEV3 Fake sneaker ads", user="U0LEAD0001")
+    esc(world, SALES, "invite <@U0EVE00001|eve>", dup.channel_id)
+    before = set(world.emulator.channel(original.channel_id)["members"])
+    assert "U0EVE00001" not in before and "U0LEAD0001" not in before
+    # a stakeholder who is not a responder cannot resolve it this way
+    told = esc(world, SALES, "duplicate ESC-1", dup.channel_id)
+    assert "Only responders" in told and load(world, 2).status == "open"
+    request = capture(
+        world.driver,
+        lambda: world.driver.command(MEMBER, "/esc", "duplicate ESC-1", channel_id=dup.channel_id),
+    )
+    deliver(world.driver, request)
+    world.settle()
+    deliver(world.driver, request, retry_num=1)
+    world.settle()
+    after = load(world, 2)
+    assert (after.status, after.duplicate_of, after.resolution) == (
+        "resolved",
+        1,
+        "Duplicate of ESC-1",
+    )
+    members = set(world.emulator.channel(original.channel_id)["members"])
+    assert {"U0EVE00001", "U0LEAD0001"} <= members
+    assert (
+        len(events(world, 2, "marked_duplicate")) == len(events(world, 1, "duplicate_added")) == 1
+    )
+    assert "duplicate of *ESC-1* Counterfeit ads wave" in _last(world, dup.channel_id)
+    assert "*ESC-2* Fake sneaker ads" in _last(world, original.channel_id)
+    assert "already a duplicate" in esc(world, MEMBER, "duplicate ESC-1", dup.channel_id)
+    assert "cannot be the original" in esc(world, MEMBER, "duplicate ESC-2", original.channel_id)
+    assert "duplicates this" in esc(world, MEMBER, "status", original.channel_id)
+    with world.db.uow() as uow:
+        rows = export_rows(uow, original.created_at, world.clock())
+    assert [r["duplicate_of"] for r in rows] == [None, "ESC-1"]

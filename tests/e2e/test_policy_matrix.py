@@ -87,8 +87,8 @@ def mworld(matrix_config: TeamConfig, tmp_path: Path, clock: FakeClock) -> Itera
 
 # -- the rules, as the spec states them ------------------------------------------------------
 
-RESPONDER_ONLY = {"ack", "sev", "owner", "resolve", "reopen", "take", "escalate"}
-ANYONE_WHO_SEES = {"update", "decision", "invite", "followup", "signoff", "read", "flag"}
+RESPONDER_ONLY = {"ack", "sev", "owner", "resolve", "reopen", "take", "escalate", "duplicate"}
+ANYONE_WHO_SEES = {"update", "decision", "invite", "followup", "signoff", "read", "flag", "link"}
 
 
 def expected(action: str, actor: str, visible: bool) -> bool:
@@ -141,10 +141,22 @@ def _state(world: World, number: int) -> tuple:
     )
 
 
+ORIGINAL = "Counterfeit wave, first report"  # an open escalation others duplicate or link to
+
+
+def _original(world: World) -> int:
+    with world.db.uow() as uow:
+        found = [e.id for e in uow.repos.escalations.find() if e.title == ORIGINAL]
+    return found[0] if found else raise_form(world, ACTORS["member outside"], ORIGINAL, "ads").id
+
+
 def _command(text: str) -> Callable[[World, str, Any, str], str]:
     def run(world: World, actor: str, row: Any, channel: str) -> str:
         before = len(world.emulator.responses)
-        named = text if channel == row.channel_id else f"ESC-{row.id} {text}"
+        wanted = text
+        if "{original}" in text:  # raised by _fresh before the row, so no call is made here
+            wanted = text.replace("{original}", f"ESC-{_original(world)}")
+        named = wanted if channel == row.channel_id else f"ESC-{row.id} {wanted}"
         reply = world.driver.command(actor, "/esc", named, channel_id=channel)
         assert reply.status == 200, reply.body
         world.settle()
@@ -225,6 +237,14 @@ COMMANDS = [
     Case("followup", "command", _command("followup tooling_gap Bulk takedown"), _changed(EVENTS)),
     Case("signoff", "command", _command("signoff core_policy Remove?"), _changed(SIGNOFFS)),
     Case("flag", "command", _command("flag graphic"), _changed(GRAPHIC, True)),
+    Case("link", "command", _command("link {original}"), _changed(EVENTS), "original"),
+    Case(
+        "duplicate",
+        "command",
+        _command("duplicate {original}"),
+        _changed(STATUS, "resolved"),
+        "original",
+    ),
     Case("read", "command", _command("status"), _read),
     Case("read", "command", _command("timeline"), _read),
     Case("read", "command", _command("decisions"), _read),
@@ -281,11 +301,14 @@ def _fresh(world: World, restricted: bool, case: Case) -> Any:
     as_reporter = ACTORS["reporter"]
     world.driver.command(as_reporter, "/esc", "invite <@U0CHI00001|chi>", channel_id=row.channel_id)
     world.settle()
+    if case.needs == "original":
+        _original(world)
     setup = {
+        "original": (),
         "resolved": ("U0CHI00001", "resolve Done"),
         "signoff": (as_reporter, "signoff legal ?"),
     }
-    if case.needs:
+    if setup.get(case.needs):
         who, text = setup[case.needs]
         world.driver.command(who, "/esc", text, channel_id=row.channel_id)
     world.settle()
