@@ -14,7 +14,8 @@ a shortcut of its own. The rules:
   group's members as Slack lists them), and whoever the bot paged for that escalation — so
   a page can always be acted on.
 - Anyone who can see an escalation may post updates, log decisions, invite, ask for a
-  sign-off, add follow-ups, link it to another they can see and flag it graphic; a sign-off
+  sign-off, add follow-ups and messages to its timeline, link it to another they can see
+  and flag it graphic; a sign-off
   is answered only by members of its group.
 - A responder, like anyone, acts on a restricted escalation only while in its channel: who
   leaves it (or is removed) is an outsider from then on.
@@ -52,6 +53,7 @@ class Act(StrEnum):
     FOLLOWUP = "add follow-ups"
     FLAG = "flag content"
     LINK = "link escalations"
+    CAPTURE = "add messages to the timeline"
     DUPLICATE = "mark duplicates"
 
 

@@ -492,6 +492,19 @@ class SlackGateway:
         """Send a direct message (posting to a user ID opens the DM)."""
         return self.post(user, text, blocks=blocks)
 
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """Return one message of a channel (a thread reply too), or None if it is gone."""
+        try:
+            data = self._call("conversations.replies", channel=channel, ts=ts, limit=200)
+        except SlackError as exc:
+            if exc.error in ("thread_not_found", "message_not_found"):
+                return None
+            raise
+        for message in data.get("messages", []):
+            if message.get("ts") == ts:
+                return dict(message)
+        return None
+
     def permalink(self, channel: str, ts: str) -> str:
         """Return a message's permalink."""
         return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])

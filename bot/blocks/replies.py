@@ -129,6 +129,11 @@ def _event_line(kind: str, detail: dict[str, Any]) -> str:
         return f"sign-off {escape(str(detail.get('group')))}" + (
             f" {outcome}" if outcome else " requested"
         )
+    if kind == "message_added":
+        link = f" (<{detail['permalink']}|message>)" if detail.get("permalink") else ""
+        body = detail.get("text")
+        said = "_looking it up…_" if body is None else escape(truncate(str(body), 300))
+        return f"message from {_mention(detail.get('author'))}: {said}{link}"
     if kind == "linked":
         return f"linked ESC-{detail.get('related')}"
     if kind == "marked_duplicate":

@@ -1,12 +1,13 @@
-"""Outbox handlers of coordination: stakeholder update briefs."""
+"""Outbox handlers of coordination: stakeholder update briefs, messages added to the timeline."""
 
 from __future__ import annotations
 
 from bot import blocks
 from bot.delivery.outbox import Job, NotReady
 from bot.delivery.posts import post_once
-from bot.kinds import UPDATE_BRIEF
+from bot.kinds import CAPTURE, UPDATE_BRIEF
 from bot.services import Services
+from bot.text import truncate
 
 
 def _update_brief(svc: Services, job: Job) -> None:
@@ -26,6 +27,30 @@ def _update_brief(svc: Services, job: Job) -> None:
     post_once(svc, channel, job.key, text, brief, retrying=job.retrying)
 
 
+def _capture(svc: Services, job: Job) -> None:
+    """Fill in a message added to the timeline: its text (a reaction carries none) and its
+    permalink, both as Slack has them."""
+    with svc.db.uow() as uow:
+        event = uow.repos.escalations.event(int(job.payload.get("event") or 0))
+        esc = uow.repos.escalations.get(int(job.escalation_id or 0))
+    if event is None or esc is None or esc.channel_id is None or event.detail.get("permalink"):
+        return
+    ts = str(event.detail.get("ts"))
+    found: dict[str, object] = {}
+    if event.detail.get("text") is None:
+        message = svc.slack.message(esc.channel_id, ts)
+        found["text"] = truncate(str((message or {}).get("text") or ""), 3000)
+        if message and not event.detail.get("author"):
+            found["author"] = message.get("user")
+    found["permalink"] = svc.slack.permalink(esc.channel_id, ts)
+    with svc.db.uow() as uow:
+        row = uow.repos.escalations.event(event.id)
+        assert row is not None
+        row.detail = {**row.detail, **found}  # a new dict: JSON columns track reassignment
+        uow.commit()
+
+
 def register_outbox(svc: Services) -> None:
     """Register the outbox handlers of this module."""
     svc.outbox.register(UPDATE_BRIEF, lambda job: _update_brief(svc, job))
+    svc.outbox.register(CAPTURE, lambda job: _capture(svc, job))

@@ -1,10 +1,13 @@
-"""Coordinating escalations: flags set after raising, related escalations and duplicates.
+"""Coordinating escalations: messages added to the timeline, flags set after raising,
+related escalations and duplicates.
 
 A restricted escalation is named to anyone outside its channel by its ID alone: the notes
 posted in the other channel of a link or duplicate say "ESC-n (restricted)", nothing more.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from bot.errors import UserError
 from bot.kinds import STATUS_RESOLVED
@@ -30,6 +33,60 @@ def flag_graphic(svc: Services, actor: str, where: Where) -> Outcome:
         note = f":warning: <@{actor}> flagged {esc.ref} as graphic."
         finish(svc, uow, esc, event, note)
         return Outcome(esc, True, f"Flagged {esc.ref} graphic: a content warning from now on.")
+
+
+CAPTURE_TEXT_LIMIT = 3000
+
+
+def message_time(ts: str) -> datetime | None:
+    """Return the instant of a Slack message ts (`1712345678.000100`), or None if it is none."""
+    try:
+        seconds = float(ts)
+    except ValueError:
+        return None
+    if not (0 < seconds < 2**33) or not ts.replace(".", "").isdigit():
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def add_to_timeline(
+    svc: Services,
+    actor: str,
+    channel_id: str,
+    ts: str,
+    *,
+    author: str | None,
+    text: str | None,
+    via: str,
+) -> Outcome:
+    """Make a message of an escalation's channel a timeline event, once per message however
+    often it is pinned; its text (when not given) and permalink are looked up after."""
+    at = message_time(ts)
+    if at is None:
+        raise UserError("That message cannot be added: Slack sent no time for it.")
+    now = svc.clock()
+    with svc.db.uow() as uow:
+        esc = locate(svc, uow, Where(None, channel_id), actor, Act.CAPTURE, lock=True)
+        key = f"capture:{esc.id}:{ts}"  # the message, not the request: once however pinned
+        if not uow.repos.requests.claim(key, "capture", now, escalation=esc.id):
+            return Outcome(esc, False, f"That message is already on the timeline of {esc.ref}.")
+        event = record_event(
+            uow,
+            esc,
+            at,  # the message's own time: the timeline shows it where it happened
+            "message_added",
+            actor,
+            ts=ts,
+            author=author,
+            text=truncate(text, CAPTURE_TEXT_LIMIT) if text is not None else None,
+            permalink=None,
+            via=via,
+            recorded_at=now.isoformat(),
+        )
+        staged = effects.queue_capture(uow, esc, event, now)
+        uow.commit()
+        effects.submit(svc, [staged])
+        return Outcome(esc, True, f"Added the message to the timeline of {esc.ref}.")
 
 
 def named(esc: Escalation) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from bot.blocks import GRAPHIC_WARNING
 from bot.usecases.reports import export_rows
 from tests.e2e.conftest import World
@@ -16,6 +18,7 @@ from tests.e2e.esc_support import (
     load,
     raise_esc,
     raise_form,
+    said,
 )
 from tests.e2e.replay import capture, deliver
 
@@ -188,3 +191,89 @@ def test_duplicate_resolves_with_a_pointer_and_invites_its_people(world: World):
     with world.db.uow() as uow:
         rows = export_rows(uow, original.created_at, world.clock())
     assert [r["duplicate_of"] for r in rows] == [None, "ESC-1"]
+
+
+def _timeline_of(world: World, number: int):
+    return [e for e in events(world, number, "message_added")]
+
+
+def test_pushpin_adds_a_message_to_the_timeline_once_with_its_time_and_permalink(world: World):
+    row = raise_esc(world)
+    world.clock.advance(timedelta(minutes=2))
+    ts = world.emulator.add_message(row.channel_id, "Found 40 more storefronts <!here>", user=SALES)
+    world.clock.advance(timedelta(minutes=5))
+    for user, retry in ((MEMBER, None), (MEMBER, 1), (REPORTER, None)):
+        reply = world.driver.reaction(
+            user, row.channel_id, ts, event_id="EvPIN" + user, retry_num=retry
+        )
+        assert reply.status == 200
+        world.settle()
+    [event] = _timeline_of(world, row.id)
+    assert event.actor == MEMBER and event.detail["author"] == SALES
+    assert event.detail["text"] == "Found 40 more storefronts <!here>"
+    assert event.at == datetime.fromtimestamp(float(ts), UTC)  # its own time, not the pin's
+    link = event.detail["permalink"]
+    assert link and link.endswith(f"/archives/{row.channel_id}/p{ts.replace('.', '')}")
+    shown = esc(world, MEMBER, "timeline", row.channel_id)
+    assert f"message from <@{SALES}>: Found 40 more storefronts" in shown and link in shown
+    assert "<!here>" not in shown  # quoted text cannot ping anyone
+    # the shortcut on the same message adds nothing more
+    told = _shortcut(world, REPORTER, "add_to_timeline", row.channel_id, ts)
+    assert "already on the timeline of ESC-1" in told
+    assert len(_timeline_of(world, row.id)) == 1
+
+
+def _shortcut(world: World, user: str, callback: str, channel: str, ts: str) -> str:
+    before = len(world.emulator.responses)
+    reply = world.driver.message_shortcut(user, callback, channel, ts)
+    assert reply.status == 200, reply.body
+    world.settle()
+    return said(world, reply, before)
+
+
+def test_add_to_timeline_shortcut_and_a_thread_reply(world: World):
+    row = raise_esc(world)
+    root = world.emulator.add_message(row.channel_id, "Source of the wave?", user=MEMBER)
+    reply_ts = world.emulator.add_message(
+        row.channel_id, "A reseller network in two markets", user=SALES, thread_ts=root
+    )
+    request = capture(
+        world.driver,
+        lambda: world.driver.message_shortcut(REPORTER, "add_to_timeline", row.channel_id, root),
+    )
+    deliver(world.driver, request)
+    world.settle()
+    deliver(world.driver, request)  # a double click, the same payload
+    world.settle()
+    assert "Added the message to the timeline of ESC-1" in str(world.emulator.responses)
+    world.driver.reaction(MEMBER, row.channel_id, reply_ts)
+    world.settle()
+    added = _timeline_of(world, row.id)
+    assert [(e.detail["author"], e.detail["text"], e.detail["via"]) for e in added] == [
+        (MEMBER, "Source of the wave?", "shortcut"),
+        (SALES, "A reseller network in two markets", "reaction"),
+    ]
+    assert f"thread_ts={root}" in added[1].detail["permalink"]
+
+
+def test_pins_elsewhere_other_reactions_and_strangers_change_nothing(world: World):
+    row = raise_esc(world)
+    ts = world.emulator.add_message(row.channel_id, "Screenshot attached", user=SALES)
+    team = world.config.team.channel
+    elsewhere = world.emulator.add_message(team, "Lunch?", user=MEMBER)
+    calls = len(world.emulator.calls)
+    assert world.driver.reaction(MEMBER, team, elsewhere).status == 200
+    assert world.driver.reaction(MEMBER, row.channel_id, ts, "eyes").status == 200
+    world.settle()
+    assert not _timeline_of(world, row.id)
+    assert [c.method for c in world.emulator.calls[calls:]] == []
+    told = _shortcut(world, MEMBER, "add_to_timeline", team, elsewhere)
+    assert "not an escalation channel" in told
+    # a malformed reaction event is refused at the edge
+    bad = world.driver.event({"type": "reaction_added", "user": MEMBER, "reaction": "pushpin"})
+    assert bad.status == 400
+    # restricted: the shortcut from inside works; from a crafted payload outside, nothing
+    secret = raise_form(world, REPORTER, "Leak of VIP data", "vip", ("restricted",))
+    inside = world.emulator.add_message(secret.channel_id, "Paste site URL", user=REPORTER)
+    assert "Added" in _shortcut(world, REPORTER, "add_to_timeline", secret.channel_id, inside)
+    assert len(_timeline_of(world, secret.id)) == 1

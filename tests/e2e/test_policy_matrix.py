@@ -88,7 +88,17 @@ def mworld(matrix_config: TeamConfig, tmp_path: Path, clock: FakeClock) -> Itera
 # -- the rules, as the spec states them ------------------------------------------------------
 
 RESPONDER_ONLY = {"ack", "sev", "owner", "resolve", "reopen", "take", "escalate", "duplicate"}
-ANYONE_WHO_SEES = {"update", "decision", "invite", "followup", "signoff", "read", "flag", "link"}
+ANYONE_WHO_SEES = {
+    "update",
+    "decision",
+    "invite",
+    "followup",
+    "signoff",
+    "read",
+    "flag",
+    "link",
+    "capture",
+}
 
 
 def expected(action: str, actor: str, visible: bool) -> bool:
@@ -191,6 +201,26 @@ def _form(callback: Callback, values: dict) -> Any:
     return run
 
 
+def _shortcut(callback: str) -> Callable[[World, str, Any, str], str]:
+    def run(world: World, actor: str, row: Any, channel: str) -> str:
+        ts = world.emulator.add_message(channel, "Seen on 40 more pages", user=actor)
+        before = len(world.emulator.responses)
+        reply = world.driver.message_shortcut(actor, callback, channel, ts)
+        assert reply.status == 200, reply.body
+        world.settle()
+        return said(world, reply, before)
+
+    return run
+
+
+def _pin(world: World, actor: str, row: Any, channel: str) -> str:
+    ts = world.emulator.add_message(channel, "Seen on 40 more pages", user=actor)
+    reply = world.driver.reaction(actor, channel, ts, "pushpin")
+    assert reply.status == 200, reply.body
+    world.settle()
+    return "(a reaction is answered by nothing but its effect)"
+
+
 def _answer_signoff(world: World, actor: str, row: Any, channel: str) -> str:
     [pending] = [s for s in signoffs(world, row.id) if s.status == "pending"]
     return _button(Action.SIGNOFF_APPROVE, lambda _: str(pending.id))(world, actor, row, channel)
@@ -289,7 +319,17 @@ FORMS = [
     ),
 ]
 BRIEF = [Case("take", "handoff brief", _button(Action.TAKE_OWNERSHIP), _took_ownership)]
-SURFACES = {"command": COMMANDS, "button": BUTTONS, "form": FORMS, "handoff brief": BRIEF}
+MESSAGE = [
+    Case("capture", "message shortcut", _shortcut("add_to_timeline"), _changed(EVENTS)),
+    Case("capture", "reaction", _pin, _changed(EVENTS)),
+]
+SURFACES = {
+    "command": COMMANDS,
+    "button": BUTTONS,
+    "form": FORMS,
+    "handoff brief": BRIEF,
+    "message": MESSAGE,
+}
 
 
 def _fresh(world: World, restricted: bool, case: Case) -> Any:
@@ -319,6 +359,8 @@ def _where_from(world: World, case: Case, actor: str, row: Any, inside: bool) ->
     if case.surface == "handoff brief":  # pressed in the bot's DM with the actor
         record, _ = world.emulator._open_dm([actor])
         return str(record["id"])
+    if case.action == "capture" and not row.restricted:  # a public channel: anyone opens it
+        return row.channel_id
     return row.channel_id if inside else world.config.team.channel
 
 

@@ -258,3 +258,24 @@ def test_another_site_cannot_act_in_the_sandbox(box: Sandbox, web: httpx.Client)
     assert rebound.status_code == 400
     same = web.post("/api/send", json=command, headers={"Origin": box.web_url})
     assert same.status_code == 200
+
+
+def test_pushpin_and_add_to_timeline_in_the_browser_workspace(box: Sandbox, web: httpx.Client):
+    private = raise_restricted(box, web)  # LEAD is in it; the bot posted the card there
+    said = web.post("/api/send", json={"user": LEAD, "channel": private, "text": "Leak is live"})
+    assert said.is_success
+    first = box.emulator.messages(private)[-1]["ts"]
+    assert {"name": "Add to timeline", "callback_id": "add_to_timeline"} in snapshot(
+        web, LEAD, private
+    )["shortcuts"]
+    on_first = {"user": LEAD, "channel": private, "ts": first}
+    assert web.post("/api/react", json={**on_first, "reaction": "pushpin"}).is_success
+    box.bot.services.wait_idle(timeout=30)
+    assert web.post("/api/shortcut", json={**on_first, "callback_id": "add_to_timeline"})
+    box.bot.services.wait_idle(timeout=30)
+    with box.bot.services.db.uow() as uow:
+        added = [e for e in uow.repos.escalations.timeline(1) if e.kind == "message_added"]
+    assert [(e.detail["text"], e.detail["author"]) for e in added] == [("Leak is live", LEAD)]
+    assert added[0].detail["permalink"]
+    told = snapshot(web, LEAD, private)["messages"]
+    assert any("already on the timeline" in m["text"] for m in told)
