@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-from slack_bolt import App, BoltResponse
+from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.clock import Clock, system_clock
@@ -13,20 +10,28 @@ from bot.config import TeamConfig
 from bot.delivery import coordination, posts, staffing
 from bot.delivery import pings as ping_delivery
 from bot.delivery.outbox import Outbox
-from bot.errors import user_message
-from bot.executors import Foreground, TrackedPool
+from bot.executors import TrackedPool
+from bot.fastack import Foreground
 from bot.health import SlackToken, database_check
 from bot.policy import Policy
 from bot.rotations import OnCall
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack import SlackError, SlackGateway, make_client
+from bot.slack import SlackGateway, make_client
 from bot.telemetry import Telemetry
-from handlers import actions, commands, deliveries, esc, events, home, shortcuts, views
+from handlers import (
+    actions,
+    commands,
+    deliveries,
+    esc,
+    events,
+    home,
+    replying,
+    shortcuts,
+    views,
+)
 from handlers import oncall as oncall_listeners
 from storage.db import Database
-
-log = logging.getLogger(__name__)
 
 
 def build_services(
@@ -72,29 +77,6 @@ def usergroups_of(config: TeamConfig) -> list[str]:
     return [g.usergroup for g in config.stakeholders.values() if g.usergroup]
 
 
-def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse | None:
-    """Turn domain errors into a short ephemeral reply; log everything else with context."""
-    message = user_message(error)
-    if message is None and isinstance(error, SlackError):  # Slack's refusal, not our bug
-        log.warning("Slack refused a call for %s: %s", _kind(body), error)
-        if body.get("type") == "event_callback":  # nobody to tell; a redelivery fares no better
-            return BoltResponse(status=200, body="")
-        message = f":warning: Slack did not take that ({error.error}). Try again."
-    if message is None:
-        log.exception("unhandled error for %s", _kind(body), exc_info=error)
-        message = ":warning: Something went wrong on our side; nothing was lost. Try again."
-    try:
-        if respond is not None and respond.response_url:
-            respond(text=message, response_type="ephemeral", replace_original=False)
-    except Exception as exc:  # Slack (its response_url) not answering: one line
-        log.warning("could not tell the user about an error: %s: %s", type(exc).__name__, exc)
-    return None
-
-
-def _kind(body: dict[str, Any]) -> Any:
-    return body.get("type") or body.get("command")
-
-
 def create_app(svc: Services) -> App:
     """Build the Bolt app with signature verification on and every listener registered."""
     app = App(
@@ -112,7 +94,7 @@ def create_app(svc: Services) -> App:
         raise_error_for_unhandled_request=False,
         listener_executor=svc.listeners,
     )
-    app.error(_on_error)
+    app.error(replying.on_error)
     deliveries.register(app, svc)
     commands.register(app, svc)
     views.register(app, svc)

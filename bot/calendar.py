@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from icalendar import Calendar, Event
-
 from schedules import rotation as engine
 
 PRODID = "-//escbot//On-call schedule//EN"
@@ -20,6 +18,8 @@ def event_uid(shift: engine.Shift) -> str:
 
 def render_calendar(name: str, shifts: Sequence[engine.Shift], now: datetime) -> bytes:
     """Return a VCALENDAR named `name` with one VEVENT per shift, stamped `now`."""
+    from icalendar import Calendar, Event  # 0.5 s to import: only when a feed is asked for
+
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")

@@ -6,15 +6,9 @@ handler); ping kinds are the first part of every sent-notifications ledger key.
 
 from __future__ import annotations
 
-import logging
-
-log = logging.getLogger(__name__)
-
-RAISE = "escalation.raise"
-STAFF = "escalation.staff"
-CARD_EVENT = "escalation_card"
-
-
+# Outbox kinds: each item does one Slack write (bot/delivery/registry.py maps kind → handler).
+RAISE = "escalation.raise"  # record an accepted /escalate as an escalation, then staff it
+STAFF = "escalation.staff"  # create the channel, invite, post and pin the card
 CARD = "card.update"
 POST = "channel.post"
 DECISION = "decision.post"
@@ -23,8 +17,10 @@ INVITE = "channel.invite"
 CAPTURE = "timeline.capture"  # fill in a message added to the timeline: its text, permalink
 UPDATE_BRIEF = "updates.brief"  # a status update's one-line brief in team.updates_channel
 
+# The metadata event type every bot message carries, with its outbox or ledger key, so a
+# retry finds the message an earlier attempt sent.
+CARD_EVENT = "escalation_card"
 
-log = logging.getLogger(__name__)
 
 # Ping kinds: the first part of every ledger key.
 PAGE = "page"

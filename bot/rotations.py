@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -12,8 +11,6 @@ from bot.routing import Target
 from schedules import rotation as engine
 from storage.models import Override as OverrideRow
 from storage.repositories import OverrideRepository
-
-log = logging.getLogger(__name__)
 
 #: How far either side of an instant the bounds of the shift or gap covering it are searched.
 COVER_REACH = timedelta(days=366)

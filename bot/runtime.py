@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
-import sys
 import threading
 from dataclasses import dataclass
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot import fastack
 from bot.app import build_services, create_app, usergroups_of
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
@@ -104,9 +103,7 @@ def run_production(
     settings: Settings, config: TeamConfig, db: Database, *, scheduler: bool = True
 ) -> None:
     """Serve Slack until stopped: Socket Mode with an app token, else HTTP on PORT."""
-    # Hand the interpreter lock round more often, so a request waiting to be acknowledged is
-    # not held up behind other threads for whole 5 ms slices.
-    sys.setswitchinterval(0.0005)
+    fastack.tune_process()
     svc = build_services(settings, config, db=db)
     svc.token.start()
     app = create_app(svc)
@@ -118,11 +115,7 @@ def run_production(
     svc.slack.keep_fresh(usergroups_of(config))
     svc.outbox.start()
     timer = _start_scheduler(svc) if scheduler else None
-    # What start-up made (modules, config, schemas: most of the heap) lives as long as the
-    # process: keep it out of the collector's full passes, which otherwise stop every thread,
-    # acks included, for tens of milliseconds each time.
-    gc.collect()
-    gc.freeze()
+    fastack.freeze_heap()
     # uvicorn stops on SIGTERM, then raises it again once it has: a handler of ours takes that
     # second one, so the workers below stop cleanly instead of the process dying mid-way.
     signal.signal(signal.SIGTERM, lambda *_: None)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from bot.clock import Clock
 from bot.config import TeamConfig
 from bot.delivery.outbox import Outbox
-from bot.executors import Foreground, TrackedPool
+from bot.executors import TrackedPool
+from bot.fastack import Foreground
 from bot.health import Readiness, SlackToken
 from bot.policy import Policy
 from bot.rotations import OnCall

@@ -24,7 +24,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
-from bot.executors import Foreground
+from bot.fastack import Foreground
 from bot.telemetry import Telemetry
 from bot.text import escape, truncate
 

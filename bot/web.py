@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import socket
@@ -15,7 +14,7 @@ from typing import Any
 import uvicorn
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from slack_bolt import Ack, App, BoltRequest, BoltResponse
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_starlette_response
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
@@ -25,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import edge
-from bot.executors import Foreground
+from bot.fastack import Foreground, answer_at_ack
 from bot.health import Check
 from bot.services import Services
 from bot.usecases import oncall
@@ -50,19 +49,6 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 3),
         )
-
-
-class AnsweringAck(Ack):
-    """Bolt's `ack` that also hands its answer on (to the web endpoint) when called."""
-
-    def __init__(self, on_ack: Callable[[BoltResponse], None]) -> None:
-        super().__init__()
-        self.on_ack = on_ack
-
-    def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
-        response = super().__call__(*args, **kwargs)
-        self.on_ack(response)
-        return response
 
 
 def slack_endpoint(
@@ -129,7 +115,7 @@ async def _dispatch(
         if listeners is None:
             # Bolt's dispatch blocks until the listener acks: keep it off the event loop.
             return await run_in_threadpool(bolt.dispatch, parsed)
-        return await _answer(bolt, parsed, listeners)
+        return await answer_at_ack(bolt, parsed, listeners)
     except Exception as exc:  # Bolt's own handling failed: answer, and log one line
         log.error("could not answer a Slack request: %s: %s", type(exc).__name__, exc)
         return _refusal(400, "request not handled")
@@ -141,41 +127,6 @@ def _refusal(status: int, error: str) -> BoltResponse:
         body=json.dumps({"error": error}),
         headers={"content-type": "application/json"},
     )
-
-
-async def _answer(bolt: App, request: BoltRequest, listeners: Executor) -> BoltResponse:
-    """Dispatch on the pool; return the ack's answer as soon as there is one.
-
-    The pool's thread wakes the event loop once: at the ack, or when dispatch ends without
-    one (refused, an error, or a request no listener takes).
-    """
-    loop = asyncio.get_running_loop()
-    answer: asyncio.Future[BoltResponse] = loop.create_future()
-    unanswered = threading.Lock()  # taken by the first hand-over (a Lock is cheap to make)
-
-    def settle(response: BoltResponse | None, error: BaseException | None) -> None:
-        if answer.done():
-            return
-        if error is not None:
-            answer.set_exception(error)
-        else:
-            answer.set_result(response)  # type: ignore[arg-type]
-
-    def hand_over(response: BoltResponse | None, error: BaseException | None = None) -> None:
-        if unanswered.acquire(blocking=False):
-            loop.call_soon_threadsafe(settle, response, error)
-
-    def dispatch() -> None:  # on the pool's thread
-        try:
-            response = bolt.dispatch(request)
-        except BaseException as exc:
-            hand_over(None, exc)
-            raise
-        hand_over(response)
-
-    request.context["ack"] = AnsweringAck(hand_over)
-    listeners.submit(dispatch)
-    return await answer
 
 
 def create_web(

@@ -18,7 +18,8 @@ from typing import Any
 from bot import logs
 from bot.clock import Clock
 from bot.errors import database_unreachable
-from bot.executors import Foreground, TrackedPool
+from bot.executors import TrackedPool
+from bot.fastack import Foreground
 from storage.db import Database
 from storage.models import OutboxItem
 from storage.repositories import NewItem, OutboxInsert

@@ -8,7 +8,6 @@ message an earlier attempt sent instead of posting it twice.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -204,9 +203,6 @@ def register_outbox(svc: Services) -> None:
     svc.outbox.register(DECISION, lambda job: _decision(svc, job))
     svc.outbox.register(SIGNOFF, lambda job: _signoff(svc, job))
     svc.outbox.register(INVITE, lambda job: _invite(svc, job))
-
-
-log = logging.getLogger(__name__)
 
 
 def record_invites(

@@ -4,7 +4,6 @@ and the calendar feed, over the team's rotations (`bot.rotations`).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +29,6 @@ from schedules import rotation as engine
 from storage.models import Override as OverrideRow
 from storage.repositories import OverrideRepository
 
-log = logging.getLogger(__name__)
 #: How far ahead a calendar feed reaches.
 FEED_DAYS = 90
 

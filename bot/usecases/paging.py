@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from bot.errors import UserError
 from bot.kinds import PAGE, SENT
 from bot.pings.plan import Due, _step_label, _still_paging, seconds
@@ -12,8 +10,6 @@ from bot.policy import Act
 from bot.results import Where
 from bot.services import Services
 from bot.usecases.lifecycle import locate
-
-log = logging.getLogger(__name__)
 
 
 def escalate_now(svc: Services, actor: str, number: int, round_: int, step: int) -> str:

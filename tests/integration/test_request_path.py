@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.clock import FakeClock
 from bot.delivery.outbox import Intake
-from bot.executors import Foreground, TrackedPool
-from bot.web import _answer
+from bot.executors import TrackedPool
+from bot.fastack import Foreground, answer_at_ack
 from storage.db import Database, WriteLock
 from storage.repositories import NewItem, OutboxInsert
 
@@ -196,7 +196,7 @@ def test_over_http_the_answer_leaves_at_the_ack_and_the_listener_goes_on():
         finished.set()
 
     pool = TrackedPool(2, "test")
-    response = asyncio.run(_answer(_bolt_app(listener), _command(), pool))
+    response = asyncio.run(answer_at_ack(_bolt_app(listener), _command(), pool))
     assert response.status == 200 and response.body == "Raising…"
     assert not finished.is_set()  # still working after Slack got its answer
     release.set()
@@ -210,6 +210,6 @@ def test_over_http_a_listener_that_fails_before_acking_answers_500():
         raise RuntimeError("boom")
 
     pool = TrackedPool(2, "test")
-    response = asyncio.run(_answer(_bolt_app(listener), _command(), pool))
+    response = asyncio.run(answer_at_ack(_bolt_app(listener), _command(), pool))
     assert response.status == 500
     pool.shutdown()

@@ -222,3 +222,30 @@ def test_migrations_match_the_models(db: Database):
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_the_head_read_without_alembic_is_alembics():
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config, head_revision
+
+    assert (
+        head_revision()
+        == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    )
+
+
+def test_checking_a_current_schema_does_not_import_alembic(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    Database(url).upgrade()
+    probe = (
+        "import sys; from storage.db import Database; Database(sys.argv[1]).prepare(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, url], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

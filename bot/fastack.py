@@ -1,0 +1,197 @@
+"""What makes the HTTP answer to a Slack request fast, in one place.
+
+Slack waits at most 3 s for the answer to a command and the reporter watches for it, so the
+answer (the ack) must not wait for work that can follow it. The target: ack p99 of escbot at
+most 1.5x that of a bare Bolt app with `process_before_response` (the fair baseline: its
+listener on the request thread, no 10 ms poll for the ack). What each mechanism buys is
+measured by switching it off in a copy of `escbot run` beside the full one and the baselines,
+taking turns in one run:
+
+    python tests/benchmarks/bench_escalate.py --requests 150 --without each
+
+The mechanisms, with the p99 ratio to the fair baseline without each (450 requests per app
+from 20 concurrent senders on SQLite; a shared 2-core machine at load 7.5-9.7, so read the
+ratios, not the milliseconds; the full escbot was 0.99x, bare Bolt with its defaults 3.65x):
+
+- `Foreground` (give_way): background threads (outbox workers, scheduler passes, Web API
+  calls) wait for a quiet moment between requests before each step, at most 1 s. The outbox,
+  the Slack gateway and the scheduler's sweep call `give_way`. Without it: 2.37x (2.60x in a
+  second run) — the one mechanism the target needs on its own.
+- `answer_at_ack` (early_answer): the answer leaves when the listener acks, the listener going
+  on, on the listener pool; Bolt itself answers when the listener returns. Without it: 0.99x
+  in the steady state, but a Slack that never answers then holds the request, and
+  tests/e2e/test_slack_down.py::test_slack_that_never_answers_holds_a_request_one_client_
+  timeout_at_most fails: it stays for that.
+- In storage (which imports nothing of bot), referenced here:
+  `storage.db.WriteLock` (write_priority) queues this process's SQLite transactions, request
+  threads before background ones, and gives a request up after `REQUEST_QUEUE_S` so it says
+  "Not saved" within Slack's 3 s. Without the order: 1.09x; the per-thread deadlines go with
+  it (tests/e2e/test_edges_process.py asserts the 3 s), so it stays.
+  The outbox's `Intake` (group_commit, bot.delivery.outbox) saves the items of concurrent
+  requests in one commit through `storage.repositories.OutboxInsert` on the driver's
+  connection (`Database.driver_transaction`). Without it: 1.27x.
+- `tune_process`, `freeze_heap` (tuning): a 0.5 ms switch interval, so a request waiting to
+  be acknowledged is not held up behind other threads for whole 5 ms slices; the start-up
+  heap frozen out of the collector's full passes, which stop every thread, acks included.
+  Without it: 1.34x; with it gone from escbot and the baselines alike: 2.20x (load 9.4). It
+  stays.
+- Together the others matter: without write_priority, group_commit, early_answer and
+  tuning escbot was at 3.39x where the full one was at 0.70x (without write_priority and
+  tuning: 1.16x), with `--without write_priority,group_commit,early_answer,tuning`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from typing import Any
+
+from slack_bolt import Ack, App, BoltRequest, BoltResponse
+
+# The interpreter hands its lock round every 0.5 ms instead of 5 ms.
+SWITCH_INTERVAL_S = 0.0005
+
+
+def tune_process() -> None:
+    """Hand the interpreter lock round more often (call once, at start)."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
+def freeze_heap() -> None:
+    """Keep what start-up made (modules, config, schemas: most of the heap, living as long as
+    the process) out of the collector's full passes (call once, when start-up is done).
+
+    No collection first: start-up leaves about a hundred objects of garbage, which stay, while
+    a full pass over its 90 000 objects would hold up the first /healthz by ~0.2 s.
+    """
+    gc.freeze()
+
+
+class Foreground:
+    """Slack requests being answered, and background threads that give way to them.
+
+    Slack waits at most 3 s for an answer and the reporter watches for it, while staffing a
+    channel or sending a ping can start a moment later without anyone noticing. So a thread
+    marked as background, before each step (an outbox item, a Web API call, a scheduler
+    pass), waits until no request has been answered for `quiet_for` seconds, for at most
+    `patience` seconds: under a burst of commands acks come first, yet background work
+    never stops.
+    """
+
+    def __init__(
+        self,
+        patience: float = 1.0,
+        quiet_for: float = 0.01,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self.patience = patience
+        self.quiet_for = quiet_for
+        self._monotonic = monotonic
+        self._serving = 0
+        self._last = float("-inf")  # when the last request was answered
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.waited: float = 0.0  # seconds background threads spent giving way, for the metrics
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Count a request as being answered for the duration of the block.
+
+        Nobody is woken when it ends: under a burst, requests end a thousand times a second,
+        and background threads look again at their own pace (every `quiet_for`) instead.
+        """
+        with self._lock:
+            self._serving += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._serving -= 1
+                self._last = self._monotonic()
+
+    def mark_background(self) -> None:
+        """Mark the calling thread as background (a pool initializer)."""
+        self._local.background = True
+
+    def background(self) -> bool:
+        """Return True on a thread marked as background."""
+        return bool(getattr(self._local, "background", False))
+
+    def mark_request(self) -> None:
+        """Mark the calling thread as one that answers Slack requests (a pool initializer)."""
+        self._local.request = True
+
+    def on_request(self) -> bool:
+        """Return True on a thread marked as answering Slack requests (the listeners)."""
+        return bool(getattr(self._local, "request", False))
+
+    def give_way(self) -> None:
+        """On a background thread, wait for a quiet moment (at most `patience` seconds)."""
+        if not getattr(self._local, "background", False):
+            return
+        started = self._monotonic()
+        deadline = started + self.patience
+        while True:
+            now = self._monotonic()
+            with self._lock:
+                last = self._last if self._serving == 0 else now  # a request in hand: not quiet
+            quiet_at = last + self.quiet_for
+            if now >= quiet_at or now >= deadline:
+                break
+            time.sleep(min(quiet_at, deadline) - now)
+        with self._lock:
+            self.waited += self._monotonic() - started
+
+
+class AnsweringAck(Ack):
+    """Bolt's `ack` that also hands its answer on (to the web endpoint) when called."""
+
+    def __init__(self, on_ack: Callable[[BoltResponse], None]) -> None:
+        super().__init__()
+        self.on_ack = on_ack
+
+    def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
+        response = super().__call__(*args, **kwargs)
+        self.on_ack(response)
+        return response
+
+
+async def answer_at_ack(bolt: App, request: BoltRequest, listeners: Executor) -> BoltResponse:
+    """Dispatch on the pool; return the ack's answer as soon as there is one.
+
+    The pool's thread wakes the event loop once: at the ack, or when dispatch ends without
+    one (refused, an error, or a request no listener takes).
+    """
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[BoltResponse] = loop.create_future()
+    unanswered = threading.Lock()  # taken by the first hand-over (a Lock is cheap to make)
+
+    def settle(response: BoltResponse | None, error: BaseException | None) -> None:
+        if answer.done():
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(response)  # type: ignore[arg-type]
+
+    def hand_over(response: BoltResponse | None, error: BaseException | None = None) -> None:
+        if unanswered.acquire(blocking=False):
+            loop.call_soon_threadsafe(settle, response, error)
+
+    def dispatch() -> None:  # on the pool's thread
+        try:
+            response = bolt.dispatch(request)
+        except BaseException as exc:
+            hand_over(None, exc)
+            raise
+        hand_over(response)
+
+    request.context["ack"] = AnsweringAck(hand_over)
+    listeners.submit(dispatch)
+    return await answer
