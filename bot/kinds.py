@@ -14,6 +14,7 @@ POST = "channel.post"
 DECISION = "decision.post"
 SIGNOFF = "signoff.sync"
 INVITE = "channel.invite"
+POINTER = "escalation.pointer"  # the threaded reply under an escalated message
 CAPTURE = "timeline.capture"  # fill in a message added to the timeline: its text, permalink
 UPDATE_BRIEF = "updates.brief"  # a status update's one-line brief in team.updates_channel
 

@@ -28,6 +28,7 @@ BOT_SCOPES = [
     "reactions:read",  # a :pushpin: adds a message to an escalation's timeline
 ]
 SHORTCUTS = [
+    ("escalate_message", "Escalate this message", "Raise an escalation quoting this message"),
     ("add_to_timeline", "Add to timeline", "Add this message to the escalation's timeline"),
 ]
 COMMANDS = [

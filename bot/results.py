@@ -191,6 +191,7 @@ class Raised:
     created: bool
     outbox_key: str = ""
     paged: list[str] = field(default_factory=list)
+    then: list[str] = field(default_factory=list)  # outbox keys to run after staffing
 
 
 # -- working an escalation ------------------------------------------------------------------

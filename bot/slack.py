@@ -492,6 +492,24 @@ class SlackGateway:
         """Send a direct message (posting to a user ID opens the DM)."""
         return self.post(user, text, blocks=blocks)
 
+    def find_reply(self, channel: str, thread_ts: str, event_type: str, key: str) -> str | None:
+        """Return the ts of the bot's reply in a thread tagged with this metadata key, or None."""
+        data = self._call(
+            "conversations.replies",
+            channel=channel,
+            ts=thread_ts,
+            limit=200,
+            include_all_metadata=True,
+        )
+        for message in data.get("messages", []):
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == event_type
+                and (meta.get("event_payload") or {}).get("key") == key
+            ):
+                return str(message["ts"])
+        return None
+
     def message(self, channel: str, ts: str) -> dict[str, Any] | None:
         """Return one message of a channel (a thread reply too), or None if it is gone."""
         try:

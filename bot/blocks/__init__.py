@@ -19,10 +19,12 @@ from bot.blocks.card import (
     staffing_delayed,
 )
 from bot.blocks.common import GRAPHIC_WARNING, Action, Callback, button, context, section
-from bot.blocks.coordination import channel_link, update_brief
+from bot.blocks.coordination import channel_link, message_pointer, update_brief
 from bot.blocks.forms import (
     decision_modal,
     escalate_modal,
+    form_origin,
+    quoted_message,
     resolve_modal,
     severity_modal,
     stakeholders_modal,
@@ -79,12 +81,14 @@ __all__ = [
     "decisions_reply",
     "escalate_modal",
     "escalation_card",
+    "form_origin",
     "handoff_brief",
     "handoff_notice",
     "home_view",
     "invite_note",
     "listing_reply",
     "live_card",
+    "message_pointer",
     "my_shifts_reply",
     "oncall_gaps_reply",
     "oncall_now_reply",
@@ -95,6 +99,7 @@ __all__ = [
     "page_dm",
     "page_message",
     "paging",
+    "quoted_message",
     "resolve_modal",
     "section",
     "severity_modal",

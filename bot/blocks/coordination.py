@@ -32,3 +32,13 @@ def update_brief(esc: Escalation, actor: str | None, text: str) -> tuple[str, li
         f"— <{channel_link(esc)}|open <#{esc.channel_id}>>"
     )
     return line, [section(line)]
+
+
+def message_pointer(esc: Escalation) -> tuple[str, list[dict[str, Any]]]:
+    """Return the threaded reply under a message that was escalated: where it is worked."""
+    line = (
+        f":rotating_light: Escalated as *{esc.ref}* [{esc.severity}] "
+        f"{escape(truncate(esc.title, 100))} "
+        f"— <{channel_link(esc)}|follow it in <#{esc.channel_id}>>"
+    )
+    return line, [section(line)]

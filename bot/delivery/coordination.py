@@ -1,12 +1,16 @@
-"""Outbox handlers of coordination: stakeholder update briefs, messages added to the timeline."""
+"""Outbox handlers of coordination: the pointer under an escalated message, stakeholder update
+briefs, messages added to the timeline."""
 
 from __future__ import annotations
+
+import logging
 
 from bot import blocks
 from bot.delivery.outbox import Job, NotReady
 from bot.delivery.posts import post_once
-from bot.kinds import CAPTURE, UPDATE_BRIEF
+from bot.kinds import CAPTURE, CARD_EVENT, POINTER, UPDATE_BRIEF
 from bot.services import Services
+from bot.slack import SlackError
 from bot.text import truncate
 
 
@@ -25,6 +29,32 @@ def _update_brief(svc: Services, job: Job) -> None:
         return
     text, brief = blocks.update_brief(esc, event.actor, str(event.detail.get("text", "")))
     post_once(svc, channel, job.key, text, brief, retrying=job.retrying)
+
+
+log = logging.getLogger(__name__)
+GONE = ("channel_not_found", "not_in_channel", "thread_not_found", "message_not_found")
+
+
+def _pointer(svc: Services, job: Job) -> None:
+    """Reply under the escalated message, once: where the escalation is worked."""
+    with svc.db.uow() as uow:
+        esc = uow.repos.escalations.get(int(job.escalation_id or 0))
+    if esc is None or esc.restricted:  # a restricted one is never pointed to
+        return
+    if esc.channel_id is None:
+        raise NotReady(f"{esc.ref} has no channel yet")
+    channel, ts = str(job.payload["channel"]), str(job.payload["ts"])
+    text, pointer = blocks.message_pointer(esc)
+    meta = {"event_type": CARD_EVENT, "event_payload": {"key": job.key}}
+    try:
+        if job.retrying and svc.slack.find_reply(channel, ts, CARD_EVENT, job.key):
+            return
+        svc.slack.post(channel, text, blocks=pointer, thread_ts=ts, metadata=meta)
+    except SlackError as exc:
+        if exc.error not in GONE:
+            raise
+        # the bot cannot post there (a DM, a channel it is not in, a deleted message)
+        log.warning("no pointer under the message escalated as %s: %s", esc.ref, exc.error)
 
 
 def _capture(svc: Services, job: Job) -> None:
@@ -54,3 +84,4 @@ def register_outbox(svc: Services) -> None:
     """Register the outbox handlers of this module."""
     svc.outbox.register(UPDATE_BRIEF, lambda job: _update_brief(svc, job))
     svc.outbox.register(CAPTURE, lambda job: _capture(svc, job))
+    svc.outbox.register(POINTER, lambda job: _pointer(svc, job))

@@ -89,6 +89,14 @@ def add_to_timeline(
         return Outcome(esc, True, f"Added the message to the timeline of {esc.ref}.")
 
 
+def restricted_channel(svc: Services, channel_id: str) -> bool:
+    """Return True when the channel is a restricted escalation's: what is raised from a
+    message there stays need-to-know."""
+    with svc.db.uow() as uow:
+        esc = uow.repos.escalations.by_channel(channel_id)
+        return bool(esc is not None and esc.restricted)
+
+
 def named(esc: Escalation) -> str:
     """Return how an escalation is named in another escalation's channel."""
     if esc.restricted:

@@ -279,3 +279,27 @@ def test_pushpin_and_add_to_timeline_in_the_browser_workspace(box: Sandbox, web:
     assert added[0].detail["permalink"]
     told = snapshot(web, LEAD, private)["messages"]
     assert any("already on the timeline" in m["text"] for m in told)
+
+
+def test_escalate_this_message_in_the_browser_workspace(box: Sandbox, web: httpx.Client):
+    ts = box.emulator.add_message(FEED, "vote-buying offers in this group", user=BEN)
+    on_message = {"user": LEAD, "channel": FEED, "ts": ts}
+    assert web.post("/api/shortcut", json={**on_message, "callback_id": "escalate_message"})
+    box.bot.services.wait_idle(timeout=30)
+    view = snapshot(web, LEAD, FEED)["view"]
+    fields = {b["block_id"]: b.get("element", {}) for b in view["blocks"]}
+    assert "> vote-buying offers in this group" in fields["description"]["initial_value"]
+    values = as_offered(
+        view,
+        title="Vote buying in a group",
+        description=fields["description"]["initial_value"],
+        links=fields["links"]["initial_value"],
+    )
+    answer = web.post("/api/submit", json={"user": LEAD, "view_id": view["id"], "values": values})
+    assert answer.json() == {"ok": True}
+    box.bot.services.wait_idle(timeout=30)
+    thread = [m for m in box.emulator.messages(FEED) if m.get("thread_ts") == ts and m["ts"] != ts]
+    assert len(thread) == 1 and "ESC-1" in thread[0]["text"]
+    with box.bot.services.db.uow() as uow:
+        row = uow.repos.escalations.get(1)
+        assert row is not None and row.links == [fields["links"]["initial_value"]]
