@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from pydantic import ValidationError
@@ -13,7 +13,10 @@ from pydantic import ValidationError
 from bot import logs
 from bot.config import ConfigError, TeamConfig, load_config
 from bot.settings import Settings, load_settings
-from storage.db import Database, DatabaseProblem
+from storage.problems import DatabaseProblem
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 log = logging.getLogger("escbot")
 
@@ -46,6 +49,8 @@ def _fail(exc: DatabaseProblem) -> NoReturn:
 
 
 def _open(settings: Settings) -> Database:
+    from storage.db import Database
+
     try:
         return Database(settings.database_url)
     except DatabaseProblem as exc:
@@ -92,10 +97,24 @@ def run(no_scheduler: bool) -> None:
     if settings.http_problem:
         click.echo(f"error: {settings.http_problem}", err=True)
         sys.exit(2)
+    config = _config(settings.escalation_config)
+    if not settings.slack_app_token:  # HTTP: liveness at once, the bot wired meanwhile
+        from bot.boot import serve
+
+        def wire(booting: Any, started: Any) -> None:
+            from bot.runtime import wire_http
+
+            wire_http(settings, config, booting, started, scheduler=not no_scheduler)
+
+        error = serve(settings.port, wire).error
+        if isinstance(error, DatabaseProblem):
+            _fail(error)
+        if error is not None:
+            raise error
+        return
     from bot.runtime import run_production
     from bot.socket_mode import AppTokenRefused
 
-    config = _config(settings.escalation_config)
     try:
         run_production(settings, config, _database(settings), scheduler=not no_scheduler)
     except AppTokenRefused as exc:

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot import fastack
 from bot.app import build_services, create_app, usergroups_of
+from bot.boot import Booting, Started
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
 from bot.health import scheduler_check
@@ -99,10 +100,41 @@ def _start_scheduler(svc: Services) -> Scheduler:
     return timer
 
 
+def wire_http(
+    settings: Settings,
+    config: TeamConfig,
+    booting: Booting,
+    started: Started,
+    *,
+    scheduler: bool = True,
+) -> None:
+    """Wire `escbot run` over HTTP while `bot.boot` serves liveness: check the database,
+    build the services, start the outbox and the scheduler, then serve Slack's requests."""
+    db = Database(settings.database_url)
+    started.stops.append(db.dispose)
+    db.prepare()
+    fastack.tune_process()
+    svc = build_services(settings, config, db=db)
+    svc.token.start()
+    started.stops.append(svc.token.stop)
+    app = create_app(svc)
+    svc.slack.keep_fresh(usergroups_of(config))
+    svc.outbox.start()
+    started.stops.append(svc.outbox.stop)
+    if scheduler:
+        started.stops.append(_start_scheduler(svc).shutdown)
+    booting.set(create_web(app, svc))
+    fastack.freeze_heap()
+    log.info("serving Slack at :%d/slack/events", settings.port)
+
+
 def run_production(
     settings: Settings, config: TeamConfig, db: Database, *, scheduler: bool = True
 ) -> None:
-    """Serve Slack until stopped: Socket Mode with an app token, else HTTP on PORT."""
+    """Serve Slack until stopped: Socket Mode with an app token, else HTTP on PORT.
+
+    `escbot run` over HTTP starts through `bot.boot` and `wire_http` instead, serving
+    liveness while it wires; this runs the same bot with the database already checked."""
     fastack.tune_process()
     svc = build_services(settings, config, db=db)
     svc.token.start()

@@ -22,24 +22,13 @@ from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.problems import DatabaseProblem, DatabaseUnreachable, SchemaBehind
 from storage.repositories import Repositories, driver_error
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class DatabaseProblem(RuntimeError):
-    """The database cannot be used; the message is one line, the password hidden."""
-
-
-class SchemaBehind(DatabaseProblem):
-    """The database schema is older than this code."""
-
-
-class DatabaseUnreachable(DatabaseProblem):
-    """The database did not answer (or refused the connection)."""
 
 
 def safe_url(url: str) -> str:

@@ -2,50 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.clock import FakeClock
 from bot.config import TeamConfig, load_config
 from storage.db import Database
+from tests.support.config import BACKENDS, EXAMPLE
+from tests.support.databases import make_database
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "escalation.example.yaml"
-PG_URL = os.environ.get("TEST_DATABASE_URL")
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def make_database(kind: str, tmp_path: Path) -> tuple[Database, object]:
-    """Return a fresh, empty database of this kind and a function that disposes of it."""
-    if kind == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'test.db'}")
-        return db, db.dispose
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    return pg_schema_database(PG_URL)
-
-
-def pg_schema_database(url: str, prefix: str = "t") -> tuple[Database, Callable[[], None]]:
-    """Return a Database on a new schema of the PostgreSQL at `url`, and its disposal."""
-    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = Database(url, connect_args={"options": f"-csearch_path={schema}"})
-
-    def drop() -> None:
-        db.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    return db, drop
+# tests/benchmarks/bench_scheduler.py still imports pg_schema_database from here.
+from tests.support.databases import pg_schema_database as pg_schema_database
 
 
 @pytest.fixture(params=BACKENDS)
@@ -53,7 +23,7 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     """A database with no schema, on each backend."""
     db, dispose = make_database(request.param, tmp_path)
     yield db
-    dispose()  # type: ignore[operator]
+    dispose()
 
 
 @pytest.fixture

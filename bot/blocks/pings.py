@@ -80,6 +80,27 @@ def page_dm(
     return text, [section(text), {"type": "actions", "elements": elements}]
 
 
+PAGES_PER_DM = 24  # pages in one direct message: two blocks each and a heading, of 50
+
+
+def page_dms(
+    pages: Sequence[tuple[Escalation, int, int, bool]],
+) -> tuple[str, list[dict[str, Any]]]:
+    """Return one direct message for several pages of one person, each (escalation, step,
+    round, last) with its own Acknowledge and Escalate now; one page reads as `page_dm`."""
+    if len(pages) == 1:
+        esc, step, round_, last = pages[0]
+        return page_dm(esc, step, round_, last=last)
+    texts: list[str] = []
+    out: list[dict[str, Any]] = []
+    for esc, step, round_, last in pages[:PAGES_PER_DM]:
+        text, page_blocks = page_dm(esc, step, round_, last=last)
+        texts.append(text)
+        out.extend(page_blocks)
+    head = f":pager: You are paged for {len(texts)} escalations."
+    return "\n".join([head, *texts]), [section(head), *out]
+
+
 def shift_start_reminder(
     rotation: str,
     start: datetime,

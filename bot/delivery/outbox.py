@@ -10,10 +10,12 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import select
 
 from bot import logs
 from bot.clock import Clock
@@ -49,6 +51,18 @@ class NotReady(Exception):
     The item waits without spending an attempt: it is tried again soon (the older the item,
     the less often, up to once a minute) and at once when `wake` says its escalation moved on.
     """
+
+
+class Later(Exception):
+    """Not now, but in `seconds` (a rate limit Slack would otherwise answer with a 429).
+
+    The item is released without spending an attempt and is due again then; no worker
+    thread waits for it meanwhile.
+    """
+
+    def __init__(self, seconds: float, reason: str = "rate limited"):
+        super().__init__(f"{reason}: again in {seconds:.2f} s")
+        self.seconds = max(0.0, seconds)
 
 
 def waiting_time(age: timedelta) -> timedelta:
@@ -149,6 +163,7 @@ class Outbox:
         # wait looks again at once, as `wake` did not see it waiting.
         self._woken: set[int] = set()
         self._lock = threading.Lock()
+        self._soonest: float | None = None  # monotonic moment an item said Later until
 
     def register(self, kind: str, handler: Handler) -> None:
         """Say which function performs a kind of side effect."""
@@ -192,7 +207,13 @@ class Outbox:
         return job
 
     def _finish(
-        self, job: Job, error: str | None, *, permanent: bool = False, waiting: bool = False
+        self,
+        job: Job,
+        error: str | None,
+        *,
+        permanent: bool = False,
+        waiting: bool = False,
+        later: float | None = None,
     ) -> None:
         now = self.clock()
         again = False
@@ -201,7 +222,10 @@ class Outbox:
             if item is None:
                 return
             item.locked_until, item.locked_by = None, None
-            if error is None:
+            if later is not None:
+                item.attempts -= 1  # not tried: the attempt is not spent
+                item.next_attempt_at = now + timedelta(seconds=later)
+            elif error is None:
                 item.status, item.done_at, item.last_error = "done", now, None
             elif waiting:
                 item.attempts -= 1  # waiting is not failing: retries stay for real failures
@@ -279,6 +303,14 @@ class Outbox:
             return False
         try:
             handler(job)
+        except Later as exc:
+            log.debug("outbox %s: %s", job.key, exc)
+            self._finish(job, None, later=exc.seconds)
+            with self._lock:
+                soonest = time.monotonic() + exc.seconds
+                if self._soonest is None or soonest < self._soonest:
+                    self._soonest = soonest
+            return False
         except NotReady as exc:
             log.debug("outbox %s waits: %s", job.key, exc)
             self._finish(job, str(exc), waiting=True)
@@ -300,6 +332,74 @@ class Outbox:
         self._finish(job, None)
         log.debug("outbox %s done", job.key)
         return True
+
+    def take_more(self, like: str, limit: int, *, exclude: Collection[int] = ()) -> list[Job]:
+        """Take up to `limit` more pending items whose key matches `like` (SQL LIKE), due or
+        not yet, that nobody holds: for a handler that does several items' work in one Slack
+        call. Each is leased and its attempt counted as `_take` does; the caller settles them
+        with `settle`.
+        """
+        now = self.clock()
+        jobs: list[Job] = []
+        with self.db.uow() as uow:
+            repo = uow.repos.outbox
+            stmt = (
+                select(OutboxItem)
+                .where(OutboxItem.status == "pending", OutboxItem.key.like(like))
+                .where((OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until <= now))
+                .order_by(OutboxItem.id)
+                .limit(limit)
+            )
+            if exclude:
+                stmt = stmt.where(OutboxItem.id.not_in(list(exclude)))
+            for item in uow.session.scalars(stmt) if limit > 0 else ():
+                if not repo.lock(item.id, now + LEASE, now, self.owner):
+                    continue  # taken by another worker meanwhile
+                item.attempts += 1
+                jobs.append(
+                    Job(
+                        item.id,
+                        item.key,
+                        item.kind,
+                        item.escalation_id,
+                        dict(item.payload),
+                        item.attempts,
+                    )
+                )
+            uow.commit()
+        with self._lock:
+            self._held.update(job.id for job in jobs)
+        return jobs
+
+    def settle(self, jobs: Sequence[Job], *, done: bool, spent: bool = True) -> None:
+        """Record items taken by `take_more` as done, or let them go (due again at once);
+        `spent=False` gives back the attempt of those let go untried."""
+        if not jobs:
+            return
+        now = self.clock()
+        try:
+            with self.db.uow() as uow:
+                for job in jobs:
+                    item = uow.session.get(OutboxItem, job.id)
+                    if item is None:
+                        continue
+                    item.locked_until, item.locked_by = None, None
+                    if done:
+                        item.status, item.done_at, item.last_error = "done", now, None
+                    else:
+                        item.next_attempt_at = now
+                        if not spent:
+                            item.attempts -= 1
+                uow.commit()
+        except BaseException:
+            with self._lock:
+                self._unfinished.update(job.id for job in jobs)
+            raise
+        finally:
+            with self._lock:
+                self._held.difference_update(job.id for job in jobs)
+        if not done:
+            self.kick()
 
     def run_key(self, key: str) -> bool:
         """Try the item with this key now; return True when it is done."""
@@ -433,7 +533,17 @@ class Outbox:
                     if unreachable:
                         log.warning("outbox resumed, the database answers again")
                     unreachable = False
-                signal.wait(interval)
+                with self._lock:
+                    soonest, self._soonest = self._soonest, None
+                wait = interval
+                if soonest is not None:
+                    left = soonest - time.monotonic()
+                    if left > interval:
+                        with self._lock:  # not yet: keep it for a later turn
+                            if self._soonest is None or soonest < self._soonest:
+                                self._soonest = soonest
+                    wait = min(interval, max(0.0, left))
+                signal.wait(wait)
 
         self._signal = signal
         self._thread = threading.Thread(target=loop, name="outbox", daemon=True)

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import blocks
-from bot.delivery.outbox import Job, NotReady, Permanent
+from bot.blocks.pings import PAGES_PER_DM
+from bot.delivery.outbox import Job, Later, NotReady, Permanent
 from bot.delivery.posts import post_once, record_invites
 from bot.kinds import (
     CARD_EVENT,
@@ -109,29 +110,106 @@ def send_page(svc: Services, job: Job) -> None:
     post_once(svc, esc.channel_id, job.key, text, page_blocks, retrying=job.retrying)
 
 
-def send_page_dm(svc: Services, job: Job) -> None:
-    """DM a paged person (or every member of a paged user group)."""
-    esc = _escalation(svc, int(job.escalation_id or 0))
+def _page_ready(svc: Services, esc: Escalation | None) -> bool | None:
+    """Return None when the page is moot, False while its DM waits for the channel."""
     if esc is None or not _still_paging(esc):
+        return None
+    return not (esc.channel_id is None and svc.clock() < esc.created_at + PAGE_DM_GRACE)
+
+
+def send_page_dm(svc: Services, job: Job) -> None:
+    """DM a paged person (or every member of a paged user group).
+
+    A person paged many times at once (a burst of escalations) gets their pages in a few DMs
+    rather than one each: Slack lets about one message a second into a DM. When the DM it
+    sends leaves none to spare, the sender takes the person's other pending page DMs with its
+    own (up to PAGES_PER_DM) and records them done with it; when the person's DMs are at
+    Slack's limit it puts itself off instead of waiting on a thread, and the next attempt
+    carries whatever fell due meanwhile.
+    """
+    esc = _escalation(svc, int(job.escalation_id or 0))
+    ready = _page_ready(svc, esc)
+    if ready is None or esc is None:
         return
-    if esc.channel_id is None and svc.clock() < esc.created_at + PAGE_DM_GRACE:
+    if not ready:
         raise NotReady(f"{esc.ref} has no channel yet")  # the DM links to it, if it can
     step, round_ = job.payload["step"], job.payload["round"]
-    text, dm_blocks = blocks.page_dm(esc, step, round_, last=_last_page(svc, round_, step))
-    if job.payload.get("user"):
-        _dm(svc, job.payload["user"], job.key, text, dm_blocks, retrying=job.retrying)
+    user = job.payload.get("user")
+    if user:
+        _page_person(svc, job, esc, user)
         return
     # A user group fans out to one item per member, so a retry never DMs anyone twice.
     members = svc.slack.usergroup_members(job.payload["usergroup"])
-    common = {"round": job.payload["round"], "step": job.payload["step"]}
+    common = {"round": round_, "step": step}
     with svc.db.uow() as uow:
         uow.repos.outbox.add_many(  # a member's item staged before stays as it is
             [_item(f"{job.key}:{u}", OUT_PAGE_DM, esc.id, user=u, **common) for u in members],
             svc.clock(),
         )
         uow.commit()
-    for user in members:
-        svc.outbox.submit(f"{job.key}:{user}")
+    for member in members:
+        svc.outbox.submit(f"{job.key}:{member}")
+
+
+def _page_person(svc: Services, job: Job, esc: Escalation, user: str) -> None:
+    now = svc.clock().timestamp()
+    wait = svc.slack.pacer.reserve(user, now)
+    if wait > 0:
+        # One put-off page comes back when the next DM may go and takes the others along;
+        # the others come back a send later, in case it could not take them all.
+        booked = svc.slack.pacer.book(user, now + wait)
+        if booked > now + wait - 1e-6:
+            raise Later(wait, f"DMs to {user} are at Slack's limit")
+        raise Later(booked - now + 1.0 / svc.slack.pacer.rate, f"behind {user}'s next DM")
+    taken: list[Job] = []
+    try:
+        if not svc.slack.pacer.spare(user):  # the next one would wait: take them along
+            taken = svc.outbox.take_more(f"{PAGE}:%:dm:{user}", PAGES_PER_DM - 1, exclude=[job.id])
+        pages, moot, waiting = [(job, esc)], [], []
+        for other in taken:
+            other_esc = _escalation(svc, int(other.escalation_id or 0))
+            ready = _page_ready(svc, other_esc)
+            if ready is None or other_esc is None:
+                moot.append(other)
+            elif not ready:
+                waiting.append(other)
+            else:
+                pages.append((other, other_esc))
+        svc.outbox.settle(waiting, done=False, spent=False)  # each goes on its own later
+        taken = [j for j in taken if j not in waiting]
+        if any(j.retrying for j, _ in pages):  # first look for what an earlier try sent
+            channel = svc.slack.open_dm(user)
+            sent = svc.slack.found_keys(channel, CARD_EVENT, [j.key for j, _ in pages])
+            pages = [(j, e) for j, e in pages if j.key not in sent]
+        if not pages:
+            svc.slack.pacer.refund(user)
+        else:
+            text, dm_blocks = blocks.page_dms(
+                [
+                    (
+                        e,
+                        j.payload["step"],
+                        j.payload["round"],
+                        _last_page(svc, j.payload["round"], j.payload["step"]),
+                    )
+                    for j, e in pages
+                ]
+            )
+            tag: dict[str, Any] = {"key": pages[0][0].key}
+            if len(pages) > 1:
+                tag["keys"] = [j.key for j, _ in pages]
+            svc.slack.post(
+                user,
+                text,
+                blocks=dm_blocks,
+                metadata={"event_type": CARD_EVENT, "event_payload": tag},
+            )
+    except BaseException as exc:
+        svc.outbox.settle(taken, done=False)  # each is retried, and looks before sending
+        if isinstance(exc, SlackError) and exc.error in UNREACHABLE:
+            raise Permanent(f"cannot message {user}: {exc.error}") from None
+        raise
+    svc.outbox.settle(taken, done=True)
 
 
 def _open_escalations(

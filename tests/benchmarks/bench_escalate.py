@@ -51,6 +51,7 @@ from bot.sandbox.seed import seed  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Escalation, OutboxItem  # noqa: E402
 from tests.benchmarks.stats import pct  # noqa: E402
+from tests.support.process import wired  # noqa: E402
 
 SECRET = "bench-secret"
 SENDERS = 20
@@ -171,13 +172,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_process(args: list[str], env: dict[str, str], ready: str) -> subprocess.Popen[bytes]:
-    """Start a server in its own interpreter and wait until it answers HTTP."""
+def start_process(
+    args: list[str], env: dict[str, str], ready: str, *, bot: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start a server in its own interpreter and wait until it answers HTTP (a bot: until it
+    has wired itself, as `escbot run` serves liveness while it starts)."""
     proc = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{args} exited with {proc.returncode}")
+        if bot:
+            if wired(ready.rsplit("/", 1)[0]):
+                return proc
+            time.sleep(0.05)
+            continue
         try:
             urllib.request.urlopen(ready, timeout=1).read()
             return proc
@@ -286,7 +295,7 @@ def main() -> None:
         command = [sys.executable, "-m", "bot", "run"]
         if off is not None:
             command = [sys.executable, "-c", WITHOUT, off]
-        proc = start_process(command, env, f"http://127.0.0.1:{port}/healthz")
+        proc = start_process(command, env, f"http://127.0.0.1:{port}/healthz", bot=True)
         driver = Driver(emulator, f"http://127.0.0.1:{port}/slack/events", SECRET)
         return Target(name, proc, driver, db)
 

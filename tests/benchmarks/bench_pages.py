@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import threading
@@ -32,9 +33,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from bot.blocks.pings import PAGES_PER_DM  # noqa: E402
 from bot.config import load_config  # noqa: E402
+from bot.delivery import pings  # noqa: E402
 from bot.parsing.durations import parse_duration  # noqa: E402
 from bot.sandbox.emulator import POST_MESSAGE_BURST, POST_MESSAGE_RATE, Emulator  # noqa: E402
+from bot.slack import ChannelPacer  # noqa: E402
 from schedules.scheduler import Scheduler  # noqa: E402
 from storage.models import Escalation, OutboxItem  # noqa: E402
 from tests.e2e.conftest import make_world  # noqa: E402
@@ -67,11 +71,13 @@ def _earliest(dues: list[float]) -> list[float]:
     return out
 
 
-def _key(args: dict) -> str:
+def _keys(args: dict) -> list[str]:
+    """Return the ledger keys a message is tagged with (a combined page DM carries several)."""
     meta = args.get("metadata")
     if isinstance(meta, str):
         meta = json.loads(meta)
-    return str(((meta or {}).get("event_payload") or {}).get("key") or "")
+    payload = (meta or {}).get("event_payload") or {}
+    return [str(k) for k in payload.get("keys") or [payload.get("key") or ""]]
 
 
 def main() -> None:
@@ -81,7 +87,29 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=20)
     parser.add_argument("--ack-within", default="2m")
     parser.add_argument("--no-lane", action="store_true", help="pages share the staffing pool")
+    parser.add_argument(
+        "--one-dm-each",
+        action="store_true",
+        help="one DM per page, sent at once (Slack's 429 waited out), as before combining",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="run one DM per page, then combined, one after the other",
+    )
     args = parser.parse_args()
+    variants = [True, False] if args.compare else [args.one_dm_each]
+    for one_each in variants:
+        args.one_dm_each = one_each
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        run(args)
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n", flush=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    """One burst."""
+    pings.PAGES_PER_DM = 1 if args.one_dm_each else PAGES_PER_DM
+    pacer = ChannelPacer(burst=10**9) if args.one_dm_each else ChannelPacer()
     ack = parse_duration(args.ack_within)
     text = (ROOT / "escalation.example.yaml").read_text()
     sev2 = "{id: SEV2, ack_within: 15m,"
@@ -98,6 +126,7 @@ def main() -> None:
         emulator = Emulator(clock=clock.time, rate_limits=True)
         world = make_world(config, Path(tmp), clock, emulator=emulator, sleep=clock.sleep)
         svc = world.bot.services
+        svc.slack.pacer = pacer
         if args.no_lane:
             svc.outbox._urgent, svc.outbox._urgent_re = (), None
         timer = Scheduler(svc)
@@ -146,6 +175,18 @@ def main() -> None:
             stop.set()
             passer.join(timeout=30)
             wall = time.perf_counter() - started
+            with world.db.uow() as uow:  # each page DM item's history, for the slowest pages
+                history = {
+                    key: (created_at, attempts, error)
+                    for key, created_at, attempts, error in uow.session.execute(
+                        select(
+                            OutboxItem.key,
+                            OutboxItem.created_at,
+                            OutboxItem.attempts,
+                            OutboxItem.last_error,
+                        ).where(OutboxItem.key.like("page:%:dm:%"))
+                    )
+                }
         finally:
             world.bot.stop()
             emulator.stop()
@@ -154,14 +195,19 @@ def main() -> None:
     delays: list[float] = []
     net: list[float] = []
     by_channel: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    messages = 0
+    slowest: list[tuple[float, str, datetime]] = []
     for call in emulator.calls_of("chat.postMessage"):
-        key = _key(call.args)
-        if not (call.ok and key.startswith("page:") and ":dm:" in key):
+        keys = [k for k in _keys(call.args) if k.startswith("page:") and ":dm:" in k]
+        if not (call.ok and keys):
             continue
-        _, number, round_, step, *_ = key.split(":")
-        due_at = created[int(number)] + ack * (int(round_) * per_round + int(step))
-        by_channel[str(call.args["channel"])].append((due_at.timestamp(), call.at))
-        by_step[f"{round_}:{step}"].append(call.at - due_at.timestamp())
+        messages += 1
+        for key in keys:
+            _, number, round_, step, *_ = key.split(":")
+            due_at = created[int(number)] + ack * (int(round_) * per_round + int(step))
+            by_channel[str(call.args["channel"])].append((due_at.timestamp(), call.at))
+            by_step[f"{round_}:{step}"].append(call.at - due_at.timestamp())
+            slowest.append((call.at - due_at.timestamp(), key, due_at))
     floor: list[float] = []
     for sent in by_channel.values():
         ideal = _earliest([due_s for due_s, _ in sent])
@@ -177,13 +223,21 @@ def main() -> None:
             f"  round {int(round_) + 1} step {int(step) + 1}: {len(values)} DMs, "
             f"p50 {_pct(values, 0.5):.1f} s, p99 {_pct(values, 0.99):.1f} s"
         )
+    print("slowest pages (delay, key, staged after due, attempts, last error):")
+    for delay, key, due_at in sorted(slowest, reverse=True)[:6]:
+        staged, attempts, error = history.get(key, (None, None, None))
+        late = f"{(staged - due_at).total_seconds():.1f} s" if staged else "?"
+        print(f"  {delay:.1f} s {key} staged +{late} attempts {attempts} {(error or '')[:80]}")
     throttled = Counter(c.method for c in emulator.calls if c.status == 429)
+    every = Counter(c.method for c in emulator.calls)
+    print(f"Web API calls: {len(emulator.calls)} {dict(every.most_common())}")
     print(f"answered 429: {dict(throttled.most_common())}")
     creates = [c.at for c in emulator.calls_of("conversations.create") if c.ok]
     lane = "pages in the staffing pool" if args.no_lane else "pages in their own lane"
+    lane += ", one DM per page" if args.one_dm_each else ", a person's due pages in one DM"
     print(f"{args.escalations} escalations from {args.senders} senders, Slack's tiers on, {lane}")
     print(
-        f"page DMs {len(delays)} to {len(by_channel)} people over {steps} steps "
+        f"pages {len(delays)} in {messages} DMs to {len(by_channel)} people over {steps} steps "
         f"every {args.ack_within}"
     )
     print(
@@ -191,7 +245,8 @@ def main() -> None:
         f"max {max(delays):.1f} s (target p99 < {TARGET_P99:.0f} s)"
     )
     print(
-        f"Slack's per-person limit alone (1 a second, bursts of {POST_MESSAGE_BURST}) allows "
+        f"one DM per page, Slack's per-person limit (1 a second, bursts of {POST_MESSAGE_BURST}) "
+        f"allows "
         f"no less than p50 {_pct(floor, 0.5):.1f} s, p99 {_pct(floor, 0.99):.1f} s"
     )
     print(

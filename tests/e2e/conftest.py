@@ -1,8 +1,7 @@
-"""End-to-end harness: the bot over real HTTP against the Slack emulator over real HTTP."""
+"""End-to-end fixtures: the bot over real HTTP against the Slack emulator over real HTTP."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,84 +9,8 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import TeamConfig
-from bot.runtime import start_local
-from bot.sandbox.driver import Driver
-from bot.sandbox.emulator import Emulator
-from bot.sandbox.seed import seed
-from bot.settings import Settings
-from bot.slack import Sleep, make_client
 from storage.db import Database
-from tests.support.socket_world import SOCKET_TRANSPORT, make_socket_world
-from tests.support.world import World
-
-SECRET = "e2e-signing-secret"
-
-
-
-
-def make_world(
-    config: TeamConfig,
-    tmp_path: Path,
-    clock: FakeClock,
-    *,
-    rate_limits: bool = False,
-    db: Database | None = None,
-    scheduler: bool = False,
-    emulator: Emulator | None = None,
-    sleep: Sleep | None = None,
-    slack_timeout: int = 10,
-    token: str | None = None,
-    api_url: str | None = None,
-) -> World:
-    """Start an emulator seeded from `config` and the bot wired to it (over Socket Mode
-    instead of HTTP when E2E_TRANSPORT=socket).
-
-    `sleep` replaces the Web API client's waits between retries (a drill advances a fake
-    clock instead of sleeping); `emulator` may be a prepared (unstarted) one; `token` and
-    `api_url` replace the bot's token and Web API address (a refused token, Slack away).
-    """
-    if SOCKET_TRANSPORT:  # the same checks with the bot on Socket Mode
-        return make_socket_world(  # type: ignore[return-value]
-            config,
-            tmp_path,
-            clock,
-            db=db,
-            rate_limits=rate_limits,
-            scheduler=scheduler,
-            emulator=emulator,
-            sleep=sleep,
-            slack_timeout=slack_timeout,
-        )
-    emulator = emulator or Emulator(rate_limits=rate_limits)
-    emulator.start()
-    handles = seed(emulator, config)
-    if db is None:
-        db = Database(f"sqlite:///{tmp_path / 'e2e.db'}")
-        db.upgrade()
-    settings = Settings(
-        slack_bot_token=emulator.bot_token,
-        slack_signing_secret=SECRET,
-        slack_api_url=emulator.url,
-        database_url=db.url,
-        _env_file=None,
-    )  # type: ignore[call-arg]
-    client = make_client(
-        token or emulator.bot_token,
-        api_url or emulator.url,
-        timeout=slack_timeout,
-        sleep=sleep or time.sleep,
-    )
-    bot = start_local(
-        settings,
-        config,
-        db,
-        clock=clock,
-        outbox_interval=None,
-        scheduler=scheduler,
-        client=client,
-    )
-    driver = Driver(emulator, bot.events_url, SECRET)
-    return World(emulator, bot, driver, db, config, clock, handles)
+from tests.support.world import World, make_world
 
 
 @pytest.fixture

@@ -16,21 +16,10 @@ from click.testing import CliRunner
 
 from bot.blocks import Action, Callback
 from bot.cli import main
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
-    LEAD,
-    MEMBER,
-    ONCALL,
-    REPORTER,
-    SALES,
-    decisions,
-    esc,
-    events,
-    load,
-    raise_esc,
-    raise_form,
-)
-from tests.e2e.esc_support import select as option
+from tests.support.escalations import decisions, esc, events, load, raise_esc, raise_form
+from tests.support.escalations import select as option
+from tests.support.people import LEAD, MEMBER, ONCALL, REPORTER, SALES
+from tests.support.world import World
 
 SECRETS = ("Leak of VIP private data", "Passport scans", "Contacted the VIP", "Sealed order")
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from icalendar import Calendar
 
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import esc
+from tests.support.escalations import esc
+from tests.support.world import World
 
 BEN, CHI, DAN, EVE = "U0BEN00001", "U0CHI00001", "U0DAN00001", "U0EVE00001"
 NOW = datetime(2026, 3, 4, 17, tzinfo=UTC)  # the fixture's clock: Ben's shift has just begun

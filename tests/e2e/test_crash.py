@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,8 @@ from bot.sandbox.emulator import _RESET, Emulator
 from bot.sandbox.seed import seed
 from storage.db import Database
 from storage.models import Escalation
-from tests.conftest import EXAMPLE
+from tests.support.config import EXAMPLE
+from tests.support.process import wired
 
 pytestmark = pytest.mark.slow
 
@@ -174,7 +174,7 @@ class Bot:
         return f"http://127.0.0.1:{self.port}/slack/events"
 
     def start(self, *, scheduler: bool = False) -> None:
-        """Start the process and wait (bounded) until it answers /healthz."""
+        """Start the process and wait (bounded) until it has wired the bot."""
         log = open(self.workdir / f"bot-{self.starts}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", *([] if scheduler else ["--no-scheduler"])],
@@ -189,11 +189,9 @@ class Bot:
             assert self.proc.poll() is None, (
                 self.workdir / f"bot-{self.starts - 1}.log"
             ).read_text()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)  # bounded wait for the subprocess to come up
+            if wired(f"http://127.0.0.1:{self.port}"):
+                return
+            time.sleep(0.05)  # bounded wait for the subprocess to come up
         raise AssertionError("the bot did not come up")
 
     def kill(self) -> None:

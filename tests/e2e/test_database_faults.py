@@ -14,8 +14,9 @@ from bot.blocks import Action
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from storage.db import Database
-from tests.e2e.conftest import World, make_world
-from tests.e2e.esc_support import MEMBER, REPORTER, escalate_form, load, raise_esc, said
+from tests.support.escalations import escalate_form, load, raise_esc, said
+from tests.support.people import MEMBER, REPORTER
+from tests.support.world import World, make_world
 
 NOT_SAVED = "Not saved"
 

@@ -20,11 +20,12 @@ from bot.config import TeamConfig
 from bot.errors import database_unreachable
 from bot.kinds import RAISE
 from storage.db import Database
-from tests.conftest import PG_URL
-from tests.e2e.conftest import World, make_world
-from tests.e2e.esc_support import MEMBER, REPORTER, escalate_form, load, raise_esc, said
+from tests.support.config import PG_URL
+from tests.support.escalations import escalate_form, load, raise_esc, said
 from tests.support.logs import caught_logs
 from tests.support.outage import Outage, postgres_behind_proxy, sqlite_outage
+from tests.support.people import MEMBER, REPORTER
+from tests.support.world import World, make_world
 
 ANSWER_WITHIN = 3.0  # Slack's window
 
@@ -181,7 +182,7 @@ def test_a_scheduler_pass_the_outage_stops_is_tried_again_within_seconds(down_wo
 
 def test_a_burst_while_the_database_is_down_is_told_not_saved_in_time(down_world):
     """Twenty requests at once share their save (group commit): they fail together, fast."""
-    from tests.e2e.replay import at_once
+    from tests.support.replay import at_once
 
     world, outage = down_world
     with outage.during():

@@ -10,12 +10,7 @@ from sqlalchemy import text
 from bot.blocks import Action, Callback
 from bot.cli import main
 from bot.usecases.decisions import GENESIS, content_hash
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
-    MEMBER,
-    OUTSIDER,
-    REPORTER,
-    SALES,
+from tests.support.escalations import (
     card,
     click,
     decisions,
@@ -27,6 +22,8 @@ from tests.e2e.esc_support import (
     submit,
     top_view,
 )
+from tests.support.people import MEMBER, OUTSIDER, REPORTER, SALES
+from tests.support.world import World
 
 
 def _audit(world: World):

@@ -7,20 +7,10 @@ from datetime import timedelta
 from bot.blocks import Action, Callback
 from schedules.scheduler import Scheduler
 from storage.models import Escalation
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
-    LEAD,
-    MEMBER,
-    ONCALL,
-    REPORTER,
-    decisions,
-    esc,
-    escalate_form,
-    events,
-    raise_esc,
-    signoffs,
-)
-from tests.e2e.replay import at_once, capture, deliver
+from tests.support.escalations import decisions, esc, escalate_form, events, raise_esc, signoffs
+from tests.support.people import LEAD, MEMBER, ONCALL, REPORTER
+from tests.support.replay import at_once, capture, deliver
+from tests.support.world import World
 
 
 def _escalations(world: World) -> list[Escalation]:

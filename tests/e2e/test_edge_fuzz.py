@@ -24,11 +24,12 @@ from bot.blocks import Action
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from storage.models import Base
-from tests.e2e.conftest import SECRET, World, make_world
-from tests.e2e.esc_support import MEMBER, REPORTER, escalate_form, raise_esc
-from tests.e2e.replay import capture
+from tests.support.escalations import escalate_form, raise_esc
 from tests.support.fuzz import FORM, bodies, form_template, signed_headers
 from tests.support.logs import Caught, caught_logs
+from tests.support.people import MEMBER, REPORTER
+from tests.support.replay import capture
+from tests.support.world import SECRET, World, make_world
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,11 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
 from storage.db import Database
 from storage.models import Base
-from tests.conftest import EXAMPLE, PG_URL
-from tests.e2e.replay import capture
+from tests.support.config import EXAMPLE, PG_URL
 from tests.support.fuzz import FORM, bodies, form_template, signed_headers
 from tests.support.outage import postgres_behind_proxy
 from tests.support.process import BotProcess, free_port
+from tests.support.replay import capture
 
 pytestmark = pytest.mark.slow
 

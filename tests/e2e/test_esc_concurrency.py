@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 from bot.blocks import Action
 from bot.usecases.decisions import verify_all
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import LEAD, MEMBER, REPORTER, decisions, events, load, raise_esc
+from tests.support.escalations import decisions, events, load, raise_esc
+from tests.support.people import LEAD, MEMBER, REPORTER
+from tests.support.world import World
 
 
 def _at_once(calls: list[Callable[[], object]]) -> None:

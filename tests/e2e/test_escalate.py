@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.conftest import World
 from tests.support.socket_world import http_only
+from tests.support.world import World
 
 
 def _escalation(world: World, number: int):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import ONCALL, REPORTER, SALES, flatten, raise_esc, raise_form
+from tests.support.escalations import flatten, raise_esc, raise_form
+from tests.support.people import ONCALL, REPORTER, SALES
+from tests.support.world import World
 
 
 def _open_home(world: World, user: str, tab: str = "home") -> str:

@@ -8,17 +8,9 @@ from typing import Any
 import pytest
 
 from bot.text import ZWSP
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
-    MEMBER,
-    REPORTER,
-    esc,
-    escalate_form,
-    flatten,
-    load,
-    raise_esc,
-    signoffs,
-)
+from tests.support.escalations import esc, escalate_form, flatten, load, raise_esc, signoffs
+from tests.support.people import MEMBER, REPORTER
+from tests.support.world import World
 
 BROADCASTS = (
     "Heads up <!channel> <!here|here> <!everyone> @channel @HERE <@U0LEAD0001|boss> "

@@ -11,8 +11,8 @@ import pytest
 from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
-from tests.conftest import EXAMPLE
-from tests.e2e.proc_support import Proc, wait_until
+from tests.support.commands import Proc, wait_until
+from tests.support.config import EXAMPLE
 
 pytestmark = pytest.mark.slow
 

@@ -8,14 +8,7 @@ import pytest
 
 from bot.blocks import GRAPHIC_WARNING, Action, Callback
 from bot.text import ZWSP
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
-    LEAD,
-    MEMBER,
-    ONCALL,
-    OUTSIDER,
-    REPORTER,
-    SALES,
+from tests.support.escalations import (
     card,
     card_buttons,
     click,
@@ -30,6 +23,8 @@ from tests.e2e.esc_support import (
     submit,
     top_view,
 )
+from tests.support.people import LEAD, MEMBER, ONCALL, OUTSIDER, REPORTER, SALES
+from tests.support.world import World
 
 
 def test_ack_by_command_updates_card_and_timeline_once(world: World):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config import TeamConfig
-from tests.e2e.load_support import ACK_WINDOW, check_all_staffed_once, run_load
+from tests.support.load import ACK_WINDOW, check_all_staffed_once, run_load
 
 
 def test_a_burst_beyond_the_tier_limits_is_staffed_once_within_the_bound(

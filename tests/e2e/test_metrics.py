@@ -7,8 +7,8 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from schedules.scheduler import Scheduler
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import raise_esc
+from tests.support.escalations import raise_esc
+from tests.support.world import World
 
 
 def scrape(world: World) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -26,8 +26,9 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
 from storage.db import Database
 from storage.models import Escalation, OutboxItem
-from tests.conftest import EXAMPLE, PG_URL
-from tests.e2e.proc_support import Proc, pg_schema_url, wait_until
+from tests.support.commands import Proc, wait_until
+from tests.support.config import EXAMPLE, PG_URL
+from tests.support.databases import pg_schema_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
 
@@ -67,11 +68,23 @@ def _key(args: dict[str, Any]) -> str:
     return str(((meta or {}).get("event_payload") or {}).get("key") or "")
 
 
+def _keys(args: dict[str, Any]) -> list[str]:
+    """Every key a message is tagged with: a DM of several pages carries them in `keys`."""
+    meta = args.get("metadata")
+    if isinstance(meta, str):
+        import json
+
+        meta = json.loads(meta)
+    payload = (meta or {}).get("event_payload") or {}
+    return [str(k) for k in payload.get("keys") or [_key(args)] if k]
+
+
 def _posted(emulator: Emulator) -> Counter[str]:
     return Counter(
-        _key(call.args)
+        key
         for call in emulator.calls_of("chat.postMessage")
-        if call.ok and _key(call.args)
+        if call.ok
+        for key in _keys(call.args)
     )
 
 

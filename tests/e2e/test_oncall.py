@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from storage.models import Override
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import esc, raise_esc
-from tests.e2e.replay import capture, deliver
+from tests.support.escalations import esc, raise_esc
+from tests.support.replay import capture, deliver
+from tests.support.world import World
 
 LEAD, ANA, BEN, CHI, DAN, EVE = (
     "U0LEAD0001",

@@ -17,8 +17,9 @@ import pytest
 
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
-from tests.conftest import EXAMPLE, PG_URL, ROOT
-from tests.e2e.proc_support import Proc, healthz, pg_schema_url
+from tests.support.commands import Proc, healthz
+from tests.support.config import EXAMPLE, PG_URL, ROOT
+from tests.support.databases import pg_schema_url
 
 pytestmark = pytest.mark.slow
 

@@ -13,21 +13,9 @@ from bot.blocks import Action
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from schedules.scheduler import NEXT_JOB, Scheduler
-from tests.e2e.conftest import World, make_world
-from tests.e2e.esc_support import (
-    LEAD,
-    MEMBER,
-    ONCALL,
-    REPORTER,
-    SALES,
-    card,
-    click,
-    esc,
-    flatten,
-    load,
-    raise_esc,
-    signoffs,
-)
+from tests.support.escalations import card, click, esc, flatten, load, raise_esc, signoffs
+from tests.support.people import LEAD, MEMBER, ONCALL, REPORTER, SALES
+from tests.support.world import World, make_world
 
 LEGAL = ("U0LEG00001", "U0LEG00002")
 SECONDARY = "U0EVE00001"  # secondary on call this week (Europe/Dublin)
@@ -219,7 +207,7 @@ def test_signoff_reminders_until_answered(world: World, scheduler: Scheduler):
 
 
 def test_restricted_escalations_stay_unnamed_in_pings(world: World, scheduler: Scheduler):
-    from tests.e2e.esc_support import raise_form
+    from tests.support.escalations import raise_form
 
     row = raise_form(world, REPORTER, "Leak of VIP data", category="vip", flags=("restricted",))
     run(world, scheduler)
@@ -277,7 +265,9 @@ def test_raising_takes_at_most_six_web_api_calls_its_first_page_included(
     run(world, scheduler)  # its first page: the DM (the card carried the mention)
     calls = [c.method for c in world.emulator.calls[before:]]
     invited = {
-        u for c in world.emulator.calls[before:] if c.method == "conversations.invite"
+        u
+        for c in world.emulator.calls[before:]
+        if c.method == "conversations.invite"
         for u in c.args["users"].split(",")
     }
     assert len(invited) >= 10  # reporter, on call, Public Policy's user group, Comms, Legal…

@@ -33,10 +33,10 @@ from bot.config import TeamConfig, load_config
 from bot.parsing.oncall import parse_oncall
 from bot.usecases import oncall
 from schedules.scheduler import Scheduler
-from tests.conftest import EXAMPLE
-from tests.e2e.conftest import World, make_world
-from tests.e2e.esc_support import decisions, events, load, raise_form, said, signoffs
-from tests.e2e.esc_support import select as option
+from tests.support.config import EXAMPLE
+from tests.support.escalations import decisions, events, load, raise_form, said, signoffs
+from tests.support.escalations import select as option
+from tests.support.world import World, make_world
 
 DIRECTOR = "U0DIR00001"  # in the leads group that step 3 pages; not a team or rotation member
 TITLE = "Coordinated counterfeit wave"

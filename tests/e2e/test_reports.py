@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.usecases.reports import COLUMNS, export_rows
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import MEMBER, REPORTER, SALES, esc, raise_esc, raise_form
+from tests.support.escalations import esc, raise_esc, raise_form
+from tests.support.people import MEMBER, REPORTER, SALES
+from tests.support.world import World
 
 HEADER = (
     "id,title,category,policy_area,severity,region,status,restricted,reporter,owner,"

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
-    LEAD,
-    MEMBER,
-    REPORTER,
-    SALES,
-    esc,
-    events,
-    load,
-    posts,
-    raise_esc,
-    raise_form,
-)
+from tests.support.escalations import esc, events, load, posts, raise_esc, raise_form
+from tests.support.people import LEAD, MEMBER, REPORTER, SALES
+from tests.support.world import World
 
 TITLE = "Leak of VIP private data"
 

@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.config import load_config
 from bot.sandbox.shell import start_sandbox
 from bot.settings import Settings
-from tests.conftest import EXAMPLE
+from tests.support.config import EXAMPLE
 
 
 def test_shell_raises_and_shows_the_channel(tmp_path: Path):

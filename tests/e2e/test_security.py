@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from bot.blocks import Action
 from bot.sandbox.driver import signature_for
 from storage.models import Base
-from tests.e2e.conftest import SECRET, World
-from tests.e2e.esc_support import MEMBER, REPORTER, raise_esc
-from tests.e2e.esc_support import select as option
-from tests.e2e.replay import Captured, capture
+from tests.support.escalations import raise_esc
+from tests.support.escalations import select as option
+from tests.support.people import MEMBER, REPORTER
+from tests.support.replay import Captured, capture
 from tests.support.socket_world import http_only
+from tests.support.world import SECRET, World
 
 
 def surfaces(world: World, esc) -> dict[str, Callable[[], object]]:

@@ -5,19 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.blocks import Action
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
-    MEMBER,
-    REPORTER,
-    card,
-    click,
-    decisions,
-    esc,
-    events,
-    load,
-    raise_esc,
-    signoffs,
-)
+from tests.support.escalations import card, click, decisions, esc, events, load, raise_esc, signoffs
+from tests.support.people import MEMBER, REPORTER
+from tests.support.world import World
 
 LEGAL = ("U0LEG00001", "U0LEG00002")
 

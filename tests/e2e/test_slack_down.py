@@ -21,10 +21,11 @@ import pytest
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from bot.sandbox.emulator import Emulator
-from tests.e2e.conftest import World, make_world
-from tests.e2e.esc_support import REPORTER, load, said
+from tests.support.escalations import load, said
 from tests.support.logs import caught_logs
+from tests.support.people import REPORTER
 from tests.support.proxy import Proxy
+from tests.support.world import World, make_world
 
 ANSWER_WITHIN = 3.0
 

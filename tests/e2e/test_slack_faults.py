@@ -19,8 +19,9 @@ from sqlalchemy import select
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from storage.models import Escalation, OutboxItem
-from tests.e2e.conftest import World, make_world
-from tests.e2e.esc_support import MEMBER, REPORTER, esc, escalate_form, flatten, load, raise_esc
+from tests.support.escalations import esc, escalate_form, flatten, load, raise_esc
+from tests.support.people import MEMBER, REPORTER
+from tests.support.world import World, make_world
 
 
 @dataclass

@@ -30,18 +30,9 @@ from bot.sandbox.emulator import Emulator
 from bot.sandbox.socket_mode import SocketMode
 from bot.settings import Settings
 from bot.socket_mode import AppTokenRefused, SocketLink
-from tests.e2e.esc_support import (
-    ONCALL,
-    REPORTER,
-    card,
-    click,
-    escalate_form,
-    events,
-    flatten,
-    load,
-    raise_esc,
-)
-from tests.e2e.replay import capture, deliver
+from tests.support.escalations import card, click, escalate_form, events, flatten, load, raise_esc
+from tests.support.people import ONCALL, REPORTER
+from tests.support.replay import capture, deliver
 from tests.support.socket_world import SocketWorld, make_socket_world
 
 READY = {"database": "ok", "slack_token": "ok", "socket_mode": "ok"}  # all checks passing

@@ -22,7 +22,7 @@ from bot.sandbox.driver import Driver
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.seed import seed
 from bot.sandbox.socket_mode import SocketMode
-from tests.conftest import EXAMPLE
+from tests.support.config import EXAMPLE
 
 READY = {"database": "ok", "slack_token": "ok", "socket_mode": "ok"}  # all checks passing
 

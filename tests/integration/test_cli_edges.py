@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
 from bot.cli import main
-from tests.conftest import EXAMPLE, PG_URL
+from tests.support.config import EXAMPLE, PG_URL
 
 SECRET_PASSWORD = "hunter2-not-shown"
 REFUSED_PG = f"postgresql+psycopg://postgres:{SECRET_PASSWORD}@127.0.0.1:1/escbot"

@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 from bot.cli import main
 from storage.db import Database
 from storage.models import Override
-from tests.conftest import EXAMPLE
+from tests.support.config import EXAMPLE
 
 ANA, BEN, CHI, DAN, EVE = "U0ANA00001", "U0BEN00001", "U0CHI00001", "U0DAN00001", "U0EVE00001"
 

@@ -53,12 +53,14 @@ class BotProcess:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.output()
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.05)  # bounded wait for the process to come up
+            if wired(self.url):
+                return self
+            time.sleep(0.05)  # bounded wait for the process to come up
         raise AssertionError(f"the bot did not come up:\n{self.output()}")
+
+    def wired(self) -> bool:
+        """Return True once the process has wired the bot (see `wired`)."""
+        return wired(self.url)
 
     def get(self, path: str) -> tuple[int, Any]:
         """GET a path; return the status and the JSON answer."""
@@ -82,3 +84,19 @@ class BotProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+def wired(base_url: str) -> bool:
+    """Return True once a bot process at `base_url` serves and has wired the bot: its /readyz
+    names the real checks, not `startup` (`escbot run` serves liveness while it starts)."""
+    try:
+        with urllib.request.urlopen(base_url + "/readyz", timeout=1) as response:
+            body = response.read()
+    except urllib.error.HTTPError as refused:  # 503: not ready, but maybe wired
+        body = refused.read()
+    except OSError:
+        return False
+    try:
+        return "startup" not in json.loads(body).get("checks", {})
+    except (ValueError, AttributeError):
+        return False

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.config import ConfigError, load_config, parse_config
-from tests.conftest import EXAMPLE
+from tests.support.config import EXAMPLE
 
 TEXT = EXAMPLE.read_text()
 

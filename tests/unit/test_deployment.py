@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.support.config import ROOT
 
 
 def test_the_procfile_runs_the_release_step_web_without_a_scheduler_and_one_clock():

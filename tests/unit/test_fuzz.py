@@ -23,7 +23,7 @@ from bot.parsing.durations import format_duration, parse_duration
 from bot.parsing.esc import EscRequest, parse_decision, parse_esc
 from bot.parsing.escalate import TITLE_LIMIT, parse_escalate
 from bot.parsing.oncall import parse_instant, parse_oncall, resolve_time, take_time
-from tests.conftest import EXAMPLE
+from tests.support.config import EXAMPLE
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CONFIG_TEXT = EXAMPLE.read_text()

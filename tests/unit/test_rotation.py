@@ -23,7 +23,7 @@ from schedules.rotation import (
     shifts,
     timeline,
 )
-from tests.unit.rotation_support import reference_resolve, who
+from tests.support.rotation import reference_resolve, who
 
 CHI = ZoneInfo("America/Chicago")
 LA = ZoneInfo("America/Los_Angeles")

@@ -24,7 +24,7 @@ from schedules.rotation import (
     shifts,
     timeline,
 )
-from tests.unit.rotation_support import reference_resolve, who
+from tests.support.rotation import reference_resolve, who
 
 SETTINGS = settings(
     max_examples=150,

@@ -5,14 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from storage.models import Decision, Escalation, Signoff, TimelineEvent
-from tests.e2e.conftest import World
-
-REPORTER = "U0ANA00001"  # team member
-ONCALL = "U0BEN00001"  # primary on call at the fixture's clock: the default owner
-MEMBER = "U0CHI00001"  # team member
-LEAD = "U0LEAD0001"  # team member
-SALES = "U0SAL00001"  # routed into #ads escalations; not a team member
-OUTSIDER = "U0COM00001"  # comms: in no #ads escalation, not a team member
+from tests.support.people import REPORTER
+from tests.support.world import World
 
 
 def flatten(payload: dict[str, Any]) -> str:

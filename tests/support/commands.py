@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from tests.support.process import free_port, wired
 
 START_TIMEOUT = 60.0  # bounded wait for a process to come up (2 shared cores)
-
-
-def free_port() -> int:
-    """Return a port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(
@@ -44,22 +34,6 @@ def healthz(port: int) -> int | None:
             return int(reply.status)
     except OSError:
         return None
-
-
-@contextmanager
-def pg_schema_url(url: str, prefix: str = "p") -> Iterator[str]:
-    """Yield a URL of the PostgreSQL at `url` whose connections use a new, empty schema."""
-    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    joiner = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{joiner}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 class Proc:
@@ -85,7 +59,7 @@ class Proc:
         return self.log_path.read_text(errors="replace")
 
     def start(self, *, http: bool = True, ready: str | None = None) -> Proc:
-        """Start it; wait (bounded) until /healthz answers 200, or until `ready` is logged."""
+        """Start it; wait (bounded) until it has wired the bot, or until `ready` is logged."""
         self.starts += 1
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(
@@ -96,7 +70,7 @@ class Proc:
         def up() -> bool:
             assert proc.poll() is None, f"{self.name} exited {proc.returncode}:\n{self.log()}"
             if http:
-                return healthz(self.port) == 200
+                return wired(f"http://127.0.0.1:{self.port}")
             return ready is not None and ready in self.log()
 
         wait_until(up, f"{self.name} coming up", START_TIMEOUT)
