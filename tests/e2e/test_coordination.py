@@ -6,12 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.blocks import GRAPHIC_WARNING
 from bot.usecases.reports import export_rows
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import (
-    MEMBER,
-    OUTSIDER,
-    REPORTER,
-    SALES,
+from tests.support.escalations import (
     card,
     esc,
     events,
@@ -21,7 +16,9 @@ from tests.e2e.esc_support import (
     raise_form,
     said,
 )
-from tests.e2e.replay import capture, deliver
+from tests.support.people import MEMBER, OUTSIDER, REPORTER, SALES
+from tests.support.replay import capture, deliver
+from tests.support.world import World
 
 
 def test_flag_graphic_after_raising_warns_from_then_on_once(world: World):

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from schedules.scheduler import Scheduler
-from tests.e2e.conftest import World
-from tests.e2e.esc_support import MEMBER, REPORTER, SALES, events, load, raise_form, select, submit
-from tests.e2e.replay import capture, deliver
+from tests.support.escalations import events, load, raise_form, select, submit
+from tests.support.people import MEMBER, REPORTER, SALES
+from tests.support.replay import capture, deliver
+from tests.support.world import World
 
 FEED = "C0FEED0001"
 
