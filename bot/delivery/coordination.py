@@ -8,13 +8,14 @@ import logging
 from bot import blocks
 from bot.delivery.outbox import Job, NotReady
 from bot.delivery.posts import post_once
-from bot.kinds import CAPTURE, CARD_EVENT, POINTER, UPDATE_BRIEF
+from bot.kinds import CARD_EVENT
 from bot.services import Services
 from bot.slack import SlackError
 from bot.text import truncate
 
 
-def _update_brief(svc: Services, job: Job) -> None:
+def deliver_update_brief(svc: Services, job: Job) -> None:
+    """Brief the stakeholder updates channel of a status update, in one line."""
     channel = svc.config.team.updates_channel
     if channel is None:  # the config no longer names one: nowhere to brief
         return
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 GONE = ("channel_not_found", "not_in_channel", "thread_not_found", "message_not_found")
 
 
-def _pointer(svc: Services, job: Job) -> None:
+def deliver_pointer(svc: Services, job: Job) -> None:
     """Reply under the escalated message, once: where the escalation is worked."""
     with svc.db.uow() as uow:
         esc = uow.repos.escalations.get(int(job.escalation_id or 0))
@@ -57,7 +58,7 @@ def _pointer(svc: Services, job: Job) -> None:
         log.warning("no pointer under the message escalated as %s: %s", esc.ref, exc.error)
 
 
-def _capture(svc: Services, job: Job) -> None:
+def deliver_capture(svc: Services, job: Job) -> None:
     """Fill in a message added to the timeline: its text (a reaction carries none) and its
     permalink, both as Slack has them."""
     with svc.db.uow() as uow:
@@ -78,10 +79,3 @@ def _capture(svc: Services, job: Job) -> None:
         assert row is not None
         row.detail = {**row.detail, **found}  # a new dict: JSON columns track reassignment
         uow.commit()
-
-
-def register_outbox(svc: Services) -> None:
-    """Register the outbox handlers of this module."""
-    svc.outbox.register(UPDATE_BRIEF, lambda job: _update_brief(svc, job))
-    svc.outbox.register(CAPTURE, lambda job: _capture(svc, job))
-    svc.outbox.register(POINTER, lambda job: _pointer(svc, job))

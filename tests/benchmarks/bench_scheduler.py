@@ -42,7 +42,7 @@ from schedules.scheduler import Scheduler  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Escalation, OutboxItem, SentNotification  # noqa: E402
 from tests.benchmarks.stats import pct  # noqa: E402
-from tests.conftest import pg_schema_database  # noqa: E402
+from tests.support.databases import pg_schema_database  # noqa: E402
 
 TEAM = ["U0LEAD0001", "U0ANA00001", "U0BEN00001", "U0CHI00001"]
 PEOPLE = [f"U0P{n:07d}" for n in range(300)]
