@@ -37,6 +37,7 @@ COLUMNS = (
     "sla_breached",
     "decisions",
     "followups",
+    "duplicate_of",
 )
 RESTRICTED_TITLE = "[restricted]"
 
@@ -99,6 +100,7 @@ def export_row(esc: Escalation, decisions: int, followups: int, now: datetime) -
         "sla_breached": sla_breached(esc, now),
         "decisions": decisions,
         "followups": followups,
+        "duplicate_of": f"ESC-{esc.duplicate_of}" if esc.duplicate_of else None,
     }
     return {name: values[name] for name in COLUMNS}
 

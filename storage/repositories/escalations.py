@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from storage.models import (
     ChecklistStep,
     Escalation,
+    EscalationLink,
     Followup,
     Participant,
     Signoff,
@@ -107,6 +108,45 @@ class EscalationRepository:
         )
         self.session.add(event)
         return event
+
+    def link(
+        self, escalation_id: int, related_id: int, kind: str, by: str, at: datetime
+    ) -> bool:
+        """Record a related escalation unless already recorded; return True if recorded."""
+        found = self.session.scalar(
+            select(EscalationLink).where(
+                EscalationLink.escalation_id == escalation_id,
+                EscalationLink.related_id == related_id,
+            )
+        )
+        if found is not None:
+            if kind != "related" and found.kind == "related":
+                found.kind = kind  # a link that turns out to be a duplicate says so
+            return False
+        self.session.add(
+            EscalationLink(
+                escalation_id=escalation_id,
+                related_id=related_id,
+                kind=kind,
+                created_by=by,
+                created_at=at,
+            )
+        )
+        return True
+
+    def links(self, escalation_id: int) -> list[EscalationLink]:
+        """Return the escalation's related escalations, in the order recorded."""
+        return list(
+            self.session.scalars(
+                select(EscalationLink)
+                .where(EscalationLink.escalation_id == escalation_id)
+                .order_by(EscalationLink.id)
+            )
+        )
+
+    def event(self, event_id: int) -> TimelineEvent | None:
+        """Return one timeline event."""
+        return self.session.get(TimelineEvent, event_id)
 
     def timeline(self, escalation_id: int) -> list[TimelineEvent]:
         """Return the escalation's timeline, oldest first."""
