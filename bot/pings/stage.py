@@ -14,9 +14,9 @@ from collections import Counter as Tally
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 
 from bot.errors import database_unreachable
 from bot.kinds import (
@@ -49,6 +49,7 @@ from schedules import rotation as engine
 from storage.db import UnitOfWork
 from storage.models import Participant, Signoff, TimelineEvent
 from storage.repositories import NewItem
+from storage.repositories.base import unnest_insert
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +162,14 @@ class _Bulk:
     added: set[tuple[int, str]] = field(default_factory=set)
 
     def insert(self, uow: UnitOfWork) -> None:
-        if self.participants:
-            uow.session.execute(insert(Participant), self.participants)
-        if self.events:
-            uow.session.execute(insert(TimelineEvent), self.events)
+        connection = uow.session.connection()
+        for model, rows in ((Participant, self.participants), (TimelineEvent, self.events)):
+            if not rows:
+                continue
+            if connection.dialect.name == "postgresql":  # one short statement over arrays
+                unnest_insert(connection, cast(Table, model.__table__), rows)
+            else:
+                uow.session.execute(insert(model), rows)
         self.participants, self.events, self.added = [], [], set()
 
 
