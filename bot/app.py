@@ -7,8 +7,7 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock, system_clock
 from bot.config import TeamConfig
-from bot.delivery import pings as ping_delivery
-from bot.delivery import posts, staffing
+from bot.delivery import registry
 from bot.delivery.outbox import Outbox
 from bot.executors import TrackedPool
 from bot.fastack import Foreground
@@ -55,9 +54,7 @@ def build_services(
     )
     svc.readiness.add("database", database_check(db))
     svc.readiness.add("slack_token", svc.token.readiness)
-    staffing.register_outbox(svc)
-    posts.register_outbox(svc)
-    ping_delivery.register_outbox(svc)
+    registry.register(svc)
     return svc
 
 

@@ -41,6 +41,24 @@ OUT_UPDATE_REMINDER = "ping.update_reminder"
 OUT_SIGNOFF_REMINDER = "ping.signoff_reminder"
 OUT_GAPS = "ping.gaps"
 OUT_DIGEST = "ping.digest"
+OUTBOX_KINDS = (
+    RAISE,
+    STAFF,
+    CARD,
+    POST,
+    DECISION,
+    SIGNOFF,
+    INVITE,
+    OUT_PAGE,
+    OUT_PAGE_DM,
+    OUT_SHIFT_START,
+    OUT_HANDOFF,
+    OUT_HANDOFF_BRIEF,
+    OUT_UPDATE_REMINDER,
+    OUT_SIGNOFF_REMINDER,
+    OUT_GAPS,
+    OUT_DIGEST,
+)
 
 # Ledger statuses.
 SENT = "sent"

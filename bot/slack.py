@@ -466,10 +466,6 @@ class SlackGateway:
             result.invited.extend(u for u in batch if u not in result.failed and u not in there)
         return result
 
-    def set_topic(self, channel: str, topic: str) -> None:
-        """Set the channel topic (user text escaped)."""
-        self._call("conversations.setTopic", channel=channel, topic=truncate(topic, 250))
-
     # -- messages ---------------------------------------------------------
 
     def post(
@@ -601,17 +597,6 @@ class SlackGateway:
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
         """Open a modal."""
         return dict(self._call("views.open", trigger_id=trigger_id, view=view)["view"])
-
-    def push_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
-        """Push a modal on top of the open one."""
-        return dict(self._call("views.push", trigger_id=trigger_id, view=view)["view"])
-
-    def update_view(self, view_id: str, view: dict[str, Any], *, hash: str | None = None) -> None:
-        """Replace an open modal."""
-        args: dict[str, Any] = {"view_id": view_id, "view": view}
-        if hash:
-            args["hash"] = hash
-        self._call("views.update", **args)
 
     def publish_home(self, user: str, view: dict[str, Any]) -> None:
         """Publish a user's App Home tab."""

@@ -14,9 +14,6 @@ from storage.db import Database
 from tests.support.config import BACKENDS, EXAMPLE
 from tests.support.databases import make_database
 
-# tests/benchmarks/bench_scheduler.py still imports pg_schema_database from here.
-from tests.support.databases import pg_schema_database as pg_schema_database
-
 
 @pytest.fixture(params=BACKENDS)
 def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:

@@ -153,7 +153,6 @@ class Outbox:
         )
         self._urgent: tuple[str, ...] = ()  # SQL LIKE patterns of urgent keys
         self._urgent_re: re.Pattern[str] | None = None
-        self._signal: Any = self._wake
         self._running: set[int] = set()
         self._held: set[int] = set()  # items this process is working on: their leases renew
         # items whose attempt ended here without being recorded (the database went away):
@@ -502,7 +501,6 @@ class Outbox:
         if self._thread is not None:
             return
         self._stop.clear()
-        signal = self._wake
         try:
             self.recover()
         except Exception as exc:
@@ -513,7 +511,7 @@ class Outbox:
             renewed = time.monotonic()
             unreachable = False
             while not self._stop.is_set():
-                signal.clear()
+                self._wake.clear()
                 self.foreground.give_way()  # a pass reads the database: requests go first
                 try:
                     if time.monotonic() - renewed >= RENEW_EVERY:
@@ -543,16 +541,15 @@ class Outbox:
                             if self._soonest is None or soonest < self._soonest:
                                 self._soonest = soonest
                     wait = min(interval, max(0.0, left))
-                signal.wait(wait)
+                self._wake.wait(wait)
 
-        self._signal = signal
         self._thread = threading.Thread(target=loop, name="outbox", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         """Stop the background worker and wait for the items it is running."""
         self._stop.set()
-        self._signal.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None

@@ -5,7 +5,6 @@ weekly digest.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -18,15 +17,7 @@ from bot.delivery.posts import post_once, record_invites
 from bot.kinds import (
     CARD_EVENT,
     OPEN,
-    OUT_DIGEST,
-    OUT_GAPS,
-    OUT_HANDOFF,
-    OUT_HANDOFF_BRIEF,
-    OUT_PAGE,
     OUT_PAGE_DM,
-    OUT_SHIFT_START,
-    OUT_SIGNOFF_REMINDER,
-    OUT_UPDATE_REMINDER,
     PAGE,
 )
 from bot.pings.plan import STAFF_GRACE, _last_page, _still_paging, instant, seconds
@@ -309,24 +300,3 @@ def send_digest(svc: Services, job: Job) -> None:
         job.payload["week"], job.payload["stats"], svc.config.team.timezone
     )
     post_once(svc, svc.config.team.channel, job.key, text, digest_blocks, retrying=job.retrying)
-
-
-SENDERS = {
-    OUT_PAGE: send_page,
-    OUT_PAGE_DM: send_page_dm,
-    OUT_SHIFT_START: send_shift_start,
-    OUT_HANDOFF: send_handoff,
-    OUT_HANDOFF_BRIEF: send_handoff_brief,
-    OUT_UPDATE_REMINDER: send_update_reminder,
-    OUT_SIGNOFF_REMINDER: send_signoff_reminder,
-    OUT_GAPS: send_gaps,
-    OUT_DIGEST: send_digest,
-}
-
-
-def register_outbox(svc: Services) -> None:
-    """Register the outbox handlers that send pings."""
-    for kind, sender in SENDERS.items():
-        svc.outbox.register(kind, functools.partial(sender, svc))
-    # A page's DMs never queue behind staffing (its post in the channel needs the channel).
-    svc.outbox.prioritize(f"{PAGE}:%:dm:%")

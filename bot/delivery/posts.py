@@ -16,7 +16,7 @@ from typing import Any
 
 from bot import blocks, policy, results
 from bot.delivery.outbox import Job, NotReady
-from bot.kinds import CARD, CARD_EVENT, DECISION, INVITE, POST, SIGNOFF
+from bot.kinds import CARD_EVENT
 from bot.services import Services
 from bot.slack import InviteResult
 from storage.db import UnitOfWork
@@ -81,7 +81,7 @@ def card_facts(uow: UnitOfWork, esc: Escalation) -> results.CardFacts:
     )
 
 
-def _card(svc: Services, job: Job) -> None:
+def deliver_card(svc: Services, job: Job) -> None:
     with _serial(f"card:{job.escalation_id}"):
         with svc.db.uow() as uow:
             esc = _escalation(uow, job.escalation_id)
@@ -92,14 +92,14 @@ def _card(svc: Services, job: Job) -> None:
         svc.slack.update(esc.channel_id, esc.card_ts, text, blocks=card)
 
 
-def _post(svc: Services, job: Job) -> None:
+def deliver_post(svc: Services, job: Job) -> None:
     with svc.db.uow() as uow:
         esc = _escalation(uow, job.escalation_id)
     text = str(job.payload["text"])
     post_in_channel(svc, esc, job.key, text, [blocks.section(text)], retrying=job.retrying)
 
 
-def _decision(svc: Services, job: Job) -> None:
+def deliver_decision(svc: Services, job: Job) -> None:
     with svc.db.uow() as uow:
         esc = _escalation(uow, job.escalation_id)
         decision = uow.repos.decisions.get(int(job.payload["id"]))
@@ -114,7 +114,7 @@ def _decision(svc: Services, job: Job) -> None:
         uow.commit()
 
 
-def _signoff(svc: Services, job: Job) -> None:
+def deliver_signoff(svc: Services, job: Job) -> None:
     signoff_id = int(job.payload["id"])
     with _serial(f"signoff:{signoff_id}"):
         with svc.db.uow() as uow:
@@ -149,7 +149,7 @@ def _audience(group: Any) -> str:
     return ""
 
 
-def _invite(svc: Services, job: Job) -> None:
+def deliver_invite(svc: Services, job: Job) -> None:
     with svc.db.uow() as uow:
         esc = _escalation(uow, job.escalation_id)
         known = {p.user_id for p in esc.participants}
@@ -194,15 +194,6 @@ def _invite(svc: Services, job: Job) -> None:
     )
     if text:
         post_in_channel(svc, esc, f"{job.key}:note", text, retrying=job.retrying)
-
-
-def register_outbox(svc: Services) -> None:
-    """Register the outbox handlers of this module."""
-    svc.outbox.register(CARD, lambda job: _card(svc, job))
-    svc.outbox.register(POST, lambda job: _post(svc, job))
-    svc.outbox.register(DECISION, lambda job: _decision(svc, job))
-    svc.outbox.register(SIGNOFF, lambda job: _signoff(svc, job))
-    svc.outbox.register(INVITE, lambda job: _invite(svc, job))
 
 
 def record_invites(

@@ -13,7 +13,6 @@ from typing import Any
 from bot import blocks
 from bot.delivery.outbox import Job
 from bot.delivery.posts import post_once, record_invites
-from bot.kinds import RAISE, STAFF
 from bot.parsing.escalate import EscalationDraft
 from bot.services import Services
 from bot.slack import InviteResult, SlackError
@@ -35,7 +34,7 @@ def channel_name(number: int, title: str, restricted: bool, attempt: int = 0) ->
     return f"{base}-{slug}{suffix}" if slug else f"{base}{suffix}"
 
 
-def _raise(svc: Services, job: Job) -> None:
+def raise_accepted(svc: Services, job: Job) -> None:
     """Record the accepted escalation, then staff it in the same worker."""
     payload = job.payload
     raised = raise_escalation(
@@ -247,9 +246,3 @@ def staff(svc: Services, job: Job) -> None:
         _tell(svc, esc, job, blocks.staffed_summary(esc, skipped), in_channel=True)
     except (SlackError, OSError) as exc:  # staffed; a lost confirmation is not worth a retry
         log.warning("could not confirm %s to its reporter: %s", esc.ref, exc)
-
-
-def register_outbox(svc: Services) -> None:
-    """Register the outbox handlers of this module."""
-    svc.outbox.register(RAISE, lambda job: _raise(svc, job))
-    svc.outbox.register(STAFF, lambda job: staff(svc, job))

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import load_config  # noqa: E402
-from tests.e2e.load_support import ACK_WINDOW, check_all_staffed_once, run_load  # noqa: E402
+from tests.support.load import ACK_WINDOW, check_all_staffed_once, run_load  # noqa: E402
 
 
 def main() -> None:

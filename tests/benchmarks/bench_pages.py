@@ -42,8 +42,8 @@ from bot.sandbox.emulator import POST_MESSAGE_BURST, POST_MESSAGE_RATE, Emulator
 from bot.slack import ChannelPacer  # noqa: E402
 from schedules.scheduler import Scheduler  # noqa: E402
 from storage.models import Escalation, OutboxItem  # noqa: E402
-from tests.e2e.conftest import make_world  # noqa: E402
-from tests.e2e.load_support import START, SimulatedTime  # noqa: E402
+from tests.support.load import START, SimulatedTime  # noqa: E402
+from tests.support.world import make_world  # noqa: E402
 
 TARGET_P99 = 5.0
 PASS_EVERY = 0.25  # simulated seconds: a pass at least this often (a commit pokes one at once)

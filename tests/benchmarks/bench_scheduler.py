@@ -48,7 +48,7 @@ from storage.models import (  # noqa: E402
     TimelineEvent,
 )
 from tests.benchmarks.stats import pct  # noqa: E402
-from tests.conftest import pg_schema_database  # noqa: E402
+from tests.support.databases import pg_schema_database  # noqa: E402
 
 TEAM = ["U0LEAD0001", "U0ANA00001", "U0BEN00001", "U0CHI00001"]
 PEOPLE = [f"U0P{n:07d}" for n in range(300)]
