@@ -78,18 +78,18 @@ def unnest_insert(
         arrays.append(values)
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-        f"SELECT * FROM unnest({', '.join(f'%s::{cast}[]' for cast in casts)})"
+        f"SELECT * FROM unnest({', '.join(f'%b::{cast}[]' for cast in casts)})"
     )
     if conflict:
         sql += f" ON CONFLICT ({quote(conflict)}) DO NOTHING"
     if returning:
         sql += f" RETURNING {quote(returning)}"
-    # Binary parameters: the driver's text format escapes every array element with a regex.
+    # Binary parameters (%b): the text format escapes every array element with a regex.
     driver = connection.connection.driver_connection
     assert driver is not None
     cursor = driver.cursor()
     try:
-        cursor.execute(sql, arrays, binary=True)
+        cursor.execute(sql, arrays)
         return [row[0] for row in cursor.fetchall()] if returning else []
     except dialect.loaded_dbapi.Error as exc:
         raise driver_error(dialect, exc, sql, arrays) from exc
