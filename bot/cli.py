@@ -180,7 +180,14 @@ def sandbox(config_path: Path | None, web_port: int, no_shell: bool, socket_mode
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @CONFIG_OPTION
-def drill(path: Path, config_path: Path | None) -> None:
+@click.option(
+    "--review",
+    "review_ref",
+    default=None,
+    metavar="ESC-n",
+    help="Then print that escalation's review document (Markdown).",
+)
+def drill(path: Path, config_path: Path | None, review_ref: str | None) -> None:
     """Run the scripted scenario in PATH against a fresh sandbox, on simulated time.
 
     Prints who was paged when, time to acknowledge, SLA met or not, and the steps that
@@ -197,8 +204,12 @@ def drill(path: Path, config_path: Path | None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     logging.getLogger().setLevel(logging.WARNING)  # the report is the output
-    report = run_drill(scenario, settings, _config(found))
+    number = _ref(review_ref) if review_ref is not None else None
+    report = run_drill(scenario, settings, _config(found), review=number)
     click.echo(report.render(), nl=False)
+    if report.review:
+        click.echo("")
+        click.echo(report.review, nl=False)
     if report.failed:
         sys.exit(1)
 
@@ -267,14 +278,86 @@ def export(since: str, fmt: str) -> None:
     click.echo(to_csv(rows) if fmt == "csv" else to_json(rows), nl=False)
 
 
+@main.command()
+@click.argument("ref")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "json"]),
+    default="md",
+    show_default=True,
+    help="Output format.",
+)
+def review(ref: str, fmt: str) -> None:
+    """Print the review document of ESC-n: times, SLA, checklist, timeline, decisions."""
+    import json
+
+    from bot.blocks import review_data, review_markdown
+    from bot.clock import system_clock
+    from bot.usecases.review import operator_review
+
+    number = _ref(ref)
+    settings = _settings()
+    config = _config(settings.escalation_config)
+    try:
+        found = operator_review(_database(settings), config, number, system_clock())
+    except LookupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if fmt == "json":
+        click.echo(json.dumps(review_data(found, config), indent=2, ensure_ascii=False))
+    else:
+        click.echo(review_markdown(found, config), nl=False)
+
+
+def _ref(ref: str) -> int:
+    from bot.parsing.esc import parse_ref
+
+    number = parse_ref(ref)
+    if number is None or not 0 < number < 2**31:
+        raise click.BadParameter(f"{ref!r} is not an escalation like ESC-12", param_hint="REF")
+    return number
+
+
 @main.group()
 def audit() -> None:
     """The tamper-evident decision log."""
 
 
+@audit.command("export")
+@click.argument("ref")
+def audit_export(ref: str) -> None:
+    """Print ESC-n's audit bundle (decision chain, sign-offs, timeline) as one JSON document."""
+    import json
+
+    from bot.usecases.audit import export_bundle
+
+    number = _ref(ref)
+    try:
+        bundle = export_bundle(_database(_settings()), number)
+    except LookupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(bundle, indent=2, ensure_ascii=False))
+    click.echo(f"seal {bundle['seal']}", err=True)
+
+
 @audit.command("verify")
-def audit_verify() -> None:
-    """Walk every decision chain; report the first broken entry (exit 1), else ok."""
+@click.option(
+    "--bundle",
+    "bundle_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Check this exported bundle offline, with no database.",
+)
+@click.option("--seal", default=None, help="With --bundle: the seal printed at export.")
+def audit_verify(bundle_path: Path | None, seal: str | None) -> None:
+    """Walk every decision chain (or one bundle); report the first broken entry (exit 1)."""
+    if bundle_path is not None:
+        _verify_bundle(bundle_path, seal)
+        return
+    if seal is not None:
+        raise click.UsageError("--seal goes with --bundle")
     from bot.usecases.decisions import verify_all
 
     result = verify_all(_database(_settings()))
@@ -283,6 +366,32 @@ def audit_verify() -> None:
         click.echo(f"({result.entries} entries in {result.chains} chains verified before it)")
         sys.exit(1)
     click.echo(f"ok: {result.entries} entries in {result.chains} chains verified")
+
+
+def _verify_bundle(path: Path, seal: str | None) -> None:
+    import json
+
+    from bot.usecases.audit import verify_bundle
+
+    try:
+        check = verify_bundle(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as exc:
+        click.echo(f"error: cannot read {path}: {exc.strerror}", err=True)
+        sys.exit(2)
+    except (ValueError, UnicodeDecodeError) as exc:
+        click.echo(f"error: {path}: {exc}", err=True)
+        sys.exit(2)
+    if check.broken is None and seal is not None and seal != check.seal:
+        click.echo(f"broken: {check.ref} seal: not the seal given (the bundle was re-sealed)")
+        sys.exit(1)
+    if check.broken is not None:
+        click.echo(f"broken: {check.broken}")
+        sys.exit(1)
+    decisions, signoffs, events = check.counts
+    click.echo(
+        f"ok: {check.ref}: {decisions} decisions, {signoffs} sign-offs, "
+        f"{events} timeline events verified (seal {check.seal[:16]})"
+    )
 
 
 @main.command()

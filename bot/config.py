@@ -185,6 +185,25 @@ class RoutingRule(_Model):
     invite: list[Ident] = Field(min_length=1)
 
 
+PlaybookKey = Literal["category", "policy_area", "severity", "region", "surface", "flag"]
+FLAGS = ("graphic", "restricted")
+
+
+class PlaybookStep(_Model):
+    id: Ident
+    text: str = Field(min_length=1, max_length=500)
+    required: bool = False
+    signoff: Ident | None = None
+
+
+class Playbook(_Model):
+    """Checklist steps for the escalations a `when` matches (as routing rules match; `flag`
+    matches an escalation raised graphic or restricted)."""
+
+    when: dict[PlaybookKey, list[str]] = Field(min_length=1)
+    steps: list[PlaybookStep] = Field(min_length=1)
+
+
 class TeamConfig(_Model):
     """The whole team config: the schema of SPEC.md."""
 
@@ -199,6 +218,7 @@ class TeamConfig(_Model):
     regions: list[Ident] = Field(default_factory=lambda: ["global"], min_length=1)
     surfaces: list[Ident] = Field(default_factory=list)
     routing: list[RoutingRule] = Field(default_factory=list)
+    playbooks: list[Playbook] = Field(default_factory=list)
 
     def severity(self, severity_id: str) -> Severity:
         """Return the severity with this ID; raise KeyError when unknown."""
@@ -415,6 +435,24 @@ def _cross_check(config: TeamConfig) -> list[tuple[tuple[Any, ...], str]]:
             if group_name not in config.stakeholders:
                 out.append(
                     (("routing", r, "invite", g), f"unknown stakeholder group {group_name!r}")
+                )
+    allowed_flags = {**allowed, "flag": list(FLAGS)}
+    for p, playbook in enumerate(config.playbooks):
+        for facet, values in playbook.when.items():
+            for v, value in enumerate(values):
+                if value not in allowed_flags[facet]:
+                    out.append((("playbooks", p, "when", facet, v), f"unknown {facet} {value!r}"))
+        seen: set[str] = set()
+        for st, item in enumerate(playbook.steps):
+            if item.id in seen:
+                out.append((("playbooks", p, "steps", st, "id"), f"duplicate step {item.id!r}"))
+            seen.add(item.id)
+            if item.signoff is not None and item.signoff not in config.stakeholders:
+                out.append(
+                    (
+                        ("playbooks", p, "steps", st, "signoff"),
+                        f"unknown stakeholder group {item.signoff!r}",
+                    )
                 )
     for name, rotation in config.rotations.items():
         for li, layer in enumerate(rotation.layers):

@@ -14,6 +14,7 @@ POST = "channel.post"
 DECISION = "decision.post"
 SIGNOFF = "signoff.sync"
 INVITE = "channel.invite"
+REVIEW = "review.post"
 
 # The metadata event type every bot message carries, with its outbox or ledger key, so a
 # retry finds the message an earlier attempt sent.
@@ -47,6 +48,7 @@ OUTBOX_KINDS = (
     CARD,
     POST,
     DECISION,
+    REVIEW,
     SIGNOFF,
     INVITE,
     OUT_PAGE,

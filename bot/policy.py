@@ -14,7 +14,9 @@ a shortcut of its own. The rules:
   group's members as Slack lists them), and whoever the bot paged for that escalation — so
   a page can always be acted on.
 - Anyone who can see an escalation may post updates, log decisions, invite, ask for a
-  sign-off and add follow-ups; a sign-off is answered only by members of its group.
+  sign-off, add follow-ups, tick checklist steps and post the review (in its own channel
+  only); a sign-off is answered only by members of its group.
+- Only `team.members` may resolve while a required checklist step is open (`--force`).
 - A responder, like anyone, acts on a restricted escalation only while in its channel: who
   leaves it (or is removed) is an outsider from then on.
 """
@@ -49,6 +51,9 @@ class Act(StrEnum):
     SIGNOFF_REQUEST = "ask for sign-off"
     SIGNOFF_ANSWER = "answer sign-offs"
     FOLLOWUP = "add follow-ups"
+    TICK = "tick checklist steps"
+    FORCE_RESOLVE = "resolve with required steps open"
+    REVIEW = "post the review"
 
 
 RESPONDER_ACTS = frozenset(
@@ -192,6 +197,15 @@ class Policy:
                 f":no_entry: Only responders of {escape(self.config.team.name)} "
                 f"(its members, on-call rotations and escalation-policy groups) can {act.value}."
                 " Nothing changed."
+            )
+        if act is Act.FORCE_RESOLVE and not self.is_team_member(actor):
+            raise NotPermitted(
+                f":no_entry: Only members of {escape(self.config.team.name)} can {act.value}."
+                " Nothing changed."
+            )
+        if act is Act.REVIEW and (channel_id is None or channel_id != esc.channel_id):
+            raise UserError(
+                f"Post the review of ESC-{esc.id} in its own channel: `/esc review` there."
             )
         if act is Act.SIGNOFF_ANSWER and not (group and self.in_group(group, actor, on_call)):
             known = self.config.stakeholders.get(group or "")

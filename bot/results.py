@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schedules import rotation as engine
-from storage.models import Escalation, Followup, Participant, Signoff, TimelineEvent
+from storage.models import (
+    ChecklistStep,
+    Decision,
+    Escalation,
+    Followup,
+    Participant,
+    Signoff,
+    TimelineEvent,
+)
 from storage.models import Override as OverrideRow
 
 
@@ -193,3 +201,26 @@ class CardFacts:
     open_followups: int = 0
     pending_signoffs: list[str] = field(default_factory=list)
     paging: list[str] = field(default_factory=list)  # see `paging`
+    checklist: list[ChecklistStep] = field(default_factory=list)
+
+
+@dataclass
+class Checklist:
+    """An escalation's checklist, in order, as `/esc checklist` shows it."""
+
+    esc: Escalation
+    steps: list[ChecklistStep] = field(default_factory=list)
+
+
+@dataclass
+class Review:
+    """Everything the review document of an escalation shows, read at one instant."""
+
+    esc: Escalation
+    now: datetime
+    ack_within_s: int | None = None
+    checklist: list[ChecklistStep] = field(default_factory=list)
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    signoffs: list[Signoff] = field(default_factory=list)
+    followups: list[Followup] = field(default_factory=list)

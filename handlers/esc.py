@@ -13,7 +13,15 @@ from bot.parsing.esc import EscRequest, help_text, parse_decision, parse_esc
 from bot.policy import Act
 from bot.results import Where
 from bot.services import Services
-from bot.usecases import decisions, followups, lifecycle, reports, signoffs
+from bot.usecases import (
+    decisions,
+    followups,
+    lifecycle,
+    playbooks,
+    reports,
+    review,
+    signoffs,
+)
 from handlers.replying import Reply, answer, parse_and_ack, request_key
 
 Sub = Callable[[Services, str, Where, EscRequest, str], Reply]
@@ -38,6 +46,10 @@ def _followup(svc: Services, actor: str, where: Where, req: EscRequest, key: str
             svc, actor, where, req.kind or "", req.text, owner=req.user, request_key=key
         )
     )
+
+
+def _group_names(svc: Services) -> dict[str, str]:
+    return {gid: group.name for gid, group in svc.config.stakeholders.items()}
 
 
 def _decisions(svc: Services, actor: str, where: Where) -> Reply:
@@ -75,7 +87,18 @@ SUBCOMMANDS: dict[str, Sub] = {
     ),
     "followup": _followup,
     "resolve": lambda svc, actor, where, req, key: _text(
-        lifecycle.resolve(svc, actor, where, req.text)
+        playbooks.force_resolve(svc, actor, where, req.text)
+        if req.force
+        else lifecycle.resolve(svc, actor, where, req.text)
+    ),
+    "checklist": lambda svc, actor, where, req, key: blocks.checklist_reply(
+        playbooks.checklist(svc, actor, where), _group_names(svc)
+    ),
+    "review": lambda svc, actor, where, req, key: _text(
+        review.post_review(svc, actor, where, request_key=key)
+    ),
+    "done": lambda svc, actor, where, req, key: _text(
+        playbooks.tick(svc, actor, where, req.step or "", request_key=key)
     ),
     "reopen": lambda svc, actor, where, req, key: _text(lifecycle.reopen(svc, actor, where)),
     "status": lambda svc, actor, where, req, key: blocks.status_reply(

@@ -172,6 +172,23 @@ class Signoff(Base):
     message_ts: Mapped[str | None] = mapped_column(String(32))
 
 
+class ChecklistStep(Base):
+    """One step of an escalation's checklist, copied from the matching playbooks at creation."""
+
+    __tablename__ = "checklist_steps"
+    __table_args__ = (UniqueConstraint("escalation_id", "step_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    step_id: Mapped[str] = mapped_column(String(60))
+    text: Mapped[str] = mapped_column(Text)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    signoff: Mapped[str | None] = mapped_column(String(40))  # the group whose approval ticks it
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(20))
+    done_signoff: Mapped[int | None] = mapped_column(Integer)  # the sign-off that ticked it
+
+
 class Followup(Base):
     """An action item raised by an escalation."""
 

@@ -18,6 +18,7 @@ from bot.blocks.card import (
     staffed_summary,
     staffing_delayed,
 )
+from bot.blocks.checklist import checklist_note, checklist_reply, step_line
 from bot.blocks.common import GRAPHIC_WARNING, Action, Callback, button, context, section
 from bot.blocks.forms import (
     decision_modal,
@@ -59,6 +60,7 @@ from bot.blocks.replies import (
     status_reply,
     timeline_reply,
 )
+from bot.blocks.review import review_data, review_markdown, review_message
 
 __all__ = [
     "BRIEF_LIMIT",
@@ -69,6 +71,8 @@ __all__ = [
     "Callback",
     "announcement",
     "button",
+    "checklist_note",
+    "checklist_reply",
     "content_warning",
     "context",
     "could_not_add",
@@ -96,6 +100,9 @@ __all__ = [
     "page_message",
     "paging",
     "resolve_modal",
+    "review_data",
+    "review_markdown",
+    "review_message",
     "section",
     "severity_modal",
     "shift_start_reminder",
@@ -107,6 +114,7 @@ __all__ = [
     "stakeholders_modal",
     "stats_reply",
     "status_reply",
+    "step_line",
     "timeline_reply",
     "update_reminder",
     "weekly_digest",

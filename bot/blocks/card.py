@@ -7,21 +7,26 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import TeamConfig
 from bot.text import escape, truncate
-from storage.models import Decision, Escalation, Signoff
+from storage.models import ChecklistStep, Decision, Escalation, Signoff
 
 if TYPE_CHECKING:
     pass
+from bot.blocks.checklist import checklist_note, step_line
 from bot.blocks.common import GRAPHIC_WARNING, Action, _mention, _when, button, context, section
 from bot.blocks.pings import _who
 from bot.results import CardFacts
 
 
 def escalation_card(
-    esc: Escalation, config: TeamConfig, paged: Sequence[str] = ()
+    esc: Escalation,
+    config: TeamConfig,
+    paged: Sequence[str] = (),
+    checklist: Sequence[ChecklistStep] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
     """Return the pinned summary card of an escalation: fallback text and blocks.
 
-    `paged` (see `paging`) are mentioned: the card carries the first page into the channel.
+    `paged` (see `paging`) are mentioned: the card carries the first page into the channel;
+    `checklist` is the playbook steps it got at creation.
     """
     title = escape(esc.title)
     text = f"{esc.ref} [{esc.severity}] {title} — {esc.status}"
@@ -61,6 +66,10 @@ def escalation_card(
         notes.append(":lock: Restricted — need to know. Do not share outside this channel.")
     if notes:
         blocks.append(context("\n".join(notes)))
+    if checklist:
+        groups = {gid: group.name for gid, group in config.stakeholders.items()}
+        lines = [f"*{checklist_note(checklist)}*", *(step_line(s, groups) for s in checklist)]
+        blocks.append(section(truncate("\n".join(lines), 2900)))
     if paged:  # the first page's mention rides on the card: no message of its own
         blocks.append(
             section(f":pager: Paging {_who(paged)} — press *Acknowledge* to stop the paging.")
@@ -140,7 +149,7 @@ def live_card(
     esc: Escalation, config: TeamConfig, facts: CardFacts
 ) -> tuple[str, list[dict[str, Any]]]:
     """Return the pinned card with what has happened since: ack, last update, log, sign-offs."""
-    text, card = escalation_card(esc, config, facts.paging)
+    text, card = escalation_card(esc, config, facts.paging, facts.checklist)
     notes = []
     if esc.acknowledged_at is not None:
         notes.append(

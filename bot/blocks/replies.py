@@ -93,7 +93,7 @@ def status_reply(status: Status) -> tuple[str, list[dict[str, Any]]]:
     return _reply(esc, head, lines)
 
 
-def _event_line(kind: str, detail: dict[str, Any]) -> str:
+def event_line(kind: str, detail: dict[str, Any]) -> str:
     if kind == "update":
         return "update: " + escape(truncate(str(detail.get("text", "")), 300))
     if kind == "severity_changed":
@@ -115,6 +115,9 @@ def _event_line(kind: str, detail: dict[str, Any]) -> str:
         return f"sign-off {escape(str(detail.get('group')))}" + (
             f" {outcome}" if outcome else " requested"
         )
+    if kind == "step_done":
+        how = " (signed off)" if detail.get("signoff") else ""
+        return f"checklist step `{escape(str(detail.get('step')))}` done{how}"
     if kind in ("followup_added", "followup_done"):
         what = "done" if kind == "followup_done" else f"added ({detail.get('followup_kind')})"
         return f"follow-up #{detail.get('followup')} {what}"
@@ -126,7 +129,7 @@ def timeline_reply(timeline: Timeline) -> tuple[str, list[dict[str, Any]]]:
     esc = timeline.esc
     lines = [
         f"{_when(e.at)} · {_mention(e.actor) if e.actor else 'bot'} · "
-        + _event_line(e.kind, e.detail)
+        + event_line(e.kind, e.detail)
         for e in timeline.events
     ]
     return _reply(esc, f"*Timeline of {esc.ref}* ({len(lines)} events)", lines)

@@ -19,6 +19,7 @@ from bot.delivery.outbox import Job, NotReady
 from bot.kinds import CARD_EVENT
 from bot.services import Services
 from bot.slack import InviteResult
+from bot.usecases.review import collect as collect_review
 from storage.db import UnitOfWork
 from storage.models import Escalation, Participant
 
@@ -78,6 +79,7 @@ def card_facts(uow: UnitOfWork, esc: Escalation) -> results.CardFacts:
         open_followups=len(uow.repos.escalations.followups(esc.id, status="open")),
         pending_signoffs=[s.group for s in signoffs if s.status == "pending"],
         paging=blocks.paging(esc),
+        checklist=uow.repos.escalations.checklist(esc.id),
     )
 
 
@@ -97,6 +99,15 @@ def deliver_post(svc: Services, job: Job) -> None:
         esc = _escalation(uow, job.escalation_id)
     text = str(job.payload["text"])
     post_in_channel(svc, esc, job.key, text, [blocks.section(text)], retrying=job.retrying)
+
+
+def deliver_review(svc: Services, job: Job) -> None:
+    at = datetime.fromisoformat(str(job.payload["at"]))
+    with svc.db.uow() as uow:
+        esc = _escalation(uow, job.escalation_id)
+        review = collect_review(uow, svc.config, esc, at)
+    text, blocks_ = blocks.review_message(review, svc.config)
+    post_in_channel(svc, esc, job.key, text, blocks_, retrying=job.retrying)
 
 
 def deliver_decision(svc: Services, job: Job) -> None:

@@ -28,6 +28,7 @@ from bot.kinds import (
     PAGE,
     POST,
     RAISE,
+    REVIEW,
     SIGNOFF,
     STAFF,
 )
@@ -43,6 +44,7 @@ HANDLERS: dict[str, Handler] = {
     CARD: posts.deliver_card,
     POST: posts.deliver_post,
     DECISION: posts.deliver_decision,
+    REVIEW: posts.deliver_review,
     SIGNOFF: posts.deliver_signoff,
     INVITE: posts.deliver_invite,
     # pings

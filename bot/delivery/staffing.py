@@ -150,7 +150,9 @@ def _set_up(svc: Services, esc: Escalation, job: Job) -> dict[str, str]:
     _expand_usergroups(svc, esc, job.payload.get("usergroups") or {})
     skipped = _invite(svc, esc, job.retrying)
     if esc.card_ts is None:
-        text, card = blocks.escalation_card(esc, svc.config, blocks.paging(esc))
+        with svc.db.uow() as uow:
+            steps = uow.repos.escalations.checklist(esc.id)
+        text, card = blocks.escalation_card(esc, svc.config, blocks.paging(esc), steps)
         esc.card_ts = post_once(
             svc, esc.channel_id, f"card:{esc.id}", text, card, retrying=job.retrying
         )

@@ -22,6 +22,7 @@ _USERGROUP = re.compile(r"^<!subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>$")
 _SUPERSEDES = re.compile(r"(?i)^supersedes?\s+#?(\d{1,6})\b[\s:,-]*")
 _ITEM = re.compile(r"^#?(\d{1,9})$")
 _DAYS = re.compile(r"(?i)^(\d{1,3})d$")
+_STEP = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 
 USAGE: dict[str, str] = {
     "ack": "`/esc ack` — acknowledge (responders)",
@@ -35,11 +36,17 @@ USAGE: dict[str, str] = {
         "`/esc followup <tooling_gap|process|policy|product> <text> [owner <@user>]` "
         "— or `/esc followup done <id>`"
     ),
-    "resolve": "`/esc resolve <summary>` — resolve (responders; no summary: a form)",
+    "resolve": (
+        "`/esc resolve <summary>` — resolve (responders; no summary: a form); "
+        "`/esc resolve --force <reason>` over open required steps (team members)"
+    ),
     "reopen": "`/esc reopen` — reopen a resolved escalation (responders)",
     "status": "`/esc status` — where it stands",
     "timeline": "`/esc timeline` — everything that happened",
     "decisions": "`/esc decisions` — the decision log",
+    "checklist": "`/esc checklist` — the playbook steps and which are done",
+    "done": "`/esc done <step>` — tick a checklist step",
+    "review": "`/esc review` — post the review document in this channel",
     "list": "`/esc list [open|mine|all]` — escalations",
     "stats": "`/esc stats [7d|30d|90d]` — trends",
     "help": "`/esc help` — this list",
@@ -52,11 +59,14 @@ ALIASES = {
     "sign-off": "signoff",
     "follow-up": "followup",
     "log": "timeline",
+    "tick": "done",
     "ls": "list",
 }
 # Subcommands that act on no particular escalation.
 GLOBAL = frozenset({"list", "stats", "help"})
-NO_ARGS = frozenset({"ack", "reopen", "status", "timeline", "decisions", "help"})
+NO_ARGS = frozenset(
+    {"ack", "reopen", "status", "timeline", "decisions", "checklist", "review", "help"}
+)
 DECISION_USAGE = (
     "Usage: `/decision <text>` — or `/decision supersedes #N <text>` to correct entry N, "
     "or `/decision` alone for the form."
@@ -103,6 +113,8 @@ class EscRequest(BaseModel):
     scope: str = "open"
     days: int = 7
     decision: DecisionDraft | None = None
+    force: bool = False
+    step: str | None = None
 
 
 def parse_user(token: str) -> str | None:
@@ -260,7 +272,18 @@ def parse_esc(text: str, config: TeamConfig) -> EscRequest:
     elif sub == "followup":
         _followup(request, args)
     elif sub == "resolve":
+        if args and args[0].lower() == "--force":
+            reason = rest[len(args[0]) :].strip()
+            if not reason:
+                raise UsageError("Say why you resolve over open steps. " + usage("resolve"))
+            request.force = True
+            rest = reason
         request.text = truncate(rest, DECISION_LIMIT)
+    elif sub == "done":
+        step = args[0].lower() if len(args) == 1 else ""
+        if not _STEP.match(step):
+            raise UsageError("Name one step, like `/esc done notify_user`. " + usage("done"))
+        request.step = step
     elif sub == "list":
         if len(args) > 1 or (args and args[0].lower() not in LIST_SCOPES):
             raise UsageError(usage("list"))

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from bot.blocks import span
+from bot.blocks import review_markdown, span
 from bot.clock import FakeClock
 from bot.config import TeamConfig
 from bot.parsing.durations import parse_duration
@@ -27,6 +27,7 @@ from bot.sandbox.shell import Sandbox, form_values, start_sandbox, submit_form
 from bot.sandbox.web import KNOWN_COMMANDS
 from bot.settings import Settings
 from bot.usecases.reports import sla_breached
+from bot.usecases.review import operator_review
 
 ACTIONS = ("type", "click", "submit", "cancel", "wait", "expect")
 DEFAULT_START = datetime(2026, 3, 3, 18, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Los Angeles
@@ -90,6 +91,7 @@ class Report:
     drill: Drill
     outcomes: list[Outcome] = field(default_factory=list)
     escalations: list[str] = field(default_factory=list)
+    review: str = ""  # the review document asked for, as Markdown
 
     @property
     def failed(self) -> list[Outcome]:
@@ -421,8 +423,23 @@ def escalation_summaries(box: Sandbox, start: datetime, now: datetime) -> list[s
     return out
 
 
-def run_drill(drill: Drill, settings: Settings, config: TeamConfig) -> Report:
-    """Play the drill against a fresh sandbox (its own database) and return the report."""
+def _review(box: Sandbox, config: TeamConfig, number: int, now: datetime) -> str:
+    """Return ESC-<number>'s review as Markdown, people by their handles."""
+    try:
+        found = operator_review(box.bot.services.db, config, number, now)
+    except LookupError as exc:
+        return f"(no review: {exc})\n"
+    text = review_markdown(found, config)
+    return re.sub(
+        r"@([UW][A-Z0-9]{2,})", lambda m: "@" + box.names.get(m.group(1), m.group(1)), text
+    )
+
+
+def run_drill(
+    drill: Drill, settings: Settings, config: TeamConfig, *, review: int | None = None
+) -> Report:
+    """Play the drill against a fresh sandbox (its own database) and return the report;
+    with `review`, the review document of that escalation too."""
     report = Report(drill)
     clock = FakeClock(drill.start)
     with tempfile.TemporaryDirectory(prefix="escbot-drill-") as scratch:
@@ -450,6 +467,8 @@ def run_drill(drill: Drill, settings: Settings, config: TeamConfig) -> Report:
                     problem = _refusal(step.refused, problem)
                 report.outcomes.append(Outcome(step, at, problem, replies))
             report.escalations = escalation_summaries(box, drill.start, clock())
+            if review is not None:
+                report.review = _review(box, config, review, clock())
         finally:
             box.stop()
     return report

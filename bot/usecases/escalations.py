@@ -15,10 +15,10 @@ from bot.errors import NOT_SAVED, NotSaved
 from bot.kinds import RAISE, STAFF
 from bot.parsing.escalate import EscalationDraft
 from bot.results import Raised
-from bot.routing import Facets, routed_groups
+from bot.routing import Facets, playbook_steps, routed_groups
 from bot.services import Services
 from storage.db import UnitOfWork
-from storage.models import Escalation, Participant
+from storage.models import ChecklistStep, Escalation, Participant
 from storage.repositories import NewItem
 
 log = logging.getLogger(__name__)
@@ -126,22 +126,33 @@ def raise_escalation(
             for user in paged:  # "oncall" even when they raised it: that lets them act
                 people[user] = ("oncall", None)
             usergroups: dict[str, str] = dict.fromkeys(paged_groups, "oncall")
-            groups = routed_groups(
-                svc.config,
-                Facets(
-                    draft.category,
-                    draft.policy_area,
-                    draft.severity,
-                    draft.region,
-                    tuple(draft.surfaces),
-                ),
+            facets = Facets(
+                draft.category,
+                draft.policy_area,
+                draft.severity,
+                draft.region,
+                tuple(draft.surfaces),
             )
+            groups = routed_groups(svc.config, facets)
             for group in groups:
                 target = svc.oncall.target(uow.repos.overrides, f"group:{group}", now)
                 for user in target.users:
                     people.setdefault(user, ("stakeholder", group))
                 for usergroup in target.usergroups:
                     usergroups.setdefault(usergroup, group)
+            flags = [f for f in ("graphic", "restricted") if getattr(draft, f)]
+            steps = playbook_steps(svc.config, facets, flags)
+            for position, step in enumerate(steps):
+                uow.repos.escalations.add_step(
+                    ChecklistStep(
+                        escalation_id=esc.id,
+                        position=position,
+                        step_id=step.id,
+                        text=step.text,
+                        required=step.required,
+                        signoff=step.signoff,
+                    )
+                )
             for user, (role, group_of) in people.items():
                 uow.repos.escalations.add_participant(
                     Participant(
@@ -157,6 +168,7 @@ def raise_escalation(
                 category=draft.category,
                 groups=groups,
                 paged=paged,
+                checklist=[step.id for step in steps],
             )
             key = f"staff:{esc.id}"
             uow.repos.outbox.add(

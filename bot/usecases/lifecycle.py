@@ -353,12 +353,35 @@ def resolve(svc: Services, actor: str, where: Where, summary: str) -> Outcome:
         esc = locate(svc, uow, where, actor, Act.RESOLVE, lock=True)
         if esc.status == "resolved":
             return Outcome(esc, False, f"{esc.ref} is already resolved.")
-        esc.status, esc.resolved_at, esc.resolution = "resolved", now, summary
-        uow.reschedules()
-        event = _event(uow, esc, now, "resolved", actor, summary=summary)
-        note = f":white_check_mark: <@{actor}> resolved {esc.ref}: {escape(summary)}"
-        _finish(svc, uow, esc, event, note)
-        return Outcome(esc, True, f"Resolved {esc.ref}.")
+        waiting = uow.repos.escalations.open_required(esc.id)
+        if waiting:
+            names = ", ".join(f"`{escape(s.step_id)}` ({escape(s.text)})" for s in waiting)
+            raise UserError(
+                f"{esc.ref} cannot be resolved yet: required checklist steps are open: {names}. "
+                "Tick them with `/esc done <step>`; a team member may "
+                "`/esc resolve --force <reason>`."
+            )
+        return close(svc, uow, esc, actor, now, summary)
+
+
+def close(
+    svc: Services,
+    uow: UnitOfWork,
+    esc: Escalation,
+    actor: str,
+    now: datetime,
+    summary: str,
+    *,
+    extra: Sequence[str] = (),
+    **detail: object,
+) -> Outcome:
+    """Resolve the (locked, open) escalation with a summary, commit, and run its effects."""
+    esc.status, esc.resolved_at, esc.resolution = "resolved", now, summary
+    uow.reschedules()
+    event = _event(uow, esc, now, "resolved", actor, summary=summary, **detail)
+    note = f":white_check_mark: <@{actor}> resolved {esc.ref}: {escape(summary)}"
+    _finish(svc, uow, esc, event, note, extra=extra)
+    return Outcome(esc, True, f"Resolved {esc.ref}.")
 
 
 def reopen(svc: Services, actor: str, where: Where) -> Outcome:

@@ -14,6 +14,7 @@ from bot.text import escape
 from bot.usecases import staging as effects
 from bot.usecases.decisions import append
 from bot.usecases.lifecycle import add_participant, locate
+from bot.usecases.playbooks import tick_signed
 from storage.models import Signoff
 
 OUTCOMES = {True: "approved", False: "rejected"}
@@ -144,6 +145,8 @@ def answer_signoff(
             outcome=outcome,
             decision=decision.seq,
         )
+        if approve:
+            tick_signed(uow, esc, group, signoff.id, actor, now)
         keys.insert(0, effects.queue_signoff(uow, signoff, now, "answered"))
         uow.commit()
     effects.submit(svc, keys)

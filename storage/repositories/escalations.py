@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import (
+    ChecklistStep,
     Escalation,
     Followup,
     Participant,
@@ -200,3 +201,21 @@ class EscalationRepository:
         self.session.add(followup)
         self.session.flush()
         return followup
+
+    def add_step(self, step: ChecklistStep) -> None:
+        """Stage a checklist step."""
+        self.session.add(step)
+
+    def checklist(self, escalation_id: int) -> list[ChecklistStep]:
+        """Return the escalation's checklist in order."""
+        return list(
+            self.session.scalars(
+                select(ChecklistStep)
+                .where(ChecklistStep.escalation_id == escalation_id)
+                .order_by(ChecklistStep.position)
+            )
+        )
+
+    def open_required(self, escalation_id: int) -> list[ChecklistStep]:
+        """Return the required checklist steps not yet done, in order."""
+        return [s for s in self.checklist(escalation_id) if s.required and s.done_at is None]

@@ -37,6 +37,33 @@ def test_the_legal_request_drill_is_raised_through_the_form_and_meets_its_sla():
     assert "(must be refused: title)" in report
     assert "acknowledged  +0:04:00  by @chi, 4m after raising" in report
     assert "SLA           +0:15:00  met: acknowledge within 15m" in report
+    # Its playbook: resolving is refused until the required steps are done.
+    assert "↳ ESC-1 cannot be resolved yet: required checklist steps are open" in report
+    assert "↳ Ticked `preserve` in ESC-1 (3/4 done)." in report
+    assert "resolved      +0:54:00  54m after raising" in report
+
+
+def test_the_legal_request_drill_prints_its_review():
+    result = CliRunner().invoke(
+        main,
+        [
+            "drill",
+            str(DRILLS / "legal-request.yaml"),
+            "--config",
+            str(EXAMPLE),
+            "--review",
+            "ESC-1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    review = result.output.split("PASSED: all 20 steps\n\n", 1)[1]
+    assert review.startswith("# Review of ESC-1: Preservation order for account data")
+    assert "- To acknowledge: 4m\n- To first stakeholder response: 4m\n- To resolve: 54m" in review
+    assert "- [x] `legal_approval` Legal approves the scope of the response" in review
+    assert "- [ ] `user_notice`" in review
+    assert "@leg2 · checklist step `legal_approval` done (signed off)" in review
+    assert "- Legal: approved by @leg2" in review
+    assert "[process] Court orders need a standard preservation template — open" in review
 
 
 def test_a_failed_step_is_reported_and_fails_the_run(tmp_path: Path):

@@ -62,6 +62,7 @@ RESPONDERS = {
     )
 }
 LEGAL = {"U0LEG00001", "U0LEG00002"}
+TEAM = {ACTORS["member in channel"], ACTORS["member outside"]}
 
 
 @pytest.fixture
@@ -69,6 +70,8 @@ def matrix_config(tmp_path: Path) -> TeamConfig:
     """The example config, with a leads group member who is nothing else."""
     data = yaml.safe_load(EXAMPLE.read_text())
     data["stakeholders"]["leads"]["members"] = ["U0LEAD0001", DIRECTOR]
+    takedown = {"id": "takedown", "text": "Remove the ads", "required": True}
+    data["playbooks"].append({"when": {"category": ["ads"]}, "steps": [takedown]})
     path = tmp_path / "matrix.yaml"
     path.write_text(yaml.safe_dump(data))
     return load_config(path)
@@ -88,16 +91,20 @@ def mworld(matrix_config: TeamConfig, tmp_path: Path, clock: FakeClock) -> Itera
 # -- the rules, as the spec states them ------------------------------------------------------
 
 RESPONDER_ONLY = {"ack", "sev", "owner", "resolve", "reopen", "take", "escalate"}
-ANYONE_WHO_SEES = {"update", "decision", "invite", "followup", "signoff", "read"}
+ANYONE_WHO_SEES = {"update", "decision", "invite", "followup", "signoff", "read", "done"}
 
 
-def expected(action: str, actor: str, visible: bool) -> bool:
+def expected(action: str, actor: str, visible: bool, inside: bool) -> bool:
     if not visible:
         return False
+    if action == "review":  # posted only in its own channel
+        return inside
     if action in RESPONDER_ONLY:
         return actor in RESPONDERS
     if action == "answer":
         return actor in LEGAL
+    if action == "force":
+        return actor in TEAM
     assert action in ANYONE_WHO_SEES, action
     return True
 
@@ -122,7 +129,8 @@ class Case:
     surface: str
     run: Callable[[World, str, Any, str], str]  # (world, actor, row, channel) -> what was said
     took: Callable[[World, Any, tuple, Row], bool]  # (world, row, state before, row) -> effect
-    needs: str = ""  # "resolved": the row is resolved first; "signoff": a Legal sign-off asked
+    needs: str = ""  # "resolved": resolved first; "signoff": a Legal sign-off asked;
+    # "ticked": its required checklist step is done
 
 
 def _state(world: World, number: int) -> tuple:
@@ -216,7 +224,14 @@ COMMANDS = [
     Case("ack", "command", _command("ack"), _changed(STATUS, "acknowledged")),
     Case("sev", "command", _command("sev SEV1"), _changed(SEVERITY, "SEV1")),
     Case("owner", "command", _command("owner <@U0CHI00001|chi>"), _changed(OWNER, "U0CHI00001")),
-    Case("resolve", "command", _command("resolve Taken down"), _changed(STATUS, "resolved")),
+    Case(
+        "resolve",
+        "command",
+        _command("resolve Taken down"),
+        _changed(STATUS, "resolved"),
+        "ticked",
+    ),
+    Case("force", "command", _command("resolve --force Ads gone"), _changed(STATUS, "resolved")),
     Case("reopen", "command", _command("reopen"), _changed(STATUS, "reopened"), "resolved"),
     Case("update", "command", _command("update Counting accounts"), _changed(EVENTS)),
     Case("decision", "command", _command("decision Remove all 40 ads"), _changed(DECISIONS)),
@@ -226,6 +241,9 @@ COMMANDS = [
     Case("read", "command", _command("status"), _read),
     Case("read", "command", _command("timeline"), _read),
     Case("read", "command", _command("decisions"), _read),
+    Case("read", "command", _command("checklist"), _read),
+    Case("done", "command", _command("done takedown"), _changed(EVENTS)),
+    Case("review", "command", _command("review"), _changed(EVENTS)),
 ]
 BUTTONS = [
     Case("ack", "button", _button(Action.ACK), _changed(STATUS, "acknowledged")),
@@ -249,6 +267,7 @@ FORMS = [
         "form",
         _form(Callback.RESOLVE, {"summary": {"summary": "Taken down"}}),
         _changed(STATUS, "resolved"),
+        "ticked",
     ),
     Case(
         "decision",
@@ -271,17 +290,16 @@ SURFACES = {"command": COMMANDS, "button": BUTTONS, "form": FORMS, "handoff brie
 
 
 def _fresh(world: World, restricted: bool, case: Case) -> Any:
-    row = raise_form(
-        world, ACTORS["reporter"], TITLE, "ads", ("restricted",) if restricted else ()
-    )
+    row = raise_form(world, ACTORS["reporter"], TITLE, "ads", ("restricted",) if restricted else ())
     Scheduler(world.bot.services).run_due()  # the first page goes out, as the live bot's would
     world.settle()
     as_reporter = ACTORS["reporter"]
     world.driver.command(as_reporter, "/esc", "invite <@U0CHI00001|chi>", channel_id=row.channel_id)
     world.settle()
     setup = {
-        "resolved": ("U0CHI00001", "resolve Done"),
+        "resolved": ("U0CHI00001", "resolve --force Done"),
         "signoff": (as_reporter, "signoff legal ?"),
+        "ticked": (as_reporter, "done takedown"),
     }
     if case.needs:
         who, text = setup[case.needs]
@@ -323,7 +341,7 @@ def test_authorization_matrix(mworld: World, surface: str, restricted: bool):
             members = set(world.emulator.channel(row.channel_id)["members"])
             inside = actor in members
             visible = not restricted or inside
-            allowed = expected(case.action, actor, visible)
+            allowed = expected(case.action, actor, visible, inside)
             before = _state(world, row.id)
             where = _where_from(world, case, actor, row, inside)
             calls, responses = len(world.emulator.calls), len(world.emulator.responses)

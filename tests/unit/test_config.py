@@ -33,6 +33,14 @@ def test_example_loads(config):
     assert config.stakeholders["public_policy"].usergroup == "S0PUBPOL01"
     assert config.stakeholders["secondary"].rotation == "secondary"
     assert config.routing[3].when == {"policy_area": ["commerce_policies"], "region": ["emea"]}
+    legal = config.playbooks[1]
+    assert legal.when == {"category": ["legal_request"]}
+    assert [(s.id, s.required, s.signoff) for s in legal.steps] == [
+        ("verify_authority", True, None),
+        ("preserve", True, None),
+        ("legal_approval", True, "legal"),
+        ("user_notice", False, None),  # required defaults to false
+    ]
 
 
 def _line_of(text: str, needle: str) -> int:
@@ -76,6 +84,24 @@ BROKEN = [
         "Input should be",
     ),
     ("  repeat: 1", "  repeat: 1\n  retry: 2", "escalation_policy.retry", "unknown key"),
+    (
+        "{id: user_notice,",
+        "{id: User-Notice,",
+        "playbooks[1].steps[3].id",
+        "lowercase identifier",
+    ),
+    (
+        "legal basis\", required: true}",
+        "legal basis\", required: maybe}",
+        "playbooks[1].steps[0].required",
+        "valid boolean",
+    ),
+    (
+        "{id: wellbeing, text:",
+        "{id: wellbeing, owner: U0ANA00001, text:",
+        "playbooks[2].steps[0].owner",
+        "unknown key",
+    ),
 ]
 
 
@@ -128,6 +154,30 @@ CROSS = [
         "category: [adz]}",
         "routing[1].when.category[0]",
         "unknown category 'adz'",
+    ),
+    (
+        "signoff: legal}",
+        "signoff: legl}",
+        "playbooks[1].steps[2].signoff",
+        "unknown stakeholder group 'legl'",
+    ),
+    (
+        '{id: preserve, text: "Preserve',
+        '{id: verify_authority, text: "Preserve',
+        "playbooks[1].steps[1].id",
+        "duplicate step 'verify_authority'",
+    ),
+    (
+        "when: {flag: [graphic]}",
+        "when: {flag: [gory]}",
+        "playbooks[2].when.flag[0]",
+        "unknown flag 'gory'",
+    ),
+    (
+        "- when: {category: [legal_request]}",
+        "- when: {category: [legal]}",
+        "playbooks[1].when.category[0]",
+        "unknown category 'legal'",
     ),
 ]
 

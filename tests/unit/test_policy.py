@@ -84,17 +84,22 @@ def test_every_act_against_the_rules(config, restricted, act, user, inside, resp
     people = {user: "stakeholder"} if inside else {}
     esc = escalation(restricted, people)
     visible = not restricted or inside
+    channel = CHANNEL if inside else None  # who is inside runs it from the channel
+    group: str | None = None
     if act is Act.SIGNOFF_ANSWER:
         allowed = visible and user in config.stakeholders["sales"].members
-        group: str | None = "sales"
+        group = "sales"
+    elif act is Act.FORCE_RESOLVE:
+        allowed = visible and user in config.team.members
+    elif act is Act.REVIEW:
+        allowed = visible and channel == CHANNEL
     else:
         allowed = visible and (responder or act not in RESPONDER_ACTS)
-        group = None
     policy = Policy(config)
-    assert policy.allows(user, act, esc, group=group) is allowed
+    assert policy.allows(user, act, esc, channel, group=group) is allowed
     if not allowed:
         with pytest.raises(UserError) as refused:
-            policy.check(user, act, esc, group=group)
+            policy.check(user, act, esc, channel, group=group)
         if not visible:  # outsiders learn nothing, not even which role it takes
             assert not isinstance(refused.value, NotPermitted)
             assert "does not exist, or it is restricted" in str(refused.value)
