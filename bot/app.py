@@ -18,7 +18,17 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack import SlackGateway, make_client
 from bot.telemetry import Telemetry
-from handlers import actions, commands, deliveries, esc, events, home, replying, views
+from handlers import (
+    actions,
+    commands,
+    deliveries,
+    esc,
+    events,
+    home,
+    replying,
+    shortcuts,
+    views,
+)
 from handlers import oncall as oncall_listeners
 from storage.db import Database
 
@@ -88,5 +98,6 @@ def create_app(svc: Services) -> App:
     actions.register(app, svc)
     home.register(app, svc)
     events.register(app, svc)
+    shortcuts.register(app, svc)
     oncall_listeners.register(app, svc)
     return app

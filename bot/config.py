@@ -108,6 +108,7 @@ class Team(_Model):
     timezone: TimeZoneName = "UTC"
     channel: ChannelId
     feed_channel: ChannelId
+    updates_channel: ChannelId | None = None  # stakeholder briefs of status updates
     members: list[UserId] = Field(min_length=1)
     remind_before: Duration = timedelta(minutes=15)
     signoff_remind_every: Duration = timedelta(minutes=30)
@@ -117,6 +118,7 @@ class Severity(_Model):
     id: Annotated[str, _pattern(re.compile(r"^SEV[1-9]$"), "severity ID (SEV1…SEV9)")]
     ack_within: Duration
     update_every: Duration
+    stakeholder_updates: bool = False  # each update also briefs team.updates_channel
 
 
 class PolicyStep(_Model):
@@ -237,6 +239,14 @@ class TeamConfig(_Model):
             if severity.id == severity_id:
                 return severity
         raise KeyError(severity_id)
+
+    def briefs_updates(self, severity_id: str) -> bool:
+        """Return True when updates of this severity also go to `team.updates_channel`."""
+        try:
+            wanted = self.severity(severity_id).stakeholder_updates
+        except KeyError:
+            return False
+        return wanted and self.team.updates_channel is not None
 
     @property
     def severity_ids(self) -> list[str]:
@@ -426,6 +436,11 @@ def _cross_check(config: TeamConfig) -> list[tuple[tuple[Any, ...], str]]:
                 out.append(
                     (("escalation_policy", "steps", s, "notify", n), f"unknown {what} {name!r}")
                 )
+    for i, severity in enumerate(config.severities):
+        if severity.stakeholder_updates and config.team.updates_channel is None:
+            out.append(
+                (("severities", i, "stakeholder_updates"), "needs team.updates_channel to post to")
+            )
     for name, group in config.stakeholders.items():
         if group.rotation is not None and group.rotation not in config.rotations:
             out.append((("stakeholders", name, "rotation"), f"unknown rotation {group.rotation!r}"))

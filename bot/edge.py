@@ -124,9 +124,24 @@ class _HomeOpened(_Event):
     tab: str | None = None
 
 
+class _MessageItem(_Shape):
+    channel: str
+    ts: str
+
+
+class _ReactionAdded(_Event):
+    user: _UserId
+    reaction: str
+    item: _MessageItem
+
+
 class _EventCallback(_Shape):
     event: _Event
     event_id: str | None = None
+
+
+class _ReactionAddedCallback(_EventCallback):
+    event: _ReactionAdded
 
 
 class _HomeOpenedCallback(_EventCallback):
@@ -167,7 +182,10 @@ _SHAPES: dict[str, TypeAdapter[Any]] = {
     }.items()
 }
 _COMMAND = TypeAdapter(_Command)
-_EVENTS: dict[str, TypeAdapter[Any]] = {"app_home_opened": TypeAdapter(_HomeOpenedCallback)}
+_EVENTS: dict[str, TypeAdapter[Any]] = {
+    "app_home_opened": TypeAdapter(_HomeOpenedCallback),
+    "reaction_added": TypeAdapter(_ReactionAddedCallback),
+}
 
 
 def signed(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]) -> bool:

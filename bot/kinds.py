@@ -15,6 +15,9 @@ DECISION = "decision.post"
 SIGNOFF = "signoff.sync"
 INVITE = "channel.invite"
 REVIEW = "review.post"
+POINTER = "escalation.pointer"  # the threaded reply under an escalated message
+CAPTURE = "timeline.capture"  # fill in a message added to the timeline: its text, permalink
+UPDATE_BRIEF = "updates.brief"  # a status update's one-line brief in team.updates_channel
 
 # The metadata event type every bot message carries, with its outbox or ledger key, so a
 # retry finds the message an earlier attempt sent.
@@ -66,6 +69,9 @@ OUTBOX_KINDS = (
     REVIEW,
     SIGNOFF,
     INVITE,
+    POINTER,
+    CAPTURE,
+    UPDATE_BRIEF,
     OUT_PAGE,
     OUT_PAGE_DM,
     OUT_SHIFT_START,

@@ -25,6 +25,11 @@ BOT_SCOPES = [
     "im:history",  # a retried page or brief looks for the DM an earlier attempt sent
     "channels:history",
     "groups:history",
+    "reactions:read",  # a :pushpin: adds a message to an escalation's timeline
+]
+SHORTCUTS = [
+    ("escalate_message", "Escalate this message", "Raise an escalation quoting this message"),
+    ("add_to_timeline", "Add to timeline", "Add this message to the escalation's timeline"),
 ]
 COMMANDS = [
     ("/escalate", "Raise an escalation", "[SEV1-4] [#category] title"),
@@ -60,6 +65,10 @@ def build_manifest(url: str, name: str = "Escalations") -> dict[str, Any]:
                 }
                 for c, d, u in COMMANDS
             ],
+            "shortcuts": [
+                {"name": n, "type": "message", "callback_id": c, "description": d}
+                for c, n, d in SHORTCUTS
+            ],
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
         "settings": {
@@ -69,6 +78,7 @@ def build_manifest(url: str, name: str = "Escalations") -> dict[str, Any]:
                     "app_home_opened",
                     "member_joined_channel",
                     "member_left_channel",
+                    "reaction_added",
                     "subteam_members_changed",
                 ],
             },

@@ -14,8 +14,9 @@ a shortcut of its own. The rules:
   group's members as Slack lists them), and whoever the bot paged for that escalation — so
   a page can always be acted on.
 - Anyone who can see an escalation may post updates, log decisions, invite, ask for a
-  sign-off, add follow-ups, tick checklist steps and post the review (in its own channel
-  only); a sign-off is answered only by members of its group.
+  sign-off, add follow-ups and messages to its timeline, tick checklist steps, post the
+  review (in its own channel only), link it to another they can see and flag it graphic;
+  a sign-off is answered only by members of its group.
 - Only `team.members` may resolve while a required checklist step is open (`--force`).
 - A responder, like anyone, acts on a restricted escalation only while in its channel: who
   leaves it (or is removed) is an outsider from then on.
@@ -54,10 +55,23 @@ class Act(StrEnum):
     TICK = "tick checklist steps"
     FORCE_RESOLVE = "resolve with required steps open"
     REVIEW = "post the review"
+    FLAG = "flag content"
+    LINK = "link escalations"
+    CAPTURE = "add messages to the timeline"
+    DUPLICATE = "mark duplicates"
 
 
 RESPONDER_ACTS = frozenset(
-    {Act.ACKNOWLEDGE, Act.RESOLVE, Act.REOPEN, Act.SEVERITY, Act.ASSIGN, Act.TAKE, Act.ESCALATE_NOW}
+    {
+        Act.ACKNOWLEDGE,
+        Act.RESOLVE,
+        Act.REOPEN,
+        Act.SEVERITY,
+        Act.ASSIGN,
+        Act.TAKE,
+        Act.ESCALATE_NOW,
+        Act.DUPLICATE,  # it resolves the escalation
+    }
 )
 
 

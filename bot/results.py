@@ -50,6 +50,17 @@ class Status:
     signoffs: list[Signoff]
     participants: list[Participant]
     now: datetime
+    related: list[Related] = field(default_factory=list)
+
+
+@dataclass
+class Related:
+    """A related escalation as one viewer may see it: its title only when visible to them."""
+
+    ref: str
+    kind: str  # related | duplicate (this one duplicates it) | duplicated_by
+    title: str | None = None
+    channel_id: str | None = None
 
 
 @dataclass
@@ -193,6 +204,7 @@ class Raised:
     created: bool
     outbox_key: str = ""
     paged: list[str] = field(default_factory=list)
+    then: list[str] = field(default_factory=list)  # outbox keys to run after staffing
 
 
 # -- working an escalation ------------------------------------------------------------------

@@ -562,6 +562,37 @@ class SlackGateway:
         """Send a direct message (posting to a user ID opens the DM)."""
         return self.post(user, text, blocks=blocks)
 
+    def find_reply(self, channel: str, thread_ts: str, event_type: str, key: str) -> str | None:
+        """Return the ts of the bot's reply in a thread tagged with this metadata key, or None."""
+        data = self._call(
+            "conversations.replies",
+            channel=channel,
+            ts=thread_ts,
+            limit=200,
+            include_all_metadata=True,
+        )
+        for message in data.get("messages", []):
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == event_type
+                and (meta.get("event_payload") or {}).get("key") == key
+            ):
+                return str(message["ts"])
+        return None
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """Return one message of a channel (a thread reply too), or None if it is gone."""
+        try:
+            data = self._call("conversations.replies", channel=channel, ts=ts, limit=200)
+        except SlackError as exc:
+            if exc.error in ("thread_not_found", "message_not_found"):
+                return None
+            raise
+        for message in data.get("messages", []):
+            if message.get("ts") == ts:
+                return dict(message)
+        return None
+
     def permalink(self, channel: str, ts: str) -> str:
         """Return a message's permalink."""
         return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])

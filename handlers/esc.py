@@ -14,6 +14,7 @@ from bot.policy import Act
 from bot.results import Where
 from bot.services import Services
 from bot.usecases import (
+    coordination,
     decisions,
     followups,
     lifecycle,
@@ -113,6 +114,15 @@ SUBCOMMANDS: dict[str, Sub] = {
     ),
     "stats": lambda svc, actor, where, req, key: blocks.stats_reply(
         reports.stats(svc, actor, req.days)
+    ),
+    "duplicate": lambda svc, actor, where, req, key: _text(
+        coordination.duplicate(svc, actor, where, req.item or 0, request_key=key)
+    ),
+    "link": lambda svc, actor, where, req, key: _text(
+        coordination.link(svc, actor, where, req.item or 0, request_key=key)
+    ),
+    "flag": lambda svc, actor, where, req, key: _text(
+        coordination.flag_graphic(svc, actor, where)
     ),
 }
 # Subcommands that, given no text, open a form instead.

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 from slack_bolt import Ack, App
 
+from bot import blocks
 from bot.blocks import Callback
 from bot.errors import UserError, form_errors, user_message
 from bot.parsing.esc import DecisionDraft
@@ -65,13 +66,17 @@ def handle_escalate_submission(
     if problems:
         ack(response_action="errors", errors=problems)
         return
+    origin = blocks.form_origin(str(view.get("private_metadata") or ""))
+    origin_channel, origin_ts, response_url = origin
     try:  # recorded before the ack closes the form, so a closed form means a saved escalation
         escalations.accept_escalation(
             svc,
             draft,
             body["user"]["id"],
             request_key=f"view:{view['id']}",
-            origin_channel=view.get("private_metadata") or None,
+            origin_channel=origin_channel,
+            origin_ts=origin_ts,
+            response_url=response_url,
         )
     except UserError as exc:
         ack(response_action="errors", errors={"title": str(exc)})

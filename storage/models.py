@@ -94,6 +94,9 @@ class Escalation(Base):
     last_update_at: Mapped[datetime | None]
     ack_deadline: Mapped[datetime]
     request_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    duplicate_of: Mapped[int | None] = mapped_column(
+        ForeignKey("escalations.id", name="fk_escalations_duplicate_of")
+    )
 
     participants: Mapped[list[Participant]] = relationship(
         back_populates="escalation", cascade="all, delete-orphan", order_by="Participant.id"
@@ -133,6 +136,19 @@ class TimelineEvent(Base):
     actor: Mapped[str | None] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class EscalationLink(Base):
+    """A related escalation, recorded on both: one row each way."""
+
+    __tablename__ = "escalation_links"
+    __table_args__ = (UniqueConstraint("escalation_id", "related_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
+    related_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # related | duplicate | duplicated_by
+    created_by: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
 
 
 class Decision(Base):

@@ -20,9 +20,12 @@ from bot.blocks.card import (
 )
 from bot.blocks.checklist import checklist_note, checklist_reply, step_line
 from bot.blocks.common import GRAPHIC_WARNING, Action, Callback, button, context, section
+from bot.blocks.coordination import channel_link, message_pointer, update_brief
 from bot.blocks.forms import (
     decision_modal,
     escalate_modal,
+    form_origin,
+    quoted_message,
     resolve_modal,
     severity_modal,
     stakeholders_modal,
@@ -74,6 +77,7 @@ __all__ = [
     "Callback",
     "announcement",
     "button",
+    "channel_link",
     "checklist_note",
     "checklist_reply",
     "content_warning",
@@ -88,12 +92,14 @@ __all__ = [
     "decisions_reply",
     "escalate_modal",
     "escalation_card",
+    "form_origin",
     "handoff_brief",
     "handoff_notice",
     "home_view",
     "invite_note",
     "listing_reply",
     "live_card",
+    "message_pointer",
     "my_shifts_reply",
     "oncall_gaps_reply",
     "oncall_now_reply",
@@ -105,6 +111,7 @@ __all__ = [
     "page_dms",
     "page_message",
     "paging",
+    "quoted_message",
     "resolve_modal",
     "review_data",
     "review_markdown",
@@ -122,6 +129,7 @@ __all__ = [
     "status_reply",
     "step_line",
     "timeline_reply",
+    "update_brief",
     "update_reminder",
     "weekly_digest",
 ]

@@ -4,6 +4,7 @@ resolve.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -67,12 +68,33 @@ def _text_input(
     }
 
 
-def escalate_modal(config: TeamConfig, channel_id: str = "") -> dict[str, Any]:
-    """Return the /escalate form."""
-    return {
+QUOTE_LIMIT = 2800  # the description field holds 3000
+
+
+def quoted_message(author: str, text: str) -> str:
+    """Return the description of an escalation raised from a message: the message quoted,
+    with its author."""
+    body = truncate(text.strip() or "(no text)", QUOTE_LIMIT)
+    return f"Message from {author}:\n" + "\n".join(f"> {line}" for line in body.splitlines())
+
+
+def escalate_modal(
+    config: TeamConfig,
+    channel_id: str = "",
+    *,
+    description: str = "",
+    links: Sequence[str] = (),
+    origin_ts: str | None = None,
+    response_url: str | None = None,
+    restricted: bool = False,
+) -> dict[str, Any]:
+    """Return the /escalate form; raised from a message (`origin_ts`), prefilled from it,
+    keeping the shortcut's `response_url` to tell the reporter where it is worked."""
+    origin = {"channel": channel_id, "ts": origin_ts, "response_url": response_url}
+    form: dict[str, Any] = {
         "type": "modal",
         "callback_id": Callback.ESCALATE.value,
-        "private_metadata": channel_id,
+        "private_metadata": json.dumps(origin) if origin_ts else channel_id,
         "title": {"type": "plain_text", "text": "Raise an escalation"},
         "submit": {"type": "plain_text", "text": "Escalate"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -120,6 +142,31 @@ def escalate_modal(config: TeamConfig, channel_id: str = "") -> dict[str, Any]:
             },
         ],
     }
+    blocks = {b["block_id"]: b for b in form["blocks"]}
+    if description:
+        blocks["description"]["element"]["initial_value"] = truncate(description, 3000)
+    if links:
+        blocks["links"]["element"]["initial_value"] = "\n".join(links)
+    if restricted:  # raised from a restricted escalation's channel: it stays need-to-know
+        flags = blocks["flags"]["element"]
+        flags["initial_options"] = [flags["options"][0]]
+    return form
+
+
+def form_origin(metadata: str) -> tuple[str | None, str | None, str | None]:
+    """Return (channel, message ts, response_url) the /escalate form was opened from; ts and
+    response_url only when it was opened from a message."""
+    if not metadata.startswith("{"):
+        return metadata or None, None, None
+    try:
+        origin = json.loads(metadata)
+    except ValueError:
+        return None, None, None
+    if not isinstance(origin, dict):
+        return None, None, None
+    found = [origin.get(k) for k in ("channel", "ts", "response_url")]
+    channel, ts, url = (v if isinstance(v, str) and v else None for v in found)
+    return channel, ts, url
 
 
 def _modal(

@@ -11,6 +11,7 @@ from storage.models import Decision, Escalation
 if TYPE_CHECKING:
     from bot.results import (
         Listing,
+        Related,
         Stats,
         Status,
         Timeline,
@@ -51,6 +52,17 @@ def _span(seconds: int | None) -> str:
     return "—" if seconds is None else span(seconds)
 
 
+_RELATION = {"duplicate": "this duplicates it", "duplicated_by": "duplicates this"}
+
+
+def _related(related: Related) -> str:
+    if related.title is None:
+        return f"{related.ref} (restricted)"
+    where = f" <#{related.channel_id}>" if related.channel_id else ""
+    how = f" ({_RELATION[related.kind]})" if related.kind in _RELATION else ""
+    return f"{related.ref} {escape(truncate(related.title, 80))}{where}{how}"
+
+
 def status_reply(status: Status) -> tuple[str, list[dict[str, Any]]]:
     """Return `/esc status`: state, people, SLA, sign-offs, follow-ups."""
     esc = status.esc
@@ -72,6 +84,8 @@ def status_reply(status: Status) -> tuple[str, list[dict[str, Any]]]:
     if esc.restricted:
         lines.append(":lock: Restricted — need to know.")
     lines.append(f"*Decisions:* {status.decisions} (`/esc decisions`)")
+    if status.related:
+        lines.append("*Related:* " + ", ".join(_related(r) for r in status.related))
     people = [p for p in status.participants if not p.invite_error]
     if people:
         lines.append("*People:* " + ", ".join(f"<@{p.user_id}> ({p.role})" for p in people))
@@ -118,6 +132,17 @@ def event_line(kind: str, detail: dict[str, Any]) -> str:
     if kind == "step_done":
         how = " (signed off)" if detail.get("signoff") else ""
         return f"checklist step `{escape(str(detail.get('step')))}` done{how}"
+    if kind == "message_added":
+        link = f" (<{detail['permalink']}|message>)" if detail.get("permalink") else ""
+        body = detail.get("text")
+        said = "_looking it up…_" if body is None else escape(truncate(str(body), 300))
+        return f"message from {_mention(detail.get('author'))}: {said}{link}"
+    if kind == "linked":
+        return f"linked ESC-{detail.get('related')}"
+    if kind == "marked_duplicate":
+        return f"marked a duplicate of ESC-{detail.get('original')}, resolved"
+    if kind == "duplicate_added":
+        return f"ESC-{detail.get('duplicate')} marked a duplicate of this one"
     if kind in ("followup_added", "followup_done"):
         what = "done" if kind == "followup_done" else f"added ({detail.get('followup_kind')})"
         return f"follow-up #{detail.get('followup')} {what}"

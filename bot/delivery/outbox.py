@@ -50,7 +50,12 @@ class NotReady(Exception):
 
     The item waits without spending an attempt: it is tried again soon (the older the item,
     the less often, up to once a minute) and at once when `wake` says its escalation moved on.
+    `within` (seconds) bounds the wait: the moment the item stops waiting for it anyway.
     """
+
+    def __init__(self, reason: str = "", within: float | None = None):
+        super().__init__(reason)
+        self.within = within
 
 
 class Later(Exception):
@@ -213,6 +218,7 @@ class Outbox:
         permanent: bool = False,
         waiting: bool = False,
         later: float | None = None,
+        within: float | None = None,
     ) -> None:
         now = self.clock()
         again = False
@@ -231,7 +237,10 @@ class Outbox:
                 item.last_error = (WAITING + error)[:2000]
                 with self._lock:
                     again = job.escalation_id in self._woken
-                item.next_attempt_at = now if again else now + waiting_time(now - item.created_at)
+                wait = waiting_time(now - item.created_at)
+                if within is not None:
+                    wait = min(wait, timedelta(seconds=max(0.0, within)))
+                item.next_attempt_at = now if again else now + wait
             else:
                 item.last_error = error[:2000]
                 if permanent:
@@ -312,7 +321,7 @@ class Outbox:
             return False
         except NotReady as exc:
             log.debug("outbox %s waits: %s", job.key, exc)
-            self._finish(job, str(exc), waiting=True)
+            self._finish(job, str(exc), waiting=True, within=exc.within)
             return False
         except Permanent as exc:
             log.error("outbox %s gave up: %s", job.key, exc)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from bot.delivery import pings, posts, staffing
+from bot.delivery import coordination, pings, posts, staffing
 from bot.delivery.outbox import Job
 from bot.kinds import (
+    CAPTURE,
     CARD,
     DEADLINE_BREACH,
     DECISION,
@@ -30,11 +31,13 @@ from bot.kinds import (
     OUT_SIGNOFF_REMINDER,
     OUT_UPDATE_REMINDER,
     PAGE,
+    POINTER,
     POST,
     RAISE,
     REVIEW,
     SIGNOFF,
     STAFF,
+    UPDATE_BRIEF,
 )
 from bot.services import Services
 
@@ -51,6 +54,10 @@ HANDLERS: dict[str, Handler] = {
     REVIEW: posts.deliver_review,
     SIGNOFF: posts.deliver_signoff,
     INVITE: posts.deliver_invite,
+    # coordination
+    POINTER: coordination.deliver_pointer,
+    UPDATE_BRIEF: coordination.deliver_update_brief,
+    CAPTURE: coordination.deliver_capture,
     # pings
     OUT_PAGE: pings.send_page,
     OUT_PAGE_DM: pings.send_page_dm,

@@ -44,8 +44,11 @@ def raise_accepted(svc: Services, job: Job) -> None:
         request_key=job.key,
         response_url=payload.get("response_url"),
         origin_channel=payload.get("origin_channel"),
+        origin_ts=payload.get("origin_ts"),
     )
     svc.outbox.run_key(raised.outbox_key)
+    for key in raised.then:
+        svc.outbox.run_key(key)
 
 
 def _load(svc: Services, number: int) -> Escalation:

@@ -49,8 +49,12 @@ USAGE: dict[str, str] = {
     "review": "`/esc review` — post the review document in this channel",
     "list": "`/esc list [open|mine|all]` — escalations",
     "stats": "`/esc stats [7d|30d|90d]` — trends",
+    "duplicate": "`/esc duplicate ESC-n` — this duplicates ESC-n: resolve it, invite its people",
+    "link": "`/esc link ESC-n` — record a related escalation, on both",
+    "flag": "`/esc flag graphic` — mark it graphic: a content warning from then on",
     "help": "`/esc help` — this list",
 }
+FLAGS = ("graphic",)
 ALIASES = {
     "acknowledge": "ack",
     "severity": "sev",
@@ -61,6 +65,8 @@ ALIASES = {
     "log": "timeline",
     "tick": "done",
     "ls": "list",
+    "dup": "duplicate",
+    "relate": "link",
 }
 # Subcommands that act on no particular escalation.
 GLOBAL = frozenset({"list", "stats", "help"})
@@ -288,6 +294,15 @@ def parse_esc(text: str, config: TeamConfig) -> EscRequest:
         if len(args) > 1 or (args and args[0].lower() not in LIST_SCOPES):
             raise UsageError(usage("list"))
         request.scope = args[0].lower() if args else "open"
+    elif sub in ("duplicate", "link"):
+        other = parse_ref(args[0]) if len(args) == 1 else None
+        if other is None:
+            raise UsageError(usage(sub))
+        request.item = other
+    elif sub == "flag":
+        if len(args) != 1 or args[0].lower() not in FLAGS:
+            raise UsageError(usage("flag"))
+        request.kind = args[0].lower()
     elif sub == "stats":
         match = _DAYS.match(args[0]) if len(args) == 1 else None
         if args and (match is None or not 1 <= int(match.group(1)) <= STATS_DAYS_MAX):

@@ -360,6 +360,36 @@ class Driver:
         }
         return self._send_payload(payload)
 
+    def reaction(
+        self,
+        user_id: str,
+        channel_id: str,
+        message_ts: str,
+        reaction: str = "pushpin",
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> Reply:
+        """A ``reaction_added`` event: the user reacted to a message (item_user its author)."""
+        author = next(
+            (m["user"] for m in self.emulator.messages(channel_id) if m["ts"] == message_ts), None
+        )
+        channel = self.emulator.channel(channel_id) or {}
+        event: dict[str, Any] = {
+            "type": "reaction_added",
+            "user": user_id,
+            "reaction": reaction,
+            "item": {
+                "type": "message",
+                "channel": channel_id,
+                "ts": message_ts,
+                "channel_type": "group" if channel.get("is_private") else "channel",
+            },
+        }
+        if author:  # messages not authored by a user (webhooks) carry no item_user
+            event["item_user"] = author
+        return self.event(event, event_id=event_id, retry_num=retry_num)
+
     def event(
         self, event: dict, *, event_id: str | None = None, retry_num: int | None = None
     ) -> Reply:

@@ -68,4 +68,6 @@ def seed(emulator: Emulator, config: TeamConfig) -> dict[str, str]:
         emulator.add_usergroup(usergroup, name.replace("_", "-"), usergroup_members(usergroup))
     emulator.add_channel(config.team.channel, "escalations-team", members=config.team.members)
     emulator.add_channel(config.team.feed_channel, "escalations-feed", members=everyone)
+    if config.team.updates_channel:
+        emulator.add_channel(config.team.updates_channel, "escalations-updates", members=everyone)
     return handles

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.config import TeamConfig
 from bot.errors import NOT_SAVED, NotSaved
-from bot.kinds import RAISE, STAFF
+from bot.kinds import POINTER, RAISE, STAFF
 from bot.parsing.escalate import EscalationDraft
 from bot.results import Raised
 from bot.routing import Facets, matching_deadlines, playbook_steps, routed_groups
@@ -58,6 +58,7 @@ def accept_escalation(
     request_key: str | None = None,
     response_url: str | None = None,
     origin_channel: str | None = None,
+    origin_ts: str | None = None,
 ) -> bool:
     """Durably accept a request to raise an escalation; return False for a repeat.
 
@@ -73,6 +74,7 @@ def accept_escalation(
             "reporter": reporter,
             "response_url": response_url,
             "origin_channel": origin_channel,
+            "origin_ts": origin_ts,
         },
     )
     try:
@@ -90,8 +92,14 @@ def raise_escalation(
     request_key: str | None = None,
     response_url: str | None = None,
     origin_channel: str | None = None,
+    origin_ts: str | None = None,
 ) -> Raised:
-    """Record a new escalation and its staffing work; return at once, before any Slack call."""
+    """Record a new escalation and its staffing work; return at once, before any Slack call.
+
+    Raised from a message (`origin_ts` in `origin_channel`), it quotes that message: from a
+    restricted escalation's channel it is restricted too, and unless restricted a threaded
+    reply under the message points to the new channel.
+    """
     now = svc.clock()
     severity = svc.config.severity(draft.severity)
     try:
@@ -101,6 +109,10 @@ def raise_escalation(
                 if existing is not None:
                     return Raised(existing.id, False, f"staff:{existing.id}")
             paged, paged_groups = _first_step_users(svc, uow, now)
+            if origin_ts and origin_channel:
+                source = uow.repos.escalations.by_channel(origin_channel)
+                if source is not None and source.restricted:
+                    draft = draft.model_copy(update={"restricted": True})
             uow.reschedules()
             esc = uow.repos.escalations.add(
                 Escalation(
@@ -172,6 +184,9 @@ def raise_escalation(
                         escalation_id=esc.id, user_id=user, role=role, group=group_of, added_at=now
                     )
                 )
+            source_message = (
+                {"from_message": {"channel": origin_channel, "ts": origin_ts}} if origin_ts else {}
+            )
             uow.repos.escalations.add_event(
                 esc.id,
                 now,
@@ -183,6 +198,7 @@ def raise_escalation(
                 paged=paged,
                 checklist=[step.id for step in steps],
                 deadlines=[d.name for d in deadlines],
+                **source_message,
             )
             key = f"staff:{esc.id}"
             uow.repos.outbox.add(
@@ -195,8 +211,19 @@ def raise_escalation(
                 response_url=response_url,
                 origin_channel=origin_channel,
             )
+            then = []
+            if origin_ts and origin_channel and not draft.restricted:
+                then.append(f"pointer:{esc.id}")
+                uow.repos.outbox.add(
+                    then[0],
+                    POINTER,
+                    now,
+                    escalation_id=esc.id,
+                    channel=origin_channel,
+                    ts=origin_ts,
+                )
             uow.commit()
-            return Raised(esc.id, True, key, paged)
+            return Raised(esc.id, True, key, paged, then)
     except OperationalError as exc:
         log.error("could not record escalation: %s", exc)
         raise NotSaved(NOT_SAVED) from None

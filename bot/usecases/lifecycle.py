@@ -14,7 +14,7 @@ from datetime import datetime
 from bot.errors import UserError
 from bot.kinds import OPEN
 from bot.policy import Act, hidden, insiders
-from bot.results import Listing, Outcome, Status, Timeline, Where
+from bot.results import Listing, Outcome, Related, Status, Timeline, Where
 from bot.routing import Facets, routed_groups
 from bot.services import Services
 from bot.text import escape
@@ -120,15 +120,16 @@ def mark_response(esc: Escalation, actor: str, now: datetime) -> None:
         esc.first_response_at = now
 
 
-def _event(
+def record_event(
     uow: UnitOfWork, esc: Escalation, now: datetime, kind: str, actor: str, **detail: object
 ) -> TimelineEvent:
+    """Append a timeline event and give it its ID."""
     event = uow.repos.escalations.add_event(esc.id, now, kind, actor, **detail)
     uow.flush()
     return event
 
 
-def _finish(
+def finish(
     svc: Services,
     uow: UnitOfWork,
     esc: Escalation,
@@ -172,11 +173,11 @@ def acknowledge(svc: Services, actor: str, where: Where) -> Outcome:
             keys.append(
                 effects.queue_invite(uow, esc, f"invite:{esc.id}:ack:{actor}", now, [actor], {})
             )
-        event = _event(uow, esc, now, "acknowledged", actor, owner=esc.owner)
+        event = record_event(uow, esc, now, "acknowledged", actor, owner=esc.owner)
         note = f":white_check_mark: <@{actor}> acknowledged {esc.ref}."
         if took:
             note += f" Owner: <@{esc.owner}>."
-        _finish(svc, uow, esc, event, note, extra=keys)
+        finish(svc, uow, esc, event, note, extra=keys)
         return Outcome(esc, True, f"Acknowledged {esc.ref}. Owner: <@{esc.owner}>.")
 
 
@@ -209,7 +210,7 @@ def set_severity(svc: Services, actor: str, where: Where, severity: str) -> Outc
             )
             if g not in old_groups
         ]
-        event = _event(
+        event = record_event(
             uow,
             esc,
             now,
@@ -223,7 +224,7 @@ def set_severity(svc: Services, actor: str, where: Where, severity: str) -> Outc
         if new_groups:
             keys.append(_invite_groups(svc, uow, esc, new_groups, now, actor, f"sev:{event.id}"))
         note = f":rotating_light: <@{actor}> changed severity {before} → *{severity}*."
-        _finish(svc, uow, esc, event, note, extra=keys)
+        finish(svc, uow, esc, event, note, extra=keys)
         return Outcome(esc, True, f"{esc.ref} is now {severity}.")
 
 
@@ -267,7 +268,7 @@ def set_owner(
             return Outcome(esc, False, f"<@{owner}> already owns {esc.ref}.")
         before = esc.owner
         esc.owner = owner
-        event = _event(
+        event = record_event(
             uow, esc, now, "owner_changed", actor, before=before, after=owner, taken=take
         )
         keys: list[str] = []
@@ -280,7 +281,7 @@ def set_owner(
             if take
             else f":bust_in_silhouette: <@{actor}> made <@{owner}> the owner of {esc.ref}."
         )
-        _finish(svc, uow, esc, event, note, extra=keys)
+        finish(svc, uow, esc, event, note, extra=keys)
         return Outcome(esc, True, f"<@{owner}> now owns {esc.ref}.")
 
 
@@ -296,8 +297,12 @@ def post_update(svc: Services, actor: str, where: Where, text: str, request_key:
         esc.last_update_at = now
         uow.reschedules()
         mark_response(esc, actor, now)
-        event = _event(uow, esc, now, "update", actor, text=text)
-        _finish(svc, uow, esc, event, f":memo: *Update* from <@{actor}>: {escape(text)}")
+        event = record_event(uow, esc, now, "update", actor, text=text)
+        extra = []
+        if svc.config.briefs_updates(esc.severity):
+            extra.append(effects.queue_update_brief(uow, esc, event))
+        note = f":memo: *Update* from <@{actor}>: {escape(text)}"
+        finish(svc, uow, esc, event, note, extra=extra)
         return Outcome(esc, True, f"Update posted in {esc.ref}.")
 
 
@@ -322,7 +327,7 @@ def invite(
         esc = locate(svc, uow, where, actor, Act.INVITE, lock=True)
         if not uow.repos.requests.claim(request_key, "invite", now, escalation=esc.id):
             return Outcome(esc, False, "Those invites are already on their way.")
-        event = _event(
+        event = record_event(
             uow,
             esc,
             now,
@@ -378,9 +383,9 @@ def close(
     """Resolve the (locked, open) escalation with a summary, commit, and run its effects."""
     esc.status, esc.resolved_at, esc.resolution = "resolved", now, summary
     uow.reschedules()
-    event = _event(uow, esc, now, "resolved", actor, summary=summary, **detail)
+    event = record_event(uow, esc, now, "resolved", actor, summary=summary, **detail)
     note = f":white_check_mark: <@{actor}> resolved {esc.ref}: {escape(summary)}"
-    _finish(svc, uow, esc, event, note, extra=extra)
+    finish(svc, uow, esc, event, note, extra=extra)
     return Outcome(esc, True, f"Resolved {esc.ref}.")
 
 
@@ -393,8 +398,8 @@ def reopen(svc: Services, actor: str, where: Where) -> Outcome:
             return Outcome(esc, False, f"{esc.ref} is not resolved ({esc.status}).")
         esc.status, esc.resolved_at, esc.resolution = "reopened", None, None
         uow.reschedules()
-        event = _event(uow, esc, now, "reopened", actor)
-        _finish(svc, uow, esc, event, f":arrows_counterclockwise: <@{actor}> reopened {esc.ref}.")
+        event = record_event(uow, esc, now, "reopened", actor)
+        finish(svc, uow, esc, event, f":arrows_counterclockwise: <@{actor}> reopened {esc.ref}.")
         return Outcome(esc, True, f"Reopened {esc.ref}.")
 
 
@@ -420,7 +425,22 @@ def status(svc: Services, actor: str, where: Where) -> Status:
             signoffs=uow.repos.escalations.signoffs(esc.id),
             participants=list(esc.participants),
             now=svc.clock(),
+            related=related(svc, uow, esc, actor),
         )
+
+
+def related(svc: Services, uow: UnitOfWork, esc: Escalation, viewer: str) -> list[Related]:
+    """Return the escalation's related escalations as the viewer may see them."""
+    out = []
+    for row in uow.repos.escalations.links(esc.id):
+        other = uow.repos.escalations.get(row.related_id)
+        if other is None:
+            continue
+        if svc.policy.can_see(other, viewer):
+            out.append(Related(other.ref, row.kind, other.title, other.channel_id))
+        else:
+            out.append(Related(other.ref, row.kind))
+    return out
 
 
 def timeline(svc: Services, actor: str, where: Where) -> Timeline:

@@ -37,6 +37,7 @@ COLUMNS = (
     "sla_breached",
     "decisions",
     "followups",
+    "duplicate_of",
     "deadline_at",
     "deadline_breached",
 )
@@ -115,6 +116,7 @@ def export_row(
         "sla_breached": sla_breached(esc, now),
         "decisions": decisions,
         "followups": followups,
+        "duplicate_of": f"ESC-{esc.duplicate_of}" if esc.duplicate_of else None,
         "deadline_at": iso(min(d.due_at for d in deadlines)) if deadlines else None,
         "deadline_breached": deadline_breached(esc, deadlines, now),
     }

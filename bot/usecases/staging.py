@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.kinds import CARD, DECISION, INVITE, POST, SIGNOFF
+from bot.kinds import CAPTURE, CARD, DECISION, INVITE, POST, SIGNOFF, UPDATE_BRIEF
 from bot.services import Services
 from storage.db import UnitOfWork
 from storage.models import Decision, Escalation, Signoff, TimelineEvent
@@ -29,6 +29,20 @@ def queue_card(uow: UnitOfWork, esc: Escalation, event: TimelineEvent, now: date
 def queue_post(uow: UnitOfWork, esc: Escalation, key: str, now: datetime, text: str) -> str:
     """Stage a message (already escaped) for the escalation's channel; return the key."""
     uow.repos.outbox.add(key, POST, now, escalation_id=esc.id, text=text)
+    return key
+
+
+def queue_update_brief(uow: UnitOfWork, esc: Escalation, event: TimelineEvent) -> str:
+    """Stage the brief of a status update for the stakeholder updates channel; return the key."""
+    key = f"brief:{esc.id}:{event.id}"
+    uow.repos.outbox.add(key, UPDATE_BRIEF, event.at, escalation_id=esc.id, event=event.id)
+    return key
+
+
+def queue_capture(uow: UnitOfWork, esc: Escalation, event: TimelineEvent, now: datetime) -> str:
+    """Stage looking up a message added to the timeline (its text, its permalink)."""
+    key = f"capture:{event.id}"
+    uow.repos.outbox.add(key, CAPTURE, now, escalation_id=esc.id, event=event.id)
     return key
 
 

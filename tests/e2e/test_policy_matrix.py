@@ -90,8 +90,19 @@ def mworld(matrix_config: TeamConfig, tmp_path: Path, clock: FakeClock) -> Itera
 
 # -- the rules, as the spec states them ------------------------------------------------------
 
-RESPONDER_ONLY = {"ack", "sev", "owner", "resolve", "reopen", "take", "escalate"}
-ANYONE_WHO_SEES = {"update", "decision", "invite", "followup", "signoff", "read", "done"}
+RESPONDER_ONLY = {"ack", "sev", "owner", "resolve", "reopen", "take", "escalate", "duplicate"}
+ANYONE_WHO_SEES = {
+    "update",
+    "decision",
+    "invite",
+    "followup",
+    "signoff",
+    "read",
+    "done",
+    "flag",
+    "link",
+    "capture",
+}
 
 
 def expected(action: str, actor: str, visible: bool, inside: bool) -> bool:
@@ -145,13 +156,26 @@ def _state(world: World, number: int) -> tuple:
         len(signoffs(world, number)),
         len(row.participants),
         tuple(s.status for s in signoffs(world, number)),
+        row.graphic,
     )
+
+
+ORIGINAL = "Counterfeit wave, first report"  # an open escalation others duplicate or link to
+
+
+def _original(world: World) -> int:
+    with world.db.uow() as uow:
+        found = [e.id for e in uow.repos.escalations.find() if e.title == ORIGINAL]
+    return found[0] if found else raise_form(world, ACTORS["member outside"], ORIGINAL, "ads").id
 
 
 def _command(text: str) -> Callable[[World, str, Any, str], str]:
     def run(world: World, actor: str, row: Any, channel: str) -> str:
         before = len(world.emulator.responses)
-        named = text if channel == row.channel_id else f"ESC-{row.id} {text}"
+        wanted = text
+        if "{original}" in text:  # raised by _fresh before the row, so no call is made here
+            wanted = text.replace("{original}", f"ESC-{_original(world)}")
+        named = wanted if channel == row.channel_id else f"ESC-{row.id} {wanted}"
         reply = world.driver.command(actor, "/esc", named, channel_id=channel)
         assert reply.status == 200, reply.body
         world.settle()
@@ -186,6 +210,26 @@ def _form(callback: Callback, values: dict) -> Any:
     return run
 
 
+def _shortcut(callback: str) -> Callable[[World, str, Any, str], str]:
+    def run(world: World, actor: str, row: Any, channel: str) -> str:
+        ts = world.emulator.add_message(channel, "Seen on 40 more pages", user=actor)
+        before = len(world.emulator.responses)
+        reply = world.driver.message_shortcut(actor, callback, channel, ts)
+        assert reply.status == 200, reply.body
+        world.settle()
+        return said(world, reply, before)
+
+    return run
+
+
+def _pin(world: World, actor: str, row: Any, channel: str) -> str:
+    ts = world.emulator.add_message(channel, "Seen on 40 more pages", user=actor)
+    reply = world.driver.reaction(actor, channel, ts, "pushpin")
+    assert reply.status == 200, reply.body
+    world.settle()
+    return "(a reaction is answered by nothing but its effect)"
+
+
 def _answer_signoff(world: World, actor: str, row: Any, channel: str) -> str:
     [pending] = [s for s in signoffs(world, row.id) if s.status == "pending"]
     return _button(Action.SIGNOFF_APPROVE, lambda _: str(pending.id))(world, actor, row, channel)
@@ -218,7 +262,7 @@ def _escalated(world: World, row: Any, before: tuple, done: Row) -> bool:
     return bool(events(world, row.id, "escalated_now"))
 
 
-STATUS, SEVERITY, OWNER, _RES, EVENTS, DECISIONS, SIGNOFFS, PEOPLE, ANSWERS = range(9)
+STATUS, SEVERITY, OWNER, _RES, EVENTS, DECISIONS, SIGNOFFS, PEOPLE, ANSWERS, GRAPHIC = range(10)
 
 COMMANDS = [
     Case("ack", "command", _command("ack"), _changed(STATUS, "acknowledged")),
@@ -238,6 +282,15 @@ COMMANDS = [
     Case("invite", "command", _command("invite <@U0EVE00001|eve>"), _changed(PEOPLE)),
     Case("followup", "command", _command("followup tooling_gap Bulk takedown"), _changed(EVENTS)),
     Case("signoff", "command", _command("signoff core_policy Remove?"), _changed(SIGNOFFS)),
+    Case("flag", "command", _command("flag graphic"), _changed(GRAPHIC, True)),
+    Case("link", "command", _command("link {original}"), _changed(EVENTS), "original"),
+    Case(
+        "duplicate",
+        "command",
+        _command("duplicate {original}"),
+        _changed(STATUS, "resolved"),
+        "original",
+    ),
     Case("read", "command", _command("status"), _read),
     Case("read", "command", _command("timeline"), _read),
     Case("read", "command", _command("decisions"), _read),
@@ -286,7 +339,17 @@ FORMS = [
     ),
 ]
 BRIEF = [Case("take", "handoff brief", _button(Action.TAKE_OWNERSHIP), _took_ownership)]
-SURFACES = {"command": COMMANDS, "button": BUTTONS, "form": FORMS, "handoff brief": BRIEF}
+MESSAGE = [
+    Case("capture", "message shortcut", _shortcut("add_to_timeline"), _changed(EVENTS)),
+    Case("capture", "reaction", _pin, _changed(EVENTS)),
+]
+SURFACES = {
+    "command": COMMANDS,
+    "button": BUTTONS,
+    "form": FORMS,
+    "handoff brief": BRIEF,
+    "message": MESSAGE,
+}
 
 
 def _fresh(world: World, restricted: bool, case: Case) -> Any:
@@ -296,12 +359,15 @@ def _fresh(world: World, restricted: bool, case: Case) -> Any:
     as_reporter = ACTORS["reporter"]
     world.driver.command(as_reporter, "/esc", "invite <@U0CHI00001|chi>", channel_id=row.channel_id)
     world.settle()
+    if case.needs == "original":
+        _original(world)
     setup = {
+        "original": (),
         "resolved": ("U0CHI00001", "resolve --force Done"),
         "signoff": (as_reporter, "signoff legal ?"),
         "ticked": (as_reporter, "done takedown"),
     }
-    if case.needs:
+    if setup.get(case.needs):
         who, text = setup[case.needs]
         world.driver.command(who, "/esc", text, channel_id=row.channel_id)
     world.settle()
@@ -312,6 +378,8 @@ def _where_from(world: World, case: Case, actor: str, row: Any, inside: bool) ->
     if case.surface == "handoff brief":  # pressed in the bot's DM with the actor
         record, _ = world.emulator._open_dm([actor])
         return str(record["id"])
+    if case.action == "capture" and not row.restricted:  # a public channel: anyone opens it
+        return row.channel_id
     return row.channel_id if inside else world.config.team.channel
 
 

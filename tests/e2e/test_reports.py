@@ -19,7 +19,7 @@ from tests.support.world import World
 HEADER = (
     "id,title,category,policy_area,severity,region,status,restricted,reporter,owner,"
     "created_at,acknowledged_at,resolved_at,time_to_ack_s,time_to_resolve_s,sla_breached,"
-    "decisions,followups,deadline_at,deadline_breached"
+    "decisions,followups,duplicate_of,deadline_at,deadline_breached"
 )
 
 
@@ -41,11 +41,11 @@ def _history(world: World) -> None:
 
 EXPECTED = [
     "ESC-1,Counterfeit ads wave,ads,other,SEV2,global,resolved,false,U0ANA00001,U0BEN00001,"
-    "2026-03-04T17:00:00Z,2026-03-04T17:03:00Z,2026-03-04T19:00:00Z,180,7200,false,1,1,,",
+    "2026-03-04T17:00:00Z,2026-03-04T17:03:00Z,2026-03-04T19:00:00Z,180,7200,false,1,1,,,",
     "ESC-2,Vote buying,election,other,SEV1,global,acknowledged,false,U0ANA00001,U0BEN00001,"
-    "2026-03-04T19:00:00Z,2026-03-04T19:10:00Z,,600,,true,0,0,,",
+    "2026-03-04T19:00:00Z,2026-03-04T19:10:00Z,,600,,true,0,0,,,",
     "ESC-3,[restricted],vip,other,SEV3,global,open,true,U0ANA00001,U0BEN00001,"
-    "2026-03-04T19:10:00Z,,,,,true,0,0,,",
+    "2026-03-04T19:10:00Z,,,,,true,0,0,,,",
 ]
 
 

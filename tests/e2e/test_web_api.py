@@ -258,3 +258,48 @@ def test_another_site_cannot_act_in_the_sandbox(box: Sandbox, web: httpx.Client)
     assert rebound.status_code == 400
     same = web.post("/api/send", json=command, headers={"Origin": box.web_url})
     assert same.status_code == 200
+
+
+def test_pushpin_and_add_to_timeline_in_the_browser_workspace(box: Sandbox, web: httpx.Client):
+    private = raise_restricted(box, web)  # LEAD is in it; the bot posted the card there
+    said = web.post("/api/send", json={"user": LEAD, "channel": private, "text": "Leak is live"})
+    assert said.is_success
+    first = box.emulator.messages(private)[-1]["ts"]
+    assert {"name": "Add to timeline", "callback_id": "add_to_timeline"} in snapshot(
+        web, LEAD, private
+    )["shortcuts"]
+    on_first = {"user": LEAD, "channel": private, "ts": first}
+    assert web.post("/api/react", json={**on_first, "reaction": "pushpin"}).is_success
+    box.bot.services.wait_idle(timeout=30)
+    assert web.post("/api/shortcut", json={**on_first, "callback_id": "add_to_timeline"})
+    box.bot.services.wait_idle(timeout=30)
+    with box.bot.services.db.uow() as uow:
+        added = [e for e in uow.repos.escalations.timeline(1) if e.kind == "message_added"]
+    assert [(e.detail["text"], e.detail["author"]) for e in added] == [("Leak is live", LEAD)]
+    assert added[0].detail["permalink"]
+    told = snapshot(web, LEAD, private)["messages"]
+    assert any("already on the timeline" in m["text"] for m in told)
+
+
+def test_escalate_this_message_in_the_browser_workspace(box: Sandbox, web: httpx.Client):
+    ts = box.emulator.add_message(FEED, "vote-buying offers in this group", user=BEN)
+    on_message = {"user": LEAD, "channel": FEED, "ts": ts}
+    assert web.post("/api/shortcut", json={**on_message, "callback_id": "escalate_message"})
+    box.bot.services.wait_idle(timeout=30)
+    view = snapshot(web, LEAD, FEED)["view"]
+    fields = {b["block_id"]: b.get("element", {}) for b in view["blocks"]}
+    assert "> vote-buying offers in this group" in fields["description"]["initial_value"]
+    values = as_offered(
+        view,
+        title="Vote buying in a group",
+        description=fields["description"]["initial_value"],
+        links=fields["links"]["initial_value"],
+    )
+    answer = web.post("/api/submit", json={"user": LEAD, "view_id": view["id"], "values": values})
+    assert answer.json() == {"ok": True}
+    box.bot.services.wait_idle(timeout=30)
+    thread = [m for m in box.emulator.messages(FEED) if m.get("thread_ts") == ts and m["ts"] != ts]
+    assert len(thread) == 1 and "ESC-1" in thread[0]["text"]
+    with box.bot.services.db.uow() as uow:
+        row = uow.repos.escalations.get(1)
+        assert row is not None and row.links == [fields["links"]["initial_value"]]

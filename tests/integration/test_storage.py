@@ -44,6 +44,7 @@ def test_upgrade_from_empty(empty_db: Database):
         "decisions",
         "signoffs",
         "followups",
+        "escalation_links",
         "overrides",
         "sent_notifications",
         "outbox",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 from pathlib import Path
 
@@ -114,6 +115,18 @@ BROKEN = [
         "playbooks[2].steps[0].owner",
         "unknown key",
     ),
+    (
+        "updates_channel: C0UPDT0001",
+        "updates_channel: stakeholder-updates",
+        "team.updates_channel",
+        "not a Slack channel ID",
+    ),
+    (
+        "update_every: 30m, stakeholder_updates: true}",
+        "update_every: 30m, stakeholder_updates: maybe}",
+        "severities[0].stakeholder_updates",
+        "valid boolean",
+    ),
     ("    due: 24h", "    due: a day", "deadlines[0].due", "invalid duration"),
     ("    due: 1h", "    due: 0m", "deadlines[1].due", "more than zero"),
     ("    remind_before: 2h", "    remind_before: -2h", "deadlines[0].remind_before", "invalid"),
@@ -221,6 +234,19 @@ def test_cross_reference_errors(old, new, path, message):
     assert problem.path == path
     assert message in problem.message
     assert problem.line == _line_of(broken, new)
+
+
+def test_stakeholder_updates_need_an_updates_channel():
+    broken = "\n".join(line for line in TEXT.splitlines() if "updates_channel:" not in line)
+    with pytest.raises(ConfigError) as info:
+        parse_config(broken, "team.yaml")
+    assert [(p.path, p.message) for p in info.value.problems] == [
+        ("severities[0].stakeholder_updates", "needs team.updates_channel to post to"),
+        ("severities[1].stakeholder_updates", "needs team.updates_channel to post to"),
+    ]
+    assert info.value.problems[0].line == _line_of(broken, "id: SEV1")
+    without = re.sub(r",\s*stakeholder_updates: true", "", broken)
+    assert not parse_config(without).briefs_updates("SEV1")
 
 
 # Deadline problems on text met more than once: (old, new, key path, message, line text).

@@ -189,10 +189,10 @@ def test_times_and_cells():
     spec = (
         "id, title, category, policy_area, severity, region, status, restricted, reporter, "
         "owner, created_at, acknowledged_at, resolved_at, time_to_ack_s, time_to_resolve_s, "
-        "sla_breached, decisions, followups, deadline_at, deadline_breached"
+        "sla_breached, decisions, followups, duplicate_of, deadline_at, deadline_breached"
     )
     assert tuple(spec.split(", ")) == COLUMNS
     row: dict[str, object] = dict.fromkeys(COLUMNS)
     row.update(id="ESC-1", title='Say "hi", then go', restricted=True, sla_breached=False)
     lines = to_csv([row]).splitlines()
-    assert lines[1] == 'ESC-1,"Say ""hi"", then go",,,,,,true,,,,,,,,false,,,,'
+    assert lines[1] == 'ESC-1,"Say ""hi"", then go",,,,,,true,,,,,,,,false,,,,,'

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.errors import UserError
-from bot.kinds import CARD, INVITE, POST
+from bot.kinds import CARD, INVITE, POST, UPDATE_BRIEF
 from bot.results import Where
 from bot.usecases.escalations import raise_escalation
 from bot.usecases.lifecycle import (
@@ -171,7 +171,12 @@ def test_post_update_once_per_request_key(raised: Fakes) -> None:
     assert esc.last_update_at == esc.first_response_at == raised.clock()
     [event] = timeline(raised.db, 1, "update")
     assert event.detail == {"text": "Ads paused in EMEA"}
-    assert staged_since(raised, before) == {f"card:1:{event.id}": CARD, f"post:1:{event.id}": POST}
+    assert stored(raised.db, 1).severity == "SEV2"  # briefed to the updates channel too
+    assert staged_since(raised, before) == {
+        f"card:1:{event.id}": CARD,
+        f"brief:1:{event.id}": UPDATE_BRIEF,
+        f"post:1:{event.id}": POST,
+    }
     assert "Ads paused in EMEA" in outbox_item(raised.db, f"post:1:{event.id}").payload["text"]
     request = processed(raised.db, "upd-1")
     assert request is not None and request.kind == "update"
