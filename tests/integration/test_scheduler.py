@@ -844,3 +844,27 @@ def test_resolving_stops_deadline_pings_even_between_claim_and_send(db, config, 
         }
     finally:
         a.close()
+
+
+def test_the_weekly_digest_counts_deadline_breaches_by_category_and_region(db, config, emulator):
+    a = node(db, config, emulator, T0)
+    try:
+        in_time = raise_and_staff(a, LEGAL_ORDER)
+        raise_and_staff(a, "SEV2 #legal_request Subpoena 26-201")  # never resolved
+        raise_and_staff(a, "SEV2 #ads Counterfeit ads wave")  # no deadline
+        with db.uow() as uow:
+            esc = uow.repos.escalations.get(in_time)
+            assert esc is not None
+            esc.status, esc.resolved_at = kinds.STATUS_RESOLVED, T0 + timedelta(hours=3)
+            uow.commit()
+        monday = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
+        assert "digest:2026-W11" in a.tick(monday).sent
+        [digest] = [
+            m for m in emulator.messages(config.team.channel) if "Weekly digest" in m["text"]
+        ]
+        assert (
+            "*Deadlines breached:* 1 of 2 · by category: legal_request 1 · by region: global 1"
+            in str(digest["blocks"])
+        )
+    finally:
+        a.close()
