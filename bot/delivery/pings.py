@@ -12,7 +12,7 @@ from typing import Any
 
 from bot import blocks
 from bot.blocks.pings import PAGES_PER_DM
-from bot.delivery.outbox import Job, Later, NotReady, Permanent
+from bot.delivery.jobs import Job, Later, NotReady, Permanent
 from bot.delivery.posts import post_once, record_invites
 from bot.kinds import (
     CARD_EVENT,
