@@ -11,6 +11,9 @@ latest due ping: when the bot was down across several due moments, the earlier o
 recorded as skipped and the latest one, if still relevant, is sent once. Pages are the
 exception: steps add up, so each step that fell due is sent once (see `due_pages`).
 
+Over 500 lines: one finder per family of pings over the one snapshot and ledger cache they
+share; the cache's pruning must know every family's keys.
+
 Planning works in whole epoch seconds: a pass reads one small row per open escalation, and
 integers are cheap to fetch and to do arithmetic on.
 """

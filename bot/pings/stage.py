@@ -3,6 +3,9 @@
 A claim and the items it stages commit in one transaction: the ledger's unique key makes a
 second process, a reconcile pass or a restart unable to stage the same ping again, and the
 outbox retries the staged items until Slack has them.
+
+Over 500 lines: one stager per ping kind, each re-checking in the claiming transaction what
+its finder saw; they share the batch's bulk writes and the claim loop that calls them.
 """
 
 from __future__ import annotations
