@@ -179,6 +179,14 @@ class StakeholderGroup(_Model):
         return self
 
 
+class RoleConfig(_Model):
+    """A role someone holds on an escalation (`/esc role <role> <@user>`); `required_for`
+    lists the severities whose escalations remind their owner while it is empty."""
+
+    name: str = Field(min_length=1, max_length=80)
+    required_for: list[str] = Field(default_factory=list)
+
+
 RoutingKey = Literal["category", "policy_area", "severity", "region", "surface"]
 
 
@@ -221,6 +229,7 @@ class TeamConfig(_Model):
     surfaces: list[Ident] = Field(default_factory=list)
     routing: list[RoutingRule] = Field(default_factory=list)
     playbooks: list[Playbook] = Field(default_factory=list)
+    roles: dict[Ident, RoleConfig] = Field(default_factory=dict)
 
     def severity(self, severity_id: str) -> Severity:
         """Return the severity with this ID; raise KeyError when unknown."""
@@ -237,6 +246,10 @@ class TeamConfig(_Model):
             return False
         return wanted and self.team.updates_channel is not None
 
+    def required_roles(self, severity_id: str) -> list[str]:
+        """Return the IDs of the roles an escalation of this severity must have filled."""
+        return [rid for rid, role in self.roles.items() if severity_id in role.required_for]
+
     @property
     def severity_ids(self) -> list[str]:
         """Return the severity IDs in config order."""
@@ -246,7 +259,6 @@ class TeamConfig(_Model):
     def default_category(self) -> str:
         """Return `other` when configured, else the first category."""
         return "other" if "other" in self.categories else self.categories[0]
-
 
 
 # ---------------------------------------------------------------------------
@@ -469,6 +481,10 @@ def _cross_check(config: TeamConfig) -> list[tuple[tuple[Any, ...], str]]:
                         f"unknown stakeholder group {item.signoff!r}",
                     )
                 )
+    for rid, role in config.roles.items():
+        for v, value in enumerate(role.required_for):
+            if value not in ids:
+                out.append((("roles", rid, "required_for", v), f"unknown severity {value!r}"))
     for name, rotation in config.rotations.items():
         for li, layer in enumerate(rotation.layers):
             if layer.restrict is not None and len(set(layer.restrict.days)) != len(

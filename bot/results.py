@@ -214,6 +214,16 @@ class CardFacts:
     pending_signoffs: list[str] = field(default_factory=list)
     paging: list[str] = field(default_factory=list)  # see `paging`
     checklist: list[ChecklistStep] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)  # role ID -> holder
+
+
+@dataclass
+class Roles:
+    """An escalation's configured roles and who holds each, as `/esc roles` shows them."""
+
+    esc: Escalation
+    holders: dict[str, str] = field(default_factory=dict)  # role ID -> user
+    required: list[str] = field(default_factory=list)  # the role IDs its severity requires
 
 
 @dataclass
@@ -232,6 +242,7 @@ class Review:
     now: datetime
     ack_within_s: int | None = None
     checklist: list[ChecklistStep] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)  # role ID -> holder
     timeline: list[TimelineEvent] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     signoffs: list[Signoff] = field(default_factory=list)

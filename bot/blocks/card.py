@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 from bot.blocks.checklist import checklist_note, step_line
 from bot.blocks.common import GRAPHIC_WARNING, Action, _mention, _when, button, context, section
 from bot.blocks.pings import _who
+from bot.blocks.roles import roles_note
 from bot.results import CardFacts
 
 
@@ -166,6 +167,10 @@ def live_card(
         notes.append(f"Resolved {_when(esc.resolved_at)}")
     at = next((i for i, b in enumerate(card) if b.get("type") == "actions"), len(card))
     card.insert(at, context(" · ".join(notes)))
+    required = config.required_roles(esc.severity) if esc.status != "resolved" else []
+    held = roles_note(config, facts.roles, required)
+    if held:
+        card.insert(at, section(held))
     return text, card
 
 

@@ -11,6 +11,7 @@ from bot.blocks.checklist import step_line
 from bot.blocks.common import _mention, _when, context, section
 from bot.blocks.pings import span
 from bot.blocks.replies import event_line
+from bot.blocks.roles import role_lines
 from bot.config import TeamConfig
 from bot.results import Review
 from bot.text import escape, truncate
@@ -67,6 +68,14 @@ def review_data(review: Review, config: TeamConfig) -> dict[str, Any]:
             "ack_deadline": _iso(esc.ack_deadline),
             "outcome": _sla(review),
         },
+        "roles": [
+            {
+                "role": rid,
+                "name": config.roles[rid].name if rid in config.roles else rid,
+                "holder": user,
+            }
+            for rid, user in review.roles.items()
+        ],
         "checklist": [
             {
                 "id": s.step_id,
@@ -162,6 +171,8 @@ def _lines(review: Review, config: TeamConfig) -> list[tuple[str, list[str]]]:
         ("SLA", [f"Acknowledgement SLA {sla['outcome']}{within}"]),
     ]
     groups = {gid: g.name for gid, g in config.stakeholders.items()}
+    if review.roles:
+        out.append(("Roles", role_lines(config, review.roles, [])))
     out.append(("Checklist", [step_line(s, groups) for s in review.checklist] or ["None."]))
     shown = review.timeline[-TIMELINE_LIMIT:]
     timeline = [

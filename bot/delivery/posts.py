@@ -80,6 +80,7 @@ def card_facts(uow: UnitOfWork, esc: Escalation) -> results.CardFacts:
         pending_signoffs=[s.group for s in signoffs if s.status == "pending"],
         paging=blocks.paging(esc),
         checklist=uow.repos.escalations.checklist(esc.id),
+        roles={r: h.user_id for r, h in uow.repos.escalations.roles(esc.id).items()},
     )
 
 

@@ -23,6 +23,7 @@ from bot.kinds import (
     OUT_HANDOFF_BRIEF,
     OUT_PAGE,
     OUT_PAGE_DM,
+    OUT_ROLE_REMINDER,
     OUT_SHIFT_START,
     OUT_SIGNOFF_REMINDER,
     OUT_UPDATE_REMINDER,
@@ -62,6 +63,7 @@ HANDLERS: dict[str, Handler] = {
     OUT_HANDOFF_BRIEF: pings.send_handoff_brief,
     OUT_UPDATE_REMINDER: pings.send_update_reminder,
     OUT_SIGNOFF_REMINDER: pings.send_signoff_reminder,
+    OUT_ROLE_REMINDER: pings.send_role_reminder,
     OUT_GAPS: pings.send_gaps,
     OUT_DIGEST: pings.send_digest,
 }

@@ -28,6 +28,7 @@ def collect(uow: UnitOfWork, config: TeamConfig, esc: Escalation, now: datetime)
         now=now,
         ack_within_s=ack_within,
         checklist=repos.escalations.checklist(esc.id),
+        roles={r: h.user_id for r, h in repos.escalations.roles(esc.id).items()},
         timeline=repos.escalations.timeline(esc.id),
         decisions=repos.decisions.chain(esc.id),
         signoffs=repos.escalations.signoffs(esc.id),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from storage.models import (
     Escalation,
+    RoleHolder,
     Signoff,
 )
 
@@ -100,6 +101,37 @@ class PingRepository:
             .join(Escalation, Escalation.id == Signoff.escalation_id)
             .where(Signoff.status == "pending", Escalation.status.in_(open_statuses))
         ).all()
+
+    def role_gaps(
+        self, statuses: Sequence[str], required: Mapping[str, Sequence[str]]
+    ) -> list[tuple[int, str, int, frozenset[str]]]:
+        """Return (id, severity, epoch created, roles held) of the escalations in these
+        statuses whose severity requires roles (`required`: severity → role IDs) that are
+        not all held."""
+        if not required:
+            return []
+        rows = self.session.execute(
+            select(Escalation.id, Escalation.severity, epoch(Escalation.created_at)).where(
+                Escalation.status.in_(statuses), Escalation.severity.in_(list(required))
+            )
+        ).all()
+        if not rows:
+            return []
+        held: dict[int, set[str]] = {}
+        numbers = [row[0] for row in rows]
+        for start in range(0, len(numbers), 1000):
+            for number, role in self.session.execute(
+                select(RoleHolder.escalation_id, RoleHolder.role).where(
+                    RoleHolder.escalation_id.in_(numbers[start : start + 1000])
+                )
+            ):
+                held.setdefault(number, set()).add(role)
+        out = []
+        for number, severity, created in rows:
+            roles = frozenset(held.get(number, ()))
+            if not set(required[severity]) <= roles:
+                out.append((number, severity, created, roles))
+        return out
 
     def owned(self, owner: str, statuses: Sequence[str]) -> list[int]:
         """Return the numbers of the escalations `owner` owns in these statuses."""

@@ -472,6 +472,8 @@ def expected_pings(config: TeamConfig, plans: list[Plan], end: datetime) -> set[
         at = p.created + severity.update_every
         while at < until:
             out.add(f"update_reminder:{p.number}:{pings.stamp(at)}")
+            if config.required_roles(p.severity):  # nobody is given a role in the plan
+                out.add(f"role_reminder:{p.number}:{pings.stamp(at)}")
             at += severity.update_every
         if p.signoff_at:
             until = min(t for t in (p.answered, p.resolved, end + STEP) if t is not None)
