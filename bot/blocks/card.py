@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.config import TeamConfig
@@ -23,11 +23,13 @@ def escalation_card(
     config: TeamConfig,
     paged: Sequence[str] = (),
     checklist: Sequence[ChecklistStep] = (),
+    roles: Mapping[str, str] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """Return the pinned summary card of an escalation: fallback text and blocks.
 
     `paged` (see `paging`) are mentioned: the card carries the first page into the channel;
-    `checklist` is the playbook steps it got at creation.
+    `checklist` is the playbook steps it got at creation; `roles` who holds which role
+    (the required ones nobody holds are shown as needed).
     """
     title = escape(esc.title)
     text = f"{esc.ref} [{esc.severity}] {title} — {esc.status}"
@@ -71,6 +73,10 @@ def escalation_card(
         groups = {gid: group.name for gid, group in config.stakeholders.items()}
         lines = [f"*{checklist_note(checklist)}*", *(step_line(s, groups) for s in checklist)]
         blocks.append(section(truncate("\n".join(lines), 2900)))
+    required = config.required_roles(esc.severity) if esc.status != "resolved" else []
+    held = roles_note(config, roles or {}, required)
+    if held:
+        blocks.append(section(held))
     if paged:  # the first page's mention rides on the card: no message of its own
         blocks.append(
             section(f":pager: Paging {_who(paged)} — press *Acknowledge* to stop the paging.")
@@ -150,7 +156,7 @@ def live_card(
     esc: Escalation, config: TeamConfig, facts: CardFacts
 ) -> tuple[str, list[dict[str, Any]]]:
     """Return the pinned card with what has happened since: ack, last update, log, sign-offs."""
-    text, card = escalation_card(esc, config, facts.paging, facts.checklist)
+    text, card = escalation_card(esc, config, facts.paging, facts.checklist, facts.roles)
     notes = []
     if esc.acknowledged_at is not None:
         notes.append(
@@ -167,10 +173,6 @@ def live_card(
         notes.append(f"Resolved {_when(esc.resolved_at)}")
     at = next((i for i, b in enumerate(card) if b.get("type") == "actions"), len(card))
     card.insert(at, context(" · ".join(notes)))
-    required = config.required_roles(esc.severity) if esc.status != "resolved" else []
-    held = roles_note(config, facts.roles, required)
-    if held:
-        card.insert(at, section(held))
     return text, card
 
 
