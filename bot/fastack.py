@@ -27,7 +27,7 @@ ratios, not the milliseconds; the full escbot was 0.99x, bare Bolt with its defa
   threads before background ones, and gives a request up after `REQUEST_QUEUE_S` so it says
   "Not saved" within Slack's 3 s. Without the order: 1.09x; the per-thread deadlines go with
   it (tests/e2e/test_edges_process.py asserts the 3 s), so it stays.
-  The outbox's `Intake` (group_commit, bot.delivery.outbox) saves the items of concurrent
+  The outbox's `Intake` (group_commit, bot.delivery.intake) saves the items of concurrent
   requests in one commit through `storage.repositories.OutboxInsert` on the driver's
   connection (`Database.driver_transaction`). Without it: 1.27x.
 - `tune_process`, `freeze_heap` (tuning): a 0.5 ms switch interval, so a request waiting to

@@ -247,3 +247,5 @@ class Review:
     decisions: list[Decision] = field(default_factory=list)
     signoffs: list[Signoff] = field(default_factory=list)
     followups: list[Followup] = field(default_factory=list)
+    # related escalations as (how: related | duplicate | duplicated_by, the other one)
+    linked: list[tuple[str, Escalation]] = field(default_factory=list)

@@ -15,6 +15,7 @@ from bot.blocks.roles import role_lines
 from bot.config import TeamConfig
 from bot.results import Review
 from bot.text import escape, truncate
+from storage.models import Escalation
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 _DATE = re.compile(r"<!date\^\d+\^[^|]*\|([^>]*)>")
@@ -125,6 +126,15 @@ def review_data(review: Review, config: TeamConfig) -> dict[str, Any]:
             {"id": f.id, "kind": f.kind, "text": f.text, "owner": f.owner, "status": f.status}
             for f in review.followups
         ],
+        "linked": [
+            {
+                "id": other.ref,
+                "how": how,
+                "restricted": other.restricted,
+                "title": None if other.restricted else other.title,
+            }
+            for how, other in review.linked
+        ],
     }
 
 
@@ -219,7 +229,23 @@ def _lines(review: Review, config: TeamConfig) -> list[tuple[str, list[str]]]:
             or ["None."],
         )
     )
+    out.append(
+        ("Linked escalations", [_linked(how, other) for how, other in review.linked] or ["None."])
+    )
     return out
+
+
+_HOW = {"related": "related", "duplicate": "this duplicates", "duplicated_by": "duplicated by"}
+
+
+def _linked(how: str, other: Escalation) -> str:
+    """Name a linked escalation: a restricted one by its ID alone, as everywhere outside it."""
+    name = (
+        f"{other.ref} (restricted)"
+        if other.restricted
+        else f"{other.ref} {escape(truncate(other.title, 120))}"
+    )
+    return f"{_HOW.get(how, how)}: {name}"
 
 
 def review_markdown(review: Review, config: TeamConfig) -> str:

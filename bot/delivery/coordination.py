@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from bot import blocks
-from bot.delivery.outbox import Job, NotReady
+from bot.delivery.jobs import Job, NotReady
 from bot.delivery.posts import post_once
 from bot.kinds import CARD_EVENT
 from bot.services import Services

@@ -5,117 +5,40 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
 import threading
 import time
-import uuid
-from collections import deque
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 
 from bot import logs
 from bot.clock import Clock
+from bot.delivery.intake import Intake
+from bot.delivery.jobs import (
+    LEASE,
+    MAX_BACKOFF,
+    RENEW_EVERY,
+    URGENT_WORKERS,
+    WAITING,
+    Handler,
+    Job,
+    Later,
+    NotReady,
+    Permanent,
+    _running,
+    _split,
+    waiting_time,
+    worker_name,
+)
 from bot.errors import database_unreachable
 from bot.executors import TrackedPool
 from bot.fastack import Foreground
 from storage.db import Database
 from storage.models import OutboxItem
-from storage.repositories import NewItem, OutboxInsert
+from storage.repositories import NewItem
 
 log = logging.getLogger(__name__)
-
-# A worker holds an item for LEASE and renews it every RENEW_EVERY while it runs, so an item
-# held by a process that died without a trace is free again within LEASE.
-LEASE = timedelta(seconds=60)
-RENEW_EVERY = 15.0
-MAX_BACKOFF = timedelta(minutes=10)
-URGENT_WORKERS = 8  # the urgent lane's threads (pages; mostly waiting out per-person limits)
-
-
-WAITING = "waiting: "  # how last_error starts while an item waits for another one
-MIN_WAIT = timedelta(seconds=1)
-MAX_WAIT = timedelta(minutes=1)
-
-
-class Permanent(Exception):
-    """The side effect can never succeed; stop retrying it."""
-
-
-class NotReady(Exception):
-    """What the item builds on (an escalation's channel, its card) is not done yet.
-
-    The item waits without spending an attempt: it is tried again soon (the older the item,
-    the less often, up to once a minute) and at once when `wake` says its escalation moved on.
-    """
-
-
-class Later(Exception):
-    """Not now, but in `seconds` (a rate limit Slack would otherwise answer with a 429).
-
-    The item is released without spending an attempt and is due again then; no worker
-    thread waits for it meanwhile.
-    """
-
-    def __init__(self, seconds: float, reason: str = "rate limited"):
-        super().__init__(f"{reason}: again in {seconds:.2f} s")
-        self.seconds = max(0.0, seconds)
-
-
-def waiting_time(age: timedelta) -> timedelta:
-    """Return how long an item of this age waits before looking again: a tenth of its age."""
-    return min(max(age / 10, MIN_WAIT), MAX_WAIT)
-
-
-@dataclass(frozen=True)
-class Job:
-    """An outbox item as handed to its handler."""
-
-    id: int
-    key: str
-    kind: str
-    escalation_id: int | None
-    payload: dict[str, Any]
-    attempt: int  # 1 on the first try
-
-    @property
-    def retrying(self) -> bool:
-        """Return True when an earlier attempt may have done part of the work."""
-        return self.attempt > 1
-
-
-Handler = Callable[[Job], None]
-
-
-def worker_name() -> str:
-    """Return this process's worker name, `host:pid:token` (the token tells restarts apart)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _split(owner: str) -> tuple[str, int, str] | None:
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].isdigit():
-        return None
-    return parts[0], int(parts[1]), parts[2]
-
-
-def _running(pid: int) -> bool:
-    """Return True when the process exists on this host and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            state = stat.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
 
 
 def backoff(attempt: int) -> timedelta:
@@ -213,6 +136,7 @@ class Outbox:
         permanent: bool = False,
         waiting: bool = False,
         later: float | None = None,
+        within: float | None = None,
     ) -> None:
         now = self.clock()
         again = False
@@ -231,7 +155,10 @@ class Outbox:
                 item.last_error = (WAITING + error)[:2000]
                 with self._lock:
                     again = job.escalation_id in self._woken
-                item.next_attempt_at = now if again else now + waiting_time(now - item.created_at)
+                wait = waiting_time(now - item.created_at)
+                if within is not None:
+                    wait = min(wait, timedelta(seconds=max(0.0, within)))
+                item.next_attempt_at = now if again else now + wait
             else:
                 item.last_error = error[:2000]
                 if permanent:
@@ -312,7 +239,7 @@ class Outbox:
             return False
         except NotReady as exc:
             log.debug("outbox %s waits: %s", job.key, exc)
-            self._finish(job, str(exc), waiting=True)
+            self._finish(job, str(exc), waiting=True, within=exc.within)
             return False
         except Permanent as exc:
             log.error("outbox %s gave up: %s", job.key, exc)
@@ -555,113 +482,6 @@ class Outbox:
             self._thread = None
         self.pool.wait_idle()
         self.urgent_pool.wait_idle()
-
-
-class Intake:
-    """Saves side effects accepted on request threads in shared transactions (group commit).
-
-    A request that must not be acknowledged before its work is saved queues its item. If no
-    request is saving at that moment, it saves itself, together with whatever queued up in
-    the meantime, in one statement and one commit; requests arriving while it does wait, and
-    the first of them then saves the next batch for all of them. Under a burst of commands the
-    cost per request falls, instead of each request queueing for the database on its own;
-    alone, a request saves its item at once on its own thread.
-    """
-
-    def __init__(self, db: Database, clock: Clock, max_batch: int = 200):
-        self.db = db
-        self.insert = OutboxInsert.of(db.engine.dialect)
-        self.clock = clock
-        self.max_batch = max_batch
-        self._queue: deque[_Accepted] = deque()
-        self._lock = threading.Lock()
-        self._saving = False
-
-    def add(self, item: NewItem) -> bool:
-        """Save the item (waiting for the commit); return False when its key was there already.
-
-        Raises what the database raised when it could not be saved.
-        """
-        accepted = _Accepted(item)
-        with self._lock:
-            self._queue.append(accepted)
-            lead = not self._saving
-            self._saving = True
-        if not lead:
-            accepted.wait()  # saved by another request, or asked to save the next batch
-        if not accepted.saved:
-            self._lead()
-        if accepted.error is not None:
-            raise accepted.error
-        return accepted.created
-
-    def _lead(self) -> None:
-        with self._lock:
-            batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
-        away: Exception | None = None
-        try:
-            away = self._save(batch)
-        finally:
-            with self._lock:
-                # Those that queued while the database was found away are told so now, not
-                # after another attempt each (Slack's 3 s would not wait for it).
-                stranded = list(self._queue) if away is not None else []
-                if away is not None:
-                    self._queue.clear()
-                following = self._queue[0] if self._queue else None
-                self._saving = following is not None
-            for accepted in stranded:
-                self._settle(accepted, error=away)
-            if following is not None:
-                following.wake()  # not saved yet: it saves the next batch
-
-    def _save(self, batch: list[_Accepted]) -> Exception | None:
-        """Save a batch; return the error when the database was unreachable, else None."""
-        try:
-            with self.db.driver_transaction() as connection:
-                created = self.insert.run(connection, [a.item for a in batch], self.clock())
-        except Exception as exc:
-            unreachable = database_unreachable(exc)
-            if len(batch) > 1 and not unreachable:
-                for accepted in batch:  # save the others: one bad item must not sink the batch
-                    self._save([accepted])
-                return None
-            for accepted in batch:  # the database is away: none of them can be saved now
-                self._settle(accepted, error=exc)
-            return exc if unreachable else None
-        for accepted in batch:  # a key repeated in the batch: the first one created it
-            self._settle(accepted, created=accepted.item.key in created)
-            created.discard(accepted.item.key)
-        return None
-
-    @staticmethod
-    def _settle(
-        accepted: _Accepted, *, created: bool = False, error: Exception | None = None
-    ) -> None:
-        accepted.created, accepted.error, accepted.saved = created, error, True
-        accepted.wake()
-
-
-@dataclass
-class _Accepted:
-    item: NewItem
-    saved: bool = False
-    created: bool = False
-    error: Exception | None = None
-    # Held until the item's request may go on: a lock, far cheaper to make than an Event,
-    # and one is made for every command acknowledged.
-    _waiting: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self._waiting.acquire()
-
-    def wait(self) -> None:
-        """Block until `wake` is called (by the thread that saved the item, or to lead)."""
-        self._waiting.acquire()
-
-    def wake(self) -> None:
-        """Let the item's request go on; called once."""
-        self._waiting.release()
 
 
 def _log_failure(exc: Exception, message: str, *args: object) -> None:

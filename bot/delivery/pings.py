@@ -12,7 +12,7 @@ from typing import Any
 
 from bot import blocks
 from bot.blocks.pings import PAGES_PER_DM
-from bot.delivery.outbox import Job, Later, NotReady, Permanent
+from bot.delivery.jobs import Job, Later, NotReady, Permanent
 from bot.delivery.posts import post_once, record_invites
 from bot.kinds import (
     CARD_EVENT,
@@ -123,7 +123,9 @@ def send_page_dm(svc: Services, job: Job) -> None:
     if ready is None or esc is None:
         return
     if not ready:
-        raise NotReady(f"{esc.ref} has no channel yet")  # the DM links to it, if it can
+        # The DM links to the channel if it can; at the grace's end it goes without.
+        grace = (esc.created_at + PAGE_DM_GRACE - svc.clock()).total_seconds()
+        raise NotReady(f"{esc.ref} has no channel yet", within=grace)
     step, round_ = job.payload["step"], job.payload["round"]
     user = job.payload.get("user")
     if user:

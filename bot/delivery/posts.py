@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import blocks, policy, results
-from bot.delivery.outbox import Job, NotReady
+from bot.delivery.jobs import Job, NotReady
 from bot.kinds import CARD_EVENT
 from bot.services import Services
 from bot.slack import InviteResult

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 
 from bot.delivery import coordination, pings, posts, staffing
-from bot.delivery.outbox import Job
+from bot.delivery.jobs import Job
 from bot.kinds import (
     CAPTURE,
     CARD,

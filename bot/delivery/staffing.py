@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from bot import blocks
-from bot.delivery.outbox import Job
+from bot.delivery.jobs import Job
 from bot.delivery.posts import post_once, record_invites
 from bot.parsing.escalate import EscalationDraft
 from bot.services import Services

@@ -14,9 +14,9 @@ from collections import Counter as Tally
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 
 from bot.errors import database_unreachable
 from bot.kinds import (
@@ -51,6 +51,7 @@ from schedules import rotation as engine
 from storage.db import UnitOfWork
 from storage.models import Escalation, Participant, Signoff, TimelineEvent
 from storage.repositories import NewItem
+from storage.repositories.base import unnest_insert
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +120,29 @@ def _claim(svc: Services, dues: Sequence[Due], now: datetime) -> Claimed:
         # What the won pings stage from, read in bulk: one query a batch instead of one (and a
         # flush) a ping, and each page step's targets resolved once (bench_scheduler: the
         # first pass after start over a backlog of missed pages at 10k open escalations).
+        # Pages read plain rows (status, roles): no ORM object is loaded for them.
+        staging = [d for d in dues if d.send and d.key in won and d.escalation_id]
         held = uow.repos.escalations.load_many(  # the session keeps only what is referenced
-            {d.escalation_id for d in dues if d.send and d.key in won and d.escalation_id}
+            {d.escalation_id for d in staging if d.kind != PAGE and d.escalation_id}
         )
-        bulk = _Bulk()
+        bulk = _Bulk(
+            states=uow.repos.escalations.paging_states(
+                {d.escalation_id for d in staging if d.kind == PAGE and d.escalation_id}
+            )
+        )
+        # The escalations each outgoing person owns, read once for the batch's shift-start
+        # reminders and handoff briefs rather than once each.
+        outgoing = {
+            d.data["outgoing"]
+            for d in dues
+            if d.send and d.key in won and d.kind in (SHIFT_START, HANDOFF) and d.data["outgoing"]
+        }
+        owned = uow.repos.pings.owned_many(outgoing, OPEN) if outgoing else {}
         stagers: dict[str, Stager] = {
             **STAGERS,
             PAGE: functools.partial(_stage_page, targets={}, bulk=bulk),
+            SHIFT_START: functools.partial(_stage_shift_start, owned=owned),
+            HANDOFF: functools.partial(_stage_handoff, owned=owned),
         }
         items: list[NewItem] = []
         for due in dues:
@@ -161,13 +178,22 @@ class _Bulk:
     participants: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     added: set[tuple[int, str]] = field(default_factory=set)
+    # escalation: (status, acknowledged_at, role by user), read for the batch's pages
+    states: dict[int, tuple[str, datetime | None, dict[str, str]]] = field(default_factory=dict)
+    oncall: set[tuple[int, str]] = field(default_factory=set)  # participants paged now
 
     def insert(self, uow: UnitOfWork) -> None:
-        if self.participants:
-            uow.session.execute(insert(Participant), self.participants)
-        if self.events:
-            uow.session.execute(insert(TimelineEvent), self.events)
-        self.participants, self.events, self.added = [], [], set()
+        if self.oncall:
+            uow.repos.escalations.make_oncall(self.oncall)
+        connection = uow.session.connection()
+        for model, rows in ((Participant, self.participants), (TimelineEvent, self.events)):
+            if not rows:
+                continue
+            if connection.dialect.name == "postgresql":  # one short statement over arrays
+                unnest_insert(connection, cast(Table, model.__table__), rows)
+            else:
+                uow.session.execute(insert(model), rows)
+        self.participants, self.events, self.added, self.oncall = [], [], set(), set()
 
 
 def _stage_page(
@@ -180,9 +206,20 @@ def _stage_page(
 ) -> list[NewItem] | None:
     """Stage a page; `targets` memoizes whom each spec pages at `now` over one batch, and
     `bulk` collects the rows it adds to write them at the batch's end."""
-    esc = uow.repos.escalations.get(int(due.escalation_id or 0))
-    if esc is None or esc.status not in PAGEABLE or esc.acknowledged_at is not None:
-        return None  # acknowledged since the pass read it: paging has stopped
+    number = int(due.escalation_id or 0)
+    roles: dict[str, str] = {}
+    present: dict[str, Participant] = {}
+    if bulk is not None:  # plain rows read for the batch
+        state = bulk.states.get(number)
+        if state is None or state[0] not in PAGEABLE or state[1] is not None:
+            return None  # acknowledged since the pass read it: paging has stopped
+        roles = state[2]
+    else:
+        esc = uow.repos.escalations.get(number)
+        if esc is None or esc.status not in PAGEABLE or esc.acknowledged_at is not None:
+            return None  # acknowledged since the pass read it: paging has stopped
+        present = {p.user_id: p for p in esc.participants}
+        roles = {user: p.role for user, p in present.items()}
     round_, step = due.data["round"], due.data["step"]
     users: dict[str, None] = {}
     usergroups: dict[str, None] = {}
@@ -193,7 +230,6 @@ def _stage_page(
             target = memo[spec] = svc.oncall.target(uow.repos.overrides, spec, now)
         users.update(dict.fromkeys(target.users))
         usergroups.update(dict.fromkeys(target.usergroups))
-    present = {p.user_id: p for p in esc.participants}
     detail = {
         "round": round_,
         "step": step,
@@ -201,48 +237,61 @@ def _stage_page(
         "usergroups": list(usergroups),
         "due_at": due.due_at.isoformat(),
     }
-    for user in users:
+    for user in users:  # paged: a responder of this escalation from now on
         if user in present:
-            present[user].role = "oncall"  # paged: a responder of this escalation from now on
+            present[user].role = "oncall"
+        elif user in roles:
+            if roles[user] != "oncall" and bulk is not None:
+                bulk.oncall.add((number, user))
         elif bulk is None:
             uow.repos.escalations.add_participant(
-                Participant(escalation_id=esc.id, user_id=user, role="oncall", added_at=now)
+                Participant(escalation_id=number, user_id=user, role="oncall", added_at=now)
             )
-        elif (esc.id, user) not in bulk.added:  # another page of the batch may add them too
-            bulk.added.add((esc.id, user))
+        elif (number, user) not in bulk.added:  # another page of the batch may add them too
+            bulk.added.add((number, user))
             bulk.participants.append(
-                {"escalation_id": esc.id, "user_id": user, "role": "oncall", "added_at": now}
+                {"escalation_id": number, "user_id": user, "role": "oncall", "added_at": now}
             )
     if bulk is None:
-        uow.repos.escalations.add_event(esc.id, now, "paged", None, **detail)
+        uow.repos.escalations.add_event(number, now, "paged", None, **detail)
     else:
         bulk.events.append(
-            {"escalation_id": esc.id, "at": now, "kind": "paged", "actor": None, "detail": detail}
+            {"escalation_id": number, "at": now, "kind": "paged", "actor": None, "detail": detail}
         )
     common = {"round": round_, "step": step}
     items = [
         _item(
             due.key,
             OUT_PAGE,
-            esc.id,
+            number,
             users=list(users),
             usergroups=list(usergroups),
             **common,
         )
     ]
-    items += [_item(f"{due.key}:dm:{u}", OUT_PAGE_DM, esc.id, user=u, **common) for u in users]
+    items += [_item(f"{due.key}:dm:{u}", OUT_PAGE_DM, number, user=u, **common) for u in users]
     items += [
-        _item(f"{due.key}:dm:{g}", OUT_PAGE_DM, esc.id, usergroup=g, **common) for g in usergroups
+        _item(f"{due.key}:dm:{g}", OUT_PAGE_DM, number, usergroup=g, **common) for g in usergroups
     ]
     return items
 
 
-def _owned_open(uow: UnitOfWork, owner: str | None) -> list[int]:
-    return uow.repos.pings.owned(owner, OPEN) if owner else []
+def _owned_open(
+    uow: UnitOfWork, owner: str | None, owned: dict[str, list[int]] | None = None
+) -> list[int]:
+    if not owner:
+        return []
+    if owned is not None and owner in owned:
+        return list(owned[owner])
+    return uow.repos.pings.owned(owner, OPEN)
 
 
 def _stage_shift_start(
-    svc: Services, uow: UnitOfWork, due: Due, now: datetime
+    svc: Services,
+    uow: UnitOfWork,
+    due: Due,
+    now: datetime,
+    owned: dict[str, list[int]] | None = None,
 ) -> list[NewItem] | None:
     data = due.data
     at, end = instant(data["at"]), instant(data["until"])  # the incoming stretch, as planned
@@ -256,12 +305,18 @@ def _stage_shift_start(
             start=at.isoformat(),
             end=end.isoformat(),
             outgoing=data["outgoing"],
-            escalations=_owned_open(uow, data["outgoing"]),
+            escalations=_owned_open(uow, data["outgoing"], owned),
         )
     ]
 
 
-def _stage_handoff(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> list[NewItem] | None:
+def _stage_handoff(
+    svc: Services,
+    uow: UnitOfWork,
+    due: Due,
+    now: datetime,
+    owned: dict[str, list[int]] | None = None,
+) -> list[NewItem] | None:
     data = due.data
     common = {
         "rotation": data["rotation"],
@@ -274,7 +329,7 @@ def _stage_handoff(svc: Services, uow: UnitOfWork, due: Due, now: datetime) -> l
         _item(
             f"{due.key}:brief",
             OUT_HANDOFF_BRIEF,
-            escalations=_owned_open(uow, data["outgoing"]),
+            escalations=_owned_open(uow, data["outgoing"], owned),
             **common,
         ),
     ]

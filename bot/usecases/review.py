@@ -33,6 +33,11 @@ def collect(uow: UnitOfWork, config: TeamConfig, esc: Escalation, now: datetime)
         decisions=repos.decisions.chain(esc.id),
         signoffs=repos.escalations.signoffs(esc.id),
         followups=repos.escalations.followups(esc.id),
+        linked=[
+            (link.kind, other)
+            for link in repos.escalations.links(esc.id)
+            if (other := repos.escalations.get(link.related_id)) is not None
+        ],
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from storage.models import (
     SentNotification,
 )
+from storage.repositories.base import unnest_insert
 
 FIRST_START = "start:first"  # the ledger row saying since when pings run on this database
 
@@ -104,6 +105,9 @@ class LedgerRepository:
         # driver's insertmanyvalues: a third of the cost of compiling a VALUES list per batch
         # (bench_scheduler: the first pass after start over a backlog).
         table = cast(Table, SentNotification.__table__)
+        if dialect == "postgresql":  # one short statement over arrays, however many rows
+            connection = self.session.connection()
+            return set(unnest_insert(connection, table, rows, conflict="key", returning="key"))
         stmt = insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
         return set(self.session.connection().execute(stmt, rows).scalars())
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from storage.models import (
     OutboxItem,
 )
-from storage.repositories.base import driver_error
+from storage.repositories.base import driver_error, unnest_insert
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,11 @@ class OutboxRepository:
         for item in items:
             rows.setdefault(item.key, item.row(now))
         table = cast(Table, OutboxItem.__table__)
+        if connection.dialect.name == "postgresql":  # one short statement over arrays
+            found = unnest_insert(
+                connection, table, list(rows.values()), conflict="key", returning="key"
+            )
+            return set(found)
         upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
         stmt = upsert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
         return set(connection.execute(stmt, list(rows.values())).scalars())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -142,6 +142,22 @@ class PingRepository:
                 .order_by(Escalation.id)
             )
         )
+
+    def owned_many(self, owners: Collection[str], statuses: Sequence[str]) -> dict[str, list[int]]:
+        """Return, for each of these owners, the numbers of the escalations they own in these
+        statuses (one query for many owners, as `owned` is for one)."""
+        found: dict[str, list[int]] = {owner: [] for owner in owners}
+        ordered = sorted(found)
+        for start in range(0, len(ordered), 1000):
+            for owner, number in self.session.execute(
+                select(Escalation.owner, Escalation.id)
+                .where(Escalation.owner.in_(ordered[start : start + 1000]))
+                .where(Escalation.status.in_(statuses))
+                .order_by(Escalation.id)
+            ):
+                if owner is not None:
+                    found[owner].append(number)
+        return found
 
     def still_owned(
         self, numbers: Sequence[int], owner: str, statuses: Sequence[str]

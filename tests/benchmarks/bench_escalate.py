@@ -95,14 +95,14 @@ if "write_priority" in off:  # request transactions queue with background ones, 
     from storage.db import Database
     Database.set_background = lambda self, background: None
 if "group_commit" in off:  # each request saves its own outbox item, in its own commit
-    from bot.delivery import outbox
+    from bot.delivery import intake
     def add(self, item):
-        accepted = outbox._Accepted(item)
+        accepted = intake._Accepted(item)
         self._save([accepted])
         if accepted.error is not None:
             raise accepted.error
         return accepted.created
-    outbox.Intake.add = add
+    intake.Intake.add = add
 if "early_answer" in off:  # the answer leaves when the listener returns, as in Bolt
     from starlette.concurrency import run_in_threadpool
     from bot import web

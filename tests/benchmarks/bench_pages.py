@@ -27,6 +27,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -80,6 +81,105 @@ def _keys(args: dict) -> list[str]:
     return [str(k) for k in payload.get("keys") or [payload.get("key") or ""]]
 
 
+def _outbox_waits(world: Any, clock: SimulatedTime, stop: threading.Event) -> None:
+    """Wait on Slack's simulated time every PASS_EVERY, as the outbox worker looks for due
+    items on the wall clock: without a wait of its own pending, the clock (which jumps to the
+    earliest wait pending once nothing moved for IDLE) skips past items put off (`Later`) or
+    waiting (`NotReady`) whenever a pass is running, up to a staffing thread's Retry-After of
+    conversations.create, 40-odd seconds (`--trace` prints those jumps). No database read
+    here: on SQLite it would queue behind the pass and leave the clock free to jump again."""
+    while not stop.is_set():
+        clock.sleep(PASS_EVERY)
+
+
+def _trace(outbox: Any, clock: SimulatedTime) -> dict[str, list[tuple[float, str]]]:
+    """Record, per page DM item, on Slack's simulated time: each lease (`leased`, or `taken`
+    along by another DM) and how each attempt ended (`later`, `waiting`, `done`, `failed`,
+    `settled`). Wraps the outbox's methods; changes nothing they do."""
+    events: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    lock = threading.Lock()
+
+    def note(key: str, what: str) -> None:
+        if ":dm:" in key:
+            with lock:
+                events[key].append((clock.time(), what))
+
+    take, take_more, finish, settle = outbox._take, outbox.take_more, outbox._finish, outbox.settle
+
+    def _take(item_id: int) -> Any:
+        job = take(item_id)
+        if job is not None:
+            note(job.key, "leased")
+        return job
+
+    def _take_more(like: str, limit: int, **kw: Any) -> Any:
+        jobs = take_more(like, limit, **kw)
+        for job in jobs:
+            note(job.key, "taken")
+        return jobs
+
+    def _finish(job: Any, error: str | None, **kw: Any) -> None:
+        if kw.get("later") is not None:
+            what = f"later {kw['later']:.2f}"
+        elif error is None:
+            what = "done"
+        else:
+            what = "waiting" if kw.get("waiting") else "failed"
+        note(job.key, what)
+        finish(job, error, **kw)
+
+    def _settle(jobs: Any, *, done: bool, spent: bool = True) -> None:
+        for job in jobs:
+            note(job.key, "settled done" if done else "let go")
+        settle(jobs, done=done, spent=spent)
+
+    outbox._take, outbox.take_more, outbox._finish, outbox.settle = (
+        _take,
+        _take_more,
+        _finish,
+        _settle,
+    )
+    return events
+
+
+def _print_trace(
+    events: dict[str, list[tuple[float, str]]],
+    slowest: list[tuple[float, str, datetime]],
+    history: dict[str, Any],
+    by_step: dict[str, list[float]],
+) -> None:
+    """Print where page DMs waited: staged → first lease → last lease → Slack, per step."""
+    sent_at = {key: due.timestamp() + delay for delay, key, due in slowest}
+    phases: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for _delay, key, due in slowest:
+        step = ":".join(key.split(":")[2:4])
+        staged = history.get(key, (None,))[0]
+        trail = events.get(key, [])
+        leases = [at for at, what in trail if what in ("leased", "taken")]
+        if staged is None or not leases:
+            continue
+        s = staged.timestamp()
+        row = phases[step]
+        row["due → staged"].append(s - due.timestamp())
+        row["staged → first lease"].append(leases[0] - s)
+        row["first → last lease"].append(leases[-1] - leases[0])
+        row["last lease → Slack"].append(sent_at[key] - leases[-1])
+        row["leases"].append(float(len(leases)))
+        row["put off"].append(float(sum(w.startswith("later") for _, w in trail)))
+        row["waited"].append(float(sum(w == "waiting" for _, w in trail)))
+    print("where page DMs waited (simulated s; p50/p99 per step):")
+    for step in sorted(phases):
+        parts = [
+            f"{name} {_pct(v, 0.5):.1f}/{_pct(v, 0.99):.1f}" for name, v in phases[step].items()
+        ]
+        print(f"  {step}: " + ", ".join(parts))
+    for delay, key, due in sorted(slowest, reverse=True)[:3]:
+        staged = history.get(key, (None,))[0]
+        base = staged.timestamp() if staged else due.timestamp()
+        trail = " ".join(f"+{at - base:.1f}:{what}" for at, what in events.get(key, []))
+        print(f"  {key} ({delay:.1f} s): {trail}")
+
+
 def main() -> None:
     """Run the burst with paging on and print the page delays."""
     parser = argparse.ArgumentParser()
@@ -91,6 +191,16 @@ def main() -> None:
         "--one-dm-each",
         action="store_true",
         help="one DM per page, sent at once (Slack's 429 waited out), as before combining",
+    )
+    parser.add_argument(
+        "--jumpy-clock",
+        action="store_true",
+        help="as before: no wait on simulated time for the outbox's next due item",
+    )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="record each page DM item's leases and outcomes; print the slowest ones' history",
     )
     parser.add_argument(
         "--compare",
@@ -130,7 +240,25 @@ def run(args: argparse.Namespace) -> None:
         if args.no_lane:
             svc.outbox._urgent, svc.outbox._urgent_re = (), None
         timer = Scheduler(svc)
+        trace = _trace(svc.outbox, clock) if args.trace else None
+        jumps: list[tuple[float, float, float, bool]] = []  # (at, by, pass real s, in a pass)
+        in_pass: list[float] = []
+        if args.trace:
+            moved = clock.set
+
+            def _set(instant: datetime) -> None:
+                before = clock.time()
+                moved(instant)
+                if instant.timestamp() - before > 1.0:
+                    busy = time.perf_counter() - in_pass[0] if in_pass else 0.0
+                    jumps.append((before, instant.timestamp() - before, busy, bool(in_pass)))
+
+            clock.set = _set  # type: ignore[method-assign]
         svc.outbox.start(OUTBOX_EVERY)  # the production worker loop, as `escbot run` has
+        waits = threading.Event()
+        waiter = threading.Thread(target=_outbox_waits, args=(world, clock, waits), daemon=True)
+        if not args.jumpy_clock:
+            waiter.start()
         started = time.perf_counter()
         try:
 
@@ -146,7 +274,9 @@ def run(args: argparse.Namespace) -> None:
 
             def passes() -> None:  # the scheduler, on Slack's simulated time
                 while not stop.is_set():
+                    in_pass.append(time.perf_counter())
                     tick = timer.run_due()
+                    in_pass.clear()
                     wait = PASS_EVERY
                     if tick.next_at is not None:
                         wait = min(wait, max(0.001, (tick.next_at - clock()).total_seconds()))
@@ -174,6 +304,9 @@ def run(args: argparse.Namespace) -> None:
                 time.sleep(0.05)  # real time: the bot and the passes move the clock
             stop.set()
             passer.join(timeout=30)
+            waits.set()
+            if waiter.is_alive():
+                waiter.join(timeout=30)
             wall = time.perf_counter() - started
             with world.db.uow() as uow:  # each page DM item's history, for the slowest pages
                 history = {
@@ -228,6 +361,16 @@ def run(args: argparse.Namespace) -> None:
         staged, attempts, error = history.get(key, (None, None, None))
         late = f"{(staged - due_at).total_seconds():.1f} s" if staged else "?"
         print(f"  {delay:.1f} s {key} staged +{late} attempts {attempts} {(error or '')[:80]}")
+    if trace is not None:
+        _print_trace(trace, slowest, history, by_step)
+        during = [j for j in jumps if j[3]]
+        print(
+            f"clock jumps over 1 s: {len(jumps)}, {sum(j[1] for j in jumps):.0f} s in all; "
+            f"{len(during)} of them ({sum(j[1] for j in during):.0f} s) while a pass ran "
+            "(no wait of the passes' thread pending)"
+        )
+        for at, by, busy, _ in sorted(during, key=lambda j: -j[1])[:5]:
+            print(f"  +{at - START.timestamp():.1f} s jumped {by:.1f} s, pass running {busy:.2f} s")
     throttled = Counter(c.method for c in emulator.calls if c.status == 429)
     every = Counter(c.method for c in emulator.calls)
     print(f"Web API calls: {len(emulator.calls)} {dict(every.most_common())}")

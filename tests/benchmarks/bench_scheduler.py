@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -40,7 +40,13 @@ from bot.sandbox.seed import ZONES  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from schedules.scheduler import Scheduler  # noqa: E402
 from storage.db import Database  # noqa: E402
-from storage.models import Escalation, OutboxItem, SentNotification  # noqa: E402
+from storage.models import (  # noqa: E402
+    Escalation,
+    OutboxItem,
+    Participant,
+    SentNotification,
+    TimelineEvent,
+)
 from tests.benchmarks.stats import pct  # noqa: E402
 from tests.support.databases import pg_schema_database  # noqa: E402
 
@@ -54,6 +60,7 @@ SEVERITIES = [
 ]
 TARGETS = {
     "first pass after start": "<= 1 s",
+    "first pass after start, warm": "<= 1 s",
     "reconcile pass": "p99 <= 200 ms",
     "pass at a due moment": "(within the lag)",
     "restart recovery": "<= 1 s",
@@ -230,6 +237,24 @@ def _minutes(duration: str) -> float:
     return {"m": 1, "h": 60}[duration[-1]] * float(duration[:-1])
 
 
+TABLES = (SentNotification, OutboxItem, Participant, TimelineEvent)
+
+
+def _marks(db: Database) -> dict[Any, int]:
+    """Return the highest id of each table a first pass writes to."""
+    with db.engine.connect() as conn:
+        return {
+            t: conn.execute(select(func.coalesce(func.max(t.id), 0))).scalar_one() for t in TABLES
+        }
+
+
+def _undo(db: Database, marks: dict[Any, int]) -> None:
+    """Delete the rows written since `marks`."""
+    with db.engine.begin() as conn:
+        for table, mark in marks.items():
+            conn.execute(delete(table).where(table.id > mark))
+
+
 def settle_outbox(db: Database) -> int:
     """Mark every staged ping as sent (what a long-running bot would have done)."""
     with db.engine.begin() as conn:
@@ -242,7 +267,7 @@ def settle_outbox(db: Database) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print figures and targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--escalations", type=int, default=10_000)
+    parser.add_argument("--escalations", "--open", type=int, default=10_000)
     parser.add_argument("--rotations", type=int, default=100)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite)")
     parser.add_argument("--lag-seconds", type=float, default=20.0)
@@ -272,10 +297,17 @@ def main(argv: list[str] | None = None) -> int:
         clock = FakeClock(start)
         populate(db, emulator, args.escalations, start, rng)
         svc = build_services(settings, config, clock=clock, db=reopen())
+        marks = _marks(db)
         scheduler = Scheduler(svc)
         t = time.perf_counter()
         first = scheduler.run_due(submit=False)  # what start does: Known.load, a full pass
         cold = time.perf_counter() - t
+        # The same first pass again in this process (engine, statements and caches warm):
+        # what it wrote is taken back, and a new scheduler starts over the same backlog.
+        _undo(db, marks)
+        t = time.perf_counter()
+        Scheduler(svc).run_due(submit=False)
+        warm = time.perf_counter() - t
         staged = settle_outbox(db)
         print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(
@@ -286,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{cold * 1000:.0f} ms, cold ({len(first.sent)} sent, {len(first.skipped)} "
             f"skipped, {staged} outbox items)"
         )
+        results["first pass after start, warm"] = f"{warm * 1000:.0f} ms (the same backlog)"
         full: list[float] = []
         quick: list[float] = []
         for n in range(200):

@@ -140,3 +140,23 @@ def test_the_review_of_a_graphic_escalation_carries_the_content_warning_once(wor
     texts = [b["text"]["text"] for b in review["blocks"] if b["type"] == "section"]
     assert texts[0] == GRAPHIC_WARNING and texts.count(GRAPHIC_WARNING) == 1
     assert any("`wellbeing` Offer a wellbeing check-in" in t for t in texts)
+
+
+def test_the_review_lists_linked_escalations_a_restricted_one_by_its_id(world: World):
+    row = raise_esc(world, "SEV3 #ads Counterfeit ads wave")
+    other = raise_esc(world, "SEV3 #ads Counterfeit ads wave, second report")
+    secret = raise_form(world, REPORTER, "Leak of VIP data", "vip", ("restricted",))
+    esc(world, MEMBER, f"link ESC-{other.id}", row.channel_id)
+    assert "Linked" in esc(world, REPORTER, f"link ESC-{row.id}", secret.channel_id)
+    as_json = _cli(world, f"ESC-{row.id}", "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    linked = json.loads(as_json.output)["linked"]
+    assert {(d["id"], d["how"], d["restricted"]) for d in linked} == {
+        (f"ESC-{other.id}", "related", False),
+        (f"ESC-{secret.id}", "related", True),
+    }
+    assert [d["title"] for d in linked if d["restricted"]] == [None]
+    md = _cli(world, f"ESC-{row.id}").output
+    assert "## Linked escalations" in md
+    assert f"related: ESC-{secret.id} (restricted)" in md and "Leak" not in md
+    assert f"related: ESC-{other.id} Counterfeit ads wave, second report" in md

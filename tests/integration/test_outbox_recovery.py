@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from bot.clock import FakeClock
-from bot.delivery.outbox import LEASE, MAX_WAIT, MIN_WAIT, WAITING, Job, NotReady, Outbox
+from bot.delivery.jobs import LEASE, MAX_WAIT, MIN_WAIT, WAITING, Job, NotReady
+from bot.delivery.outbox import Outbox
 from storage.db import Database
 from storage.models import Escalation
 

@@ -15,7 +15,7 @@ from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.clock import FakeClock
-from bot.delivery.outbox import Intake
+from bot.delivery.intake import Intake
 from bot.executors import TrackedPool
 from bot.fastack import Foreground, answer_at_ack
 from storage.db import Database, WriteLock

@@ -17,7 +17,7 @@ from sqlalchemy.pool import StaticPool
 
 from bot.clock import FakeClock
 from bot.config import TeamConfig
-from bot.delivery.outbox import Intake
+from bot.delivery.intake import Intake
 from bot.executors import TrackedPool
 from bot.fastack import Foreground
 from bot.health import SlackToken

@@ -168,3 +168,16 @@ def test_use_cases_and_blocks_use_no_slack_library():
         if package in ("slack_sdk", "slack_bolt")
     )
     assert wrong == []
+
+
+LONG = 500  # lines; a longer module says why in its docstring ("Over 500 lines: …")
+
+
+def test_modules_are_short_or_say_why():
+    long = sorted(
+        f"{module} ({lines} lines)"
+        for module, path in MODULES.items()
+        if (lines := len(path.read_text().splitlines())) > LONG
+        and "Over 500 lines:" not in (ast.get_docstring(ast.parse(path.read_text())) or "")
+    )
+    assert long == []

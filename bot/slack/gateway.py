@@ -1,9 +1,9 @@
-"""The one gateway to the Slack Web API: every call, retries, batching, escaping."""
+"""The one gateway to the Slack Web API: every call the bot makes, named for what it does,
+with batching, caching, escaping and one `SlackError`."""
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -13,20 +13,13 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
-from slack_sdk.http_retry.handler import RetryHandler
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot.fastack import Foreground
+from bot.slack.client import Brief, RateLimited
+from bot.slack.pacing import ChannelPacer
 from bot.telemetry import Telemetry
-from bot.text import escape, truncate
+from bot.text import truncate
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +48,6 @@ class InviteResult:
     already: list[str] = field(default_factory=list)
 
 
-Sleep = Callable[[float], None]
 # conversations.invite errors about the people, not the call: those people are skipped
 INVITEE_ERRORS = frozenset(
     {
@@ -72,148 +64,9 @@ INVITEE_ERRORS = frozenset(
 USERGROUP_MAX_AGE = 600.0  # seconds: a user group's members are never older than this
 
 
-class _Waiting(RetryHandler):
-    """A retry handler that waits through an injected `sleep` (a fake clock in drills)."""
-
-    sleep: Sleep = time.sleep
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        state.next_attempt_requested = True
-        self.retrying(request)
-        self.sleep(self.wait(state, response))
-        state.increment_current_attempt()
-
-    def retrying(self, request: HttpRequest) -> None:
-        """Note that `request` is about to be tried again (nothing by default)."""
-
-    def wait(self, state: RetryState, response: HttpResponse | None) -> float:
-        """Return how long to wait before the next attempt."""
-        return float(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
-
-
-class _RateLimited(_Waiting, RateLimitErrorRetryHandler):
-    on_retry: Callable[[str], None] = staticmethod(lambda url: None)  # counts each 429
-
-    def retrying(self, request: HttpRequest) -> None:
-        self.on_retry(request.url)
-
-    def wait(self, state: RetryState, response: HttpResponse | None) -> float:
-        headers = {k.lower(): v for k, v in (response.headers if response else {}).items()}
-        retry_after = (headers.get("retry-after") or ["1"])[0]
-        # Jitter, so workers told the same Retry-After do not all come back at once.
-        return float(int(retry_after)) + random.random()
-
-
-class _Brief(_Waiting):
-    """On a request's thread, Slack down is retried once, not waited out: the user is told."""
-
-    foreground: Foreground | None = None  # set by the gateway; None: every thread waits
-    REQUEST_RETRIES = 1
-
-    def can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        on_request = self.foreground is not None and self.foreground.on_request()
-        if on_request and state.current_attempt >= self.REQUEST_RETRIES:
-            return False
-        return super().can_retry(state=state, request=request, response=response, error=error)
-
-
-class _Disconnected(_Brief, ConnectionErrorRetryHandler):
-    pass
-
-
-class _ServerFailed(_Brief, ServerErrorRetryHandler):
-    pass
-
-
-def make_client(
-    token: str,
-    base_url: str,
-    *,
-    retries: int = 5,
-    timeout: int = 10,
-    sleep: Sleep = time.sleep,
-) -> WebClient:
-    """Build a WebClient that retries rate limits, connection errors and 5xx, waiting by `sleep`."""
-    handlers: list[RetryHandler] = []
-    for kind in (_RateLimited, _Disconnected, _ServerFailed):
-        handler = kind(max_retry_count=retries)
-        handler.sleep = sleep
-        handlers.append(handler)
-    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
-
-
 # After Slack fails to answer a call, calls on a request's thread fail at once for this long
 # (background work keeps trying, and finds out when it is back).
 SILENT_FOR = 30.0
-
-
-# chat.postMessage: Slack allows about one message a second in a channel (a DM is a channel),
-# with short bursts. The pacer keeps a little under that so the bot is seldom answered 429.
-CHANNEL_RATE = 1.0
-CHANNEL_BURST = 4
-
-
-class ChannelPacer:
-    """A token bucket per channel, so a send that would be rate-limited is known before it is
-    made and can be put off (not slept through on a worker's thread); other channels' sends
-    are never held up by it. Times are seconds on the caller's clock."""
-
-    def __init__(self, rate: float = CHANNEL_RATE, burst: int = CHANNEL_BURST):
-        self.rate, self.burst = rate, float(burst)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._booked: dict[str, float] = {}  # channel: when a put-off send comes back
-        self._lock = threading.Lock()
-
-    def reserve(self, channel: str, now: float) -> float:
-        """Take a send for `channel` at `now` and return 0, or return how many seconds to
-        wait before one is allowed (nothing taken)."""
-        with self._lock:
-            tokens, last = self._buckets.get(channel, (self.burst, now))
-            tokens = min(self.burst, tokens + max(0.0, now - last) * self.rate)
-            if tokens < 1.0:
-                self._buckets[channel] = (tokens, now)
-                return (1.0 - tokens) / self.rate
-            self._buckets[channel] = (tokens - 1.0, now)
-            booked = self._booked.get(channel)
-            if booked is not None and booked <= now:
-                del self._booked[channel]  # the booked send is this one (or came before it)
-            return 0.0
-
-    def book(self, channel: str, at: float) -> float:
-        """Book the channel's next send at `at` for a caller who will come back then, unless
-        one is booked already; return the moment booked (the caller's or the earlier one)."""
-        with self._lock:
-            booked = self._booked.get(channel)
-            if booked is None or booked < at - 1.0 / self.rate:  # none, or one long gone
-                self._booked[channel] = booked = at
-            return booked
-
-    def spare(self, channel: str) -> bool:
-        """Return True when another send to `channel` could go now (as of the last reserve)."""
-        with self._lock:
-            tokens, _ = self._buckets.get(channel, (self.burst, 0.0))
-            return tokens >= 1.0
-
-    def refund(self, channel: str) -> None:
-        """Give back a send reserved but not made."""
-        with self._lock:
-            if channel in self._buckets:
-                tokens, last = self._buckets[channel]
-                self._buckets[channel] = (min(self.burst, tokens + 1.0), last)
 
 
 class SlackGateway:
@@ -232,7 +85,7 @@ class SlackGateway:
         self.foreground = foreground or Foreground()
         self.telemetry = telemetry or Telemetry()
         for handler in client.retry_handlers:  # a 429 is waited out inside the client
-            if isinstance(handler, _RateLimited):
+            if isinstance(handler, RateLimited):
                 handler.on_retry = self._rate_limited
         self._cache_ttl = cache_ttl
         self._monotonic = monotonic
@@ -244,7 +97,7 @@ class SlackGateway:
         self._silent_until = 0.0  # while Slack is not answering, requests do not wait on it
         self.pacer = ChannelPacer()  # direct messages' per-channel limit (delivery/pings)
         for handler in getattr(client, "retry_handlers", None) or []:
-            if isinstance(handler, _Brief):
+            if isinstance(handler, Brief):
                 handler.foreground = self.foreground
 
     # -- plumbing ---------------------------------------------------------
@@ -644,6 +497,3 @@ _READ_METHODS = {
     "chat.getPermalink",
     "auth.test",
 }
-
-
-__all__ = ["InviteResult", "SlackError", "SlackGateway", "escape", "make_client"]

@@ -1,0 +1,122 @@
+"""Saving the outbox items accepted on request threads, many requests to a commit."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from bot.clock import Clock
+from bot.errors import database_unreachable
+from storage.db import Database
+from storage.repositories import NewItem, OutboxInsert
+
+log = logging.getLogger(__name__)
+
+
+class Intake:
+    """Saves side effects accepted on request threads in shared transactions (group commit).
+
+    A request that must not be acknowledged before its work is saved queues its item. If no
+    request is saving at that moment, it saves itself, together with whatever queued up in
+    the meantime, in one statement and one commit; requests arriving while it does wait, and
+    the first of them then saves the next batch for all of them. Under a burst of commands the
+    cost per request falls, instead of each request queueing for the database on its own;
+    alone, a request saves its item at once on its own thread.
+    """
+
+    def __init__(self, db: Database, clock: Clock, max_batch: int = 200):
+        self.db = db
+        self.insert = OutboxInsert.of(db.engine.dialect)
+        self.clock = clock
+        self.max_batch = max_batch
+        self._queue: deque[_Accepted] = deque()
+        self._lock = threading.Lock()
+        self._saving = False
+
+    def add(self, item: NewItem) -> bool:
+        """Save the item (waiting for the commit); return False when its key was there already.
+
+        Raises what the database raised when it could not be saved.
+        """
+        accepted = _Accepted(item)
+        with self._lock:
+            self._queue.append(accepted)
+            lead = not self._saving
+            self._saving = True
+        if not lead:
+            accepted.wait()  # saved by another request, or asked to save the next batch
+        if not accepted.saved:
+            self._lead()
+        if accepted.error is not None:
+            raise accepted.error
+        return accepted.created
+
+    def _lead(self) -> None:
+        with self._lock:
+            batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
+        away: Exception | None = None
+        try:
+            away = self._save(batch)
+        finally:
+            with self._lock:
+                # Those that queued while the database was found away are told so now, not
+                # after another attempt each (Slack's 3 s would not wait for it).
+                stranded = list(self._queue) if away is not None else []
+                if away is not None:
+                    self._queue.clear()
+                following = self._queue[0] if self._queue else None
+                self._saving = following is not None
+            for accepted in stranded:
+                self._settle(accepted, error=away)
+            if following is not None:
+                following.wake()  # not saved yet: it saves the next batch
+
+    def _save(self, batch: list[_Accepted]) -> Exception | None:
+        """Save a batch; return the error when the database was unreachable, else None."""
+        try:
+            with self.db.driver_transaction() as connection:
+                created = self.insert.run(connection, [a.item for a in batch], self.clock())
+        except Exception as exc:
+            unreachable = database_unreachable(exc)
+            if len(batch) > 1 and not unreachable:
+                for accepted in batch:  # save the others: one bad item must not sink the batch
+                    self._save([accepted])
+                return None
+            for accepted in batch:  # the database is away: none of them can be saved now
+                self._settle(accepted, error=exc)
+            return exc if unreachable else None
+        for accepted in batch:  # a key repeated in the batch: the first one created it
+            self._settle(accepted, created=accepted.item.key in created)
+            created.discard(accepted.item.key)
+        return None
+
+    @staticmethod
+    def _settle(
+        accepted: _Accepted, *, created: bool = False, error: Exception | None = None
+    ) -> None:
+        accepted.created, accepted.error, accepted.saved = created, error, True
+        accepted.wake()
+
+
+@dataclass
+class _Accepted:
+    item: NewItem
+    saved: bool = False
+    created: bool = False
+    error: Exception | None = None
+    # Held until the item's request may go on: a lock, far cheaper to make than an Event,
+    # and one is made for every command acknowledged.
+    _waiting: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._waiting.acquire()
+
+    def wait(self) -> None:
+        """Block until `wake` is called (by the thread that saved the item, or to lead)."""
+        self._waiting.acquire()
+
+    def wake(self) -> None:
+        """Let the item's request go on; called once."""
+        self._waiting.release()
