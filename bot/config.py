@@ -182,6 +182,14 @@ class StakeholderGroup(_Model):
         return self
 
 
+class RoleConfig(_Model):
+    """A role someone holds on an escalation (`/esc role <role> <@user>`); `required_for`
+    lists the severities whose escalations remind their owner while it is empty."""
+
+    name: str = Field(min_length=1, max_length=80)
+    required_for: list[str] = Field(default_factory=list)
+
+
 RoutingKey = Literal["category", "policy_area", "severity", "region", "surface"]
 
 
@@ -235,6 +243,7 @@ class TeamConfig(_Model):
     routing: list[RoutingRule] = Field(default_factory=list)
     playbooks: list[Playbook] = Field(default_factory=list)
     deadlines: list[DeadlineRule] = Field(default_factory=list)
+    roles: dict[Ident, RoleConfig] = Field(default_factory=dict)
 
     def severity(self, severity_id: str) -> Severity:
         """Return the severity with this ID; raise KeyError when unknown."""
@@ -250,6 +259,10 @@ class TeamConfig(_Model):
         except KeyError:
             return False
         return wanted and self.team.updates_channel is not None
+
+    def required_roles(self, severity_id: str) -> list[str]:
+        """Return the IDs of the roles an escalation of this severity must have filled."""
+        return [rid for rid, role in self.roles.items() if severity_id in role.required_for]
 
     @property
     def severity_ids(self) -> list[str]:
@@ -499,6 +512,10 @@ def _cross_check(config: TeamConfig) -> list[tuple[tuple[Any, ...], str]]:
                     f" than due {format_duration(deadline.due)}",
                 )
             )
+    for rid, role in config.roles.items():
+        for v, value in enumerate(role.required_for):
+            if value not in ids:
+                out.append((("roles", rid, "required_for", v), f"unknown severity {value!r}"))
     for name, rotation in config.rotations.items():
         for li, layer in enumerate(rotation.layers):
             if layer.restrict is not None and len(set(layer.restrict.days)) != len(

@@ -30,6 +30,7 @@ SHIFT_START = "shift_start"
 HANDOFF = "handoff"
 UPDATE_REMINDER = "update_reminder"
 SIGNOFF_REMINDER = "signoff_reminder"
+ROLE_REMINDER = "role_reminder"  # a required role nobody holds, to the owner
 GAPS = "gaps"
 DIGEST = "digest"
 DEADLINE_REMINDER = "deadline_reminder"  # once per deadline, `remind_before` ahead
@@ -40,12 +41,13 @@ KINDS = (
     HANDOFF,
     UPDATE_REMINDER,
     SIGNOFF_REMINDER,
+    ROLE_REMINDER,
     GAPS,
     DIGEST,
     DEADLINE_REMINDER,
     DEADLINE_BREACH,
 )
-RECURRING = (UPDATE_REMINDER, SIGNOFF_REMINDER)
+RECURRING = (UPDATE_REMINDER, SIGNOFF_REMINDER, ROLE_REMINDER)
 
 # Outbox kinds: each item does one Slack write.
 OUT_PAGE = "ping.page"
@@ -55,6 +57,7 @@ OUT_HANDOFF = "ping.handoff"
 OUT_HANDOFF_BRIEF = "ping.handoff_brief"
 OUT_UPDATE_REMINDER = "ping.update_reminder"
 OUT_SIGNOFF_REMINDER = "ping.signoff_reminder"
+OUT_ROLE_REMINDER = "ping.role_reminder"
 OUT_GAPS = "ping.gaps"
 OUT_DIGEST = "ping.digest"
 OUT_DEADLINE_REMINDER = "ping.deadline_reminder"
@@ -79,6 +82,7 @@ OUTBOX_KINDS = (
     OUT_HANDOFF_BRIEF,
     OUT_UPDATE_REMINDER,
     OUT_SIGNOFF_REMINDER,
+    OUT_ROLE_REMINDER,
     OUT_GAPS,
     OUT_DIGEST,
     OUT_DEADLINE_REMINDER,

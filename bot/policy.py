@@ -9,10 +9,10 @@ a shortcut of its own. The rules:
   from inside its channel; everyone else is told it does not exist or is restricted, the
   same words as for an ID that does not exist, so a refusal leaks nothing.
 - **Responders** may acknowledge, resolve, reopen, change severity, assign and take
-  ownership, and escalate a page at once: `team.members`, the members of every rotation's
-  layers, the members of every group an escalation-policy step notifies (a Slack user
-  group's members as Slack lists them), and whoever the bot paged for that escalation — so
-  a page can always be acted on.
+  ownership, assign roles (`/esc role`), and escalate a page at once: `team.members`, the
+  members of every rotation's layers, the members of every group an escalation-policy step
+  notifies (a Slack user group's members as Slack lists them), and whoever the bot paged
+  for that escalation — so a page can always be acted on.
 - Anyone who can see an escalation may post updates, log decisions, invite, ask for a
   sign-off, add follow-ups and messages to its timeline, tick checklist steps, post the
   review (in its own channel only), link it to another they can see and flag it graphic;
@@ -59,6 +59,7 @@ class Act(StrEnum):
     LINK = "link escalations"
     CAPTURE = "add messages to the timeline"
     DUPLICATE = "mark duplicates"
+    ASSIGN_ROLE = "assign roles"
 
 
 RESPONDER_ACTS = frozenset(
@@ -71,6 +72,7 @@ RESPONDER_ACTS = frozenset(
         Act.TAKE,
         Act.ESCALATE_NOW,
         Act.DUPLICATE,  # it resolves the escalation
+        Act.ASSIGN_ROLE,  # as changing the owner is
     }
 )
 

@@ -220,6 +220,16 @@ class CardFacts:
     paging: list[str] = field(default_factory=list)  # see `paging`
     checklist: list[ChecklistStep] = field(default_factory=list)
     deadlines: list[Deadline] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)  # role ID -> holder
+
+
+@dataclass
+class Roles:
+    """An escalation's configured roles and who holds each, as `/esc roles` shows them."""
+
+    esc: Escalation
+    holders: dict[str, str] = field(default_factory=dict)  # role ID -> user
+    required: list[str] = field(default_factory=list)  # the role IDs its severity requires
 
 
 @dataclass
@@ -239,6 +249,7 @@ class Review:
     ack_within_s: int | None = None
     checklist: list[ChecklistStep] = field(default_factory=list)
     deadlines: list[Deadline] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)  # role ID -> holder
     timeline: list[TimelineEvent] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     signoffs: list[Signoff] = field(default_factory=list)

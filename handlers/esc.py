@@ -21,6 +21,7 @@ from bot.usecases import (
     playbooks,
     reports,
     review,
+    roles,
     signoffs,
 )
 from handlers.replying import Reply, answer, parse_and_ack, request_key
@@ -101,6 +102,12 @@ SUBCOMMANDS: dict[str, Sub] = {
     "done": lambda svc, actor, where, req, key: _text(
         playbooks.tick(svc, actor, where, req.step or "", request_key=key)
     ),
+    "role": lambda svc, actor, where, req, key: _text(
+        roles.assign_role(svc, actor, where, req.role or "", req.user or "", request_key=key)
+    ),
+    "roles": lambda svc, actor, where, req, key: blocks.roles_reply(
+        roles.roles(svc, actor, where), svc.config
+    ),
     "reopen": lambda svc, actor, where, req, key: _text(lifecycle.reopen(svc, actor, where)),
     "status": lambda svc, actor, where, req, key: blocks.status_reply(
         lifecycle.status(svc, actor, where)
@@ -121,9 +128,7 @@ SUBCOMMANDS: dict[str, Sub] = {
     "link": lambda svc, actor, where, req, key: _text(
         coordination.link(svc, actor, where, req.item or 0, request_key=key)
     ),
-    "flag": lambda svc, actor, where, req, key: _text(
-        coordination.flag_graphic(svc, actor, where)
-    ),
+    "flag": lambda svc, actor, where, req, key: _text(coordination.flag_graphic(svc, actor, where)),
 }
 # Subcommands that, given no text, open a form instead.
 FORMS = {

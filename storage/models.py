@@ -225,6 +225,19 @@ class Deadline(Base):
         return now >= self.due_at or self.breached_at is not None
 
 
+class RoleHolder(Base):
+    """Who holds one role (`roles:` in the config) on an escalation; one holder a role."""
+
+    __tablename__ = "escalation_roles"
+    __table_args__ = (UniqueConstraint("escalation_id", "role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str] = mapped_column(String(20))
+    assigned_by: Mapped[str] = mapped_column(String(20))
+    assigned_at: Mapped[datetime]
+
+
 class Followup(Base):
     """An action item raised by an escalation."""
 

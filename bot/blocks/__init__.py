@@ -67,6 +67,7 @@ from bot.blocks.replies import (
     timeline_reply,
 )
 from bot.blocks.review import review_data, review_markdown, review_message
+from bot.blocks.roles import role_lines, role_reminder, roles_note, roles_reply
 
 __all__ = [
     "BRIEF_LIMIT",
@@ -116,6 +117,10 @@ __all__ = [
     "review_data",
     "review_markdown",
     "review_message",
+    "role_lines",
+    "role_reminder",
+    "roles_note",
+    "roles_reply",
     "section",
     "severity_modal",
     "shift_start_reminder",

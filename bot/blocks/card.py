@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.config import TeamConfig
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 from bot.blocks.checklist import checklist_note, step_line
 from bot.blocks.common import GRAPHIC_WARNING, Action, _mention, _when, button, context, section
 from bot.blocks.pings import _who
+from bot.blocks.roles import roles_note
 from bot.results import CardFacts
 
 
@@ -23,11 +24,13 @@ def escalation_card(
     paged: Sequence[str] = (),
     checklist: Sequence[ChecklistStep] = (),
     deadlines: Sequence[Deadline] = (),
+    roles: Mapping[str, str] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """Return the pinned summary card of an escalation: fallback text and blocks.
 
     `paged` (see `paging`) are mentioned: the card carries the first page into the channel;
-    `checklist` is the playbook steps and `deadlines` the clocks it got at creation.
+    `checklist` is the playbook steps and `deadlines` the clocks it got at creation; `roles`
+    who holds which role (the required ones nobody holds are shown as needed).
     """
     title = escape(esc.title)
     text = f"{esc.ref} [{esc.severity}] {title} — {esc.status}"
@@ -73,6 +76,10 @@ def escalation_card(
         groups = {gid: group.name for gid, group in config.stakeholders.items()}
         lines = [f"*{checklist_note(checklist)}*", *(step_line(s, groups) for s in checklist)]
         blocks.append(section(truncate("\n".join(lines), 2900)))
+    required = config.required_roles(esc.severity) if esc.status != "resolved" else []
+    held = roles_note(config, roles or {}, required)
+    if held:
+        blocks.append(section(held))
     if paged:  # the first page's mention rides on the card: no message of its own
         blocks.append(
             section(f":pager: Paging {_who(paged)} — press *Acknowledge* to stop the paging.")
@@ -162,7 +169,9 @@ def live_card(
     esc: Escalation, config: TeamConfig, facts: CardFacts
 ) -> tuple[str, list[dict[str, Any]]]:
     """Return the pinned card with what has happened since: ack, last update, log, sign-offs."""
-    text, card = escalation_card(esc, config, facts.paging, facts.checklist, facts.deadlines)
+    text, card = escalation_card(
+        esc, config, facts.paging, facts.checklist, facts.deadlines, roles=facts.roles
+    )
     notes = []
     if esc.acknowledged_at is not None:
         notes.append(

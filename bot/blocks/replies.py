@@ -137,6 +137,11 @@ def event_line(kind: str, detail: dict[str, Any]) -> str:
         body = detail.get("text")
         said = "_looking it up…_" if body is None else escape(truncate(str(body), 300))
         return f"message from {_mention(detail.get('author'))}: {said}{link}"
+    if kind == "role_assigned":
+        return f"role `{escape(str(detail.get('role')))}` → {_mention(detail.get('user'))}"
+    if kind == "role_reminder":
+        missing = ", ".join(f"`{escape(str(r))}`" for r in detail.get("missing") or [])
+        return f"reminded the owner to fill {missing}"
     if kind == "linked":
         return f"linked ESC-{detail.get('related')}"
     if kind == "marked_duplicate":

@@ -11,6 +11,7 @@ from bot.blocks.checklist import step_line
 from bot.blocks.common import _mention, _when, context, section
 from bot.blocks.pings import span
 from bot.blocks.replies import event_line
+from bot.blocks.roles import role_lines
 from bot.config import TeamConfig
 from bot.results import Review
 from bot.text import escape, truncate
@@ -82,6 +83,14 @@ def review_data(review: Review, config: TeamConfig) -> dict[str, Any]:
                 "outcome": _deadline(review, d),
             }
             for d in review.deadlines
+        ],
+        "roles": [
+            {
+                "role": rid,
+                "name": config.roles[rid].name if rid in config.roles else rid,
+                "holder": user,
+            }
+            for rid, user in review.roles.items()
         ],
         "checklist": [
             {
@@ -194,6 +203,8 @@ def _lines(review: Review, config: TeamConfig) -> list[tuple[str, list[str]]]:
         ),
     ]
     groups = {gid: g.name for gid, g in config.stakeholders.items()}
+    if review.roles:
+        out.append(("Roles", role_lines(config, review.roles, [])))
     out.append(("Checklist", [step_line(s, groups) for s in review.checklist] or ["None."]))
     shown = review.timeline[-TIMELINE_LIMIT:]
     timeline = [

@@ -21,7 +21,7 @@ from bot.kinds import (
     PAGE,
 )
 from bot.pings.plan import STAFF_GRACE, _last_page, _still_paging, instant, seconds
-from bot.pings.stage import _item
+from bot.pings.stage import _item, missing_roles
 from bot.services import Services
 from bot.slack import SlackError
 from storage.models import Deadline, Escalation, Signoff
@@ -260,6 +260,22 @@ def send_update_reminder(svc: Services, job: Job) -> None:
         raise NotReady(f"{esc.ref} has no channel yet")
     since = instant(job.payload["since"])
     text = blocks.update_reminder(esc, since, svc.clock())
+    post_once(svc, esc.channel_id, job.key, text, None, retrying=job.retrying)
+
+
+def send_role_reminder(svc: Services, job: Job) -> None:
+    """Remind the owner in the channel that a required role is still empty."""
+    with svc.db.uow() as uow:
+        esc = uow.repos.escalations.get(int(job.escalation_id or 0))
+        if esc is None or esc.status not in OPEN:
+            return
+        missing = missing_roles(svc, uow, esc)
+    if not missing:
+        return  # filled after the reminder was claimed
+    if esc.channel_id is None:
+        raise NotReady(f"{esc.ref} has no channel yet")
+    since = instant(job.payload["since"])
+    text = blocks.role_reminder(esc, svc.config, missing, since, svc.clock())
     post_once(svc, esc.channel_id, job.key, text, None, retrying=job.retrying)
 
 

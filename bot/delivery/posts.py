@@ -81,6 +81,7 @@ def card_facts(uow: UnitOfWork, esc: Escalation) -> results.CardFacts:
         paging=blocks.paging(esc),
         checklist=uow.repos.escalations.checklist(esc.id),
         deadlines=uow.repos.escalations.deadlines(esc.id),
+        roles={r: h.user_id for r, h in uow.repos.escalations.roles(esc.id).items()},
     )
 
 

@@ -46,6 +46,8 @@ USAGE: dict[str, str] = {
     "decisions": "`/esc decisions` — the decision log",
     "checklist": "`/esc checklist` — the playbook steps and which are done",
     "done": "`/esc done <step>` — tick a checklist step",
+    "role": "`/esc role <role> <@user>` — give someone a role (responders)",
+    "roles": "`/esc roles` — the roles and who holds them",
     "review": "`/esc review` — post the review document in this channel",
     "list": "`/esc list [open|mine|all]` — escalations",
     "stats": "`/esc stats [7d|30d|90d]` — trends",
@@ -71,7 +73,7 @@ ALIASES = {
 # Subcommands that act on no particular escalation.
 GLOBAL = frozenset({"list", "stats", "help"})
 NO_ARGS = frozenset(
-    {"ack", "reopen", "status", "timeline", "decisions", "checklist", "review", "help"}
+    {"ack", "reopen", "status", "timeline", "decisions", "checklist", "review", "roles", "help"}
 )
 DECISION_USAGE = (
     "Usage: `/decision <text>` — or `/decision supersedes #N <text>` to correct entry N, "
@@ -121,6 +123,7 @@ class EscRequest(BaseModel):
     decision: DecisionDraft | None = None
     force: bool = False
     step: str | None = None
+    role: str | None = None
 
 
 def parse_user(token: str) -> str | None:
@@ -174,6 +177,23 @@ def _group(word: str, config: TeamConfig, sub: str) -> str:
             f"Unknown group `{escape(truncate(word, 40))}` (groups: {known}). {usage(sub)}"
         )
     return name
+
+
+def _role(request: EscRequest, words: list[str], config: TeamConfig) -> None:
+    known = ", ".join(f"`{r}` ({escape(role.name)})" for r, role in config.roles.items())
+    if not config.roles:
+        raise UsageError("No roles are configured (`roles:` in the team config).")
+    if not words:
+        raise UsageError(f"Name a role and who holds it. Roles: {known}. {usage('role')}")
+    name = words[0].lower()
+    if name not in config.roles:
+        raise UsageError(
+            f"Unknown role `{escape(truncate(words[0], 40))}`. Roles: {known}. {usage('role')}"
+        )
+    user = parse_user(words[1]) if len(words) == 2 else None
+    if user is None:
+        raise UsageError(f"Mention who holds it, like `/esc role {name} @ana`. {usage('role')}")
+    request.role, request.user = name, user
 
 
 def _invite(request: EscRequest, words: list[str], config: TeamConfig) -> None:
@@ -266,6 +286,8 @@ def parse_esc(text: str, config: TeamConfig) -> EscRequest:
         request.text = truncate(rest, DECISION_LIMIT)
     elif sub == "invite":
         _invite(request, args, config)
+    elif sub == "role":
+        _role(request, args, config)
     elif sub == "signoff":
         if not args:
             raise UsageError("Name the group to ask. " + usage("signoff"))

@@ -40,6 +40,7 @@ from bot.kinds import (
     PAGE,
     PAGEABLE,
     RECURRING,
+    ROLE_REMINDER,
     SHIFT_START,
     SIGNOFF_REMINDER,
     UPDATE_REMINDER,
@@ -197,12 +198,13 @@ class Known:
         self.claimed = {k: s for k, s in self.claimed.items() if s >= keep_s or _paging(k, paging)}
         if not snap.full:
             return
-        open_ids = {row[0] for row in snap.escalations}
-        pending = {row[0] for row in snap.signoffs}
+        live = {
+            UPDATE_REMINDER: {row[0] for row in snap.escalations},
+            SIGNOFF_REMINDER: {row[0] for row in snap.signoffs},
+            ROLE_REMINDER: {row[0] for row in snap.role_gaps},
+        }
         self.last = {
-            series: s
-            for series, s in self.last.items()
-            if series[1] in (open_ids if series[0] == UPDATE_REMINDER else pending)
+            series: s for series, s in self.last.items() if series[1] in live.get(series[0], ())
         }
 
 
@@ -224,6 +226,8 @@ class Snapshot:
     overrides: dict[str, list[engine.Override]]
     full: bool = True  # reminders due over the whole lookback, not since the previous pass
     deadlines: Sequence[Any] = ()  # (id, escalation id, due, reminder or None) not yet paged
+    # (id, severity, created, roles held) of open escalations missing a required role
+    role_gaps: Sequence[Any] = ()
 
 
 def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -> Snapshot:
@@ -241,6 +245,7 @@ def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -
         unacknowledged = repo.unacknowledged(PAGEABLE)
         signoffs = repo.pending_signoffs(OPEN)
         deadlines = repo.pending_deadlines(OPEN)
+        role_gaps = repo.role_gaps(OPEN, _required_roles(svc))
         rows = uow.repos.overrides.active(
             ending_after=now - LOOKBACK, starting_before=now + HORIZON + timedelta(days=2)
         )
@@ -255,7 +260,14 @@ def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -
         {rid: to_overrides(rs) for rid, rs in overrides.items()},
         full,
         deadlines,
+        role_gaps,
     )
+
+
+def _required_roles(svc: Services) -> dict[str, list[str]]:
+    """Return severity → the role IDs its escalations must have filled (where any)."""
+    out = {sid: svc.config.required_roles(sid) for sid in svc.config.severity_ids}
+    return {sid: roles for sid, roles in out.items() if roles}
 
 
 def _every(svc: Services, attribute: str) -> dict[str, int]:
@@ -350,6 +362,19 @@ def due_update_reminders(svc: Services, snap: Snapshot, known: Known, now: datet
         every = everies.get(severity)
         if every is not None:
             _recurring(found, known, UPDATE_REMINDER, number, base, every, now_s, number)
+    return found
+
+
+def due_role_reminders(svc: Services, snap: Snapshot, known: Known, now: datetime) -> Found:
+    """Find role reminders due: every `update_every` of its severity from creation while a
+    role the severity requires is empty, to the owner in the channel."""
+    found = Found()
+    everies = _every(svc, "update_every")
+    now_s = seconds(now)
+    for number, severity, created, _held in snap.role_gaps:
+        every = everies.get(severity)
+        if every is not None:
+            _recurring(found, known, ROLE_REMINDER, number, created, every, now_s, number)
     return found
 
 

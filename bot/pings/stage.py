@@ -40,11 +40,13 @@ from bot.kinds import (
     OUT_HANDOFF_BRIEF,
     OUT_PAGE,
     OUT_PAGE_DM,
+    OUT_ROLE_REMINDER,
     OUT_SHIFT_START,
     OUT_SIGNOFF_REMINDER,
     OUT_UPDATE_REMINDER,
     PAGE,
     PAGEABLE,
+    ROLE_REMINDER,
     SENT,
     SHIFT_START,
     SIGNOFF_REMINDER,
@@ -56,7 +58,7 @@ from bot.routing import Target
 from bot.services import Services
 from schedules import rotation as engine
 from storage.db import UnitOfWork
-from storage.models import Deadline, Participant, Signoff, TimelineEvent
+from storage.models import Deadline, Escalation, Participant, Signoff, TimelineEvent
 from storage.repositories import NewItem
 from storage.repositories.base import unnest_insert
 
@@ -356,6 +358,33 @@ def _stage_update_reminder(
     return [_item(due.key, OUT_UPDATE_REMINDER, esc.id, since=due.data["since"])]
 
 
+def missing_roles(svc: Services, uow: UnitOfWork, esc: Escalation) -> list[str]:
+    """Return the roles the escalation's severity requires that nobody holds, in order."""
+    held = uow.repos.escalations.roles(esc.id)
+    return [r for r in svc.config.required_roles(esc.severity) if r not in held]
+
+
+def _stage_role_reminder(
+    svc: Services, uow: UnitOfWork, due: Due, now: datetime
+) -> list[NewItem] | None:
+    esc = uow.repos.escalations.get(int(due.escalation_id or 0))
+    if esc is None or esc.status not in OPEN:
+        return None
+    missing = missing_roles(svc, uow, esc)
+    if not missing:
+        return None  # filled since the pass read it
+    uow.repos.escalations.add_event(
+        esc.id,
+        now,
+        "role_reminder",
+        None,
+        owner=esc.owner,
+        missing=missing,
+        due_at=due.due_at.isoformat(),
+    )
+    return [_item(due.key, OUT_ROLE_REMINDER, esc.id, since=due.data["since"], missing=missing)]
+
+
 def _stage_signoff_reminder(
     svc: Services, uow: UnitOfWork, due: Due, now: datetime
 ) -> list[NewItem] | None:
@@ -524,6 +553,7 @@ STAGERS: dict[str, Stager] = {
     HANDOFF: _stage_handoff,
     UPDATE_REMINDER: _stage_update_reminder,
     SIGNOFF_REMINDER: _stage_signoff_reminder,
+    ROLE_REMINDER: _stage_role_reminder,
     GAPS: _stage_gaps,
     DIGEST: _stage_digest,
     DEADLINE_REMINDER: _stage_deadline_reminder,

@@ -23,6 +23,7 @@ FINDERS: tuple[Finder, ...] = (
     pings.due_update_reminders,  # owners of escalations without a recent status update
     pings.due_signoff_reminders,  # groups whose sign-off is still pending
     pings.due_deadlines,  # deadlines coming (owner reminded) or passed unresolved (paged)
+    pings.due_role_reminders,  # owners of escalations with a required role nobody holds
     pings.due_rotation_pings,  # shift-start reminders and handoffs
     pings.due_gap_warning,  # coverage gaps, daily, in the team channel
     pings.due_digest,  # the weekly digest on Mondays

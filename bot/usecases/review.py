@@ -29,6 +29,7 @@ def collect(uow: UnitOfWork, config: TeamConfig, esc: Escalation, now: datetime)
         ack_within_s=ack_within,
         checklist=repos.escalations.checklist(esc.id),
         deadlines=repos.escalations.deadlines(esc.id),
+        roles={r: h.user_id for r, h in repos.escalations.roles(esc.id).items()},
         timeline=repos.escalations.timeline(esc.id),
         decisions=repos.decisions.chain(esc.id),
         signoffs=repos.escalations.signoffs(esc.id),

@@ -23,6 +23,7 @@ from storage.models import (
     EscalationLink,
     Followup,
     Participant,
+    RoleHolder,
     Signoff,
     TimelineEvent,
 )
@@ -151,9 +152,7 @@ class EscalationRepository:
         self.session.add(event)
         return event
 
-    def link(
-        self, escalation_id: int, related_id: int, kind: str, by: str, at: datetime
-    ) -> bool:
+    def link(self, escalation_id: int, related_id: int, kind: str, by: str, at: datetime) -> bool:
         """Record a related escalation unless already recorded; return True if recorded."""
         found = self.session.scalar(
             select(EscalationLink).where(
@@ -282,3 +281,33 @@ class EscalationRepository:
         for row in rows:
             out.setdefault(row.escalation_id, []).append(row)
         return out
+
+
+    def roles(self, escalation_id: int) -> dict[str, RoleHolder]:
+        """Return the escalation's role holders by role."""
+        rows = self.session.scalars(
+            select(RoleHolder)
+            .where(RoleHolder.escalation_id == escalation_id)
+            .order_by(RoleHolder.id)
+        )
+        return {row.role: row for row in rows}
+
+    def set_role(
+        self, escalation_id: int, role: str, user: str, actor: str, now: datetime
+    ) -> tuple[RoleHolder, str | None]:
+        """Make `user` the holder of `role`; return the row and who held it before."""
+        held = self.roles(escalation_id).get(role)
+        if held is None:
+            held = RoleHolder(
+                escalation_id=escalation_id,
+                role=role,
+                user_id=user,
+                assigned_by=actor,
+                assigned_at=now,
+            )
+            self.session.add(held)
+            self.session.flush()
+            return held, None
+        before = held.user_id
+        held.user_id, held.assigned_by, held.assigned_at = user, actor, now
+        return held, before

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from storage.models import (
     Deadline,
     Escalation,
+    RoleHolder,
     Signoff,
 )
 
@@ -117,6 +118,36 @@ class PingRepository:
             .join(Escalation, Escalation.id == Deadline.escalation_id)
             .where(Deadline.breached_at.is_(None), Escalation.status.in_(statuses))
         ).all()
+    def role_gaps(
+        self, statuses: Sequence[str], required: Mapping[str, Sequence[str]]
+    ) -> list[tuple[int, str, int, frozenset[str]]]:
+        """Return (id, severity, epoch created, roles held) of the escalations in these
+        statuses whose severity requires roles (`required`: severity → role IDs) that are
+        not all held."""
+        if not required:
+            return []
+        rows = self.session.execute(
+            select(Escalation.id, Escalation.severity, epoch(Escalation.created_at)).where(
+                Escalation.status.in_(statuses), Escalation.severity.in_(list(required))
+            )
+        ).all()
+        if not rows:
+            return []
+        held: dict[int, set[str]] = {}
+        numbers = [row[0] for row in rows]
+        for start in range(0, len(numbers), 1000):
+            for number, role in self.session.execute(
+                select(RoleHolder.escalation_id, RoleHolder.role).where(
+                    RoleHolder.escalation_id.in_(numbers[start : start + 1000])
+                )
+            ):
+                held.setdefault(number, set()).add(role)
+        out = []
+        for number, severity, created in rows:
+            roles = frozenset(held.get(number, ()))
+            if not set(required[severity]) <= roles:
+                out.append((number, severity, created, roles))
+        return out
 
     def owned(self, owner: str, statuses: Sequence[str]) -> list[int]:
         """Return the numbers of the escalations `owner` owns in these statuses."""

@@ -177,14 +177,21 @@ def test_update_reminders_follow_status_updates(world: World, scheduler: Schedul
     esc(world, ONCALL, "update Takedowns under way", channel_of(row))
     # 30 minutes after creation: no reminder, there was an update at 29
     assert not [k for k in run(world, scheduler, timedelta(minutes=1)) if "update_" in k]
-    sent = run(world, scheduler, timedelta(minutes=29))  # 30 minutes after the update
+    sent = updates(run(world, scheduler, timedelta(minutes=29)))  # 30 minutes after the update
     assert sent == ["update_reminder:1:20260304T175900Z"]
     [nudge] = [
         m for m in world.emulator.messages(channel_of(row)) if "no status update" in m["text"]
     ]
     assert "<@U0BEN00001>" in nudge["text"] and "for 30m" in nudge["text"]
-    assert run(world, scheduler, timedelta(minutes=29)) == []
-    assert run(world, scheduler, timedelta(minutes=1)) == ["update_reminder:1:20260304T182900Z"]
+    assert updates(run(world, scheduler, timedelta(minutes=29))) == []
+    assert updates(run(world, scheduler, timedelta(minutes=1))) == [
+        "update_reminder:1:20260304T182900Z"
+    ]
+
+
+def updates(keys: list[str]) -> list[str]:
+    """Return the update reminders among sent keys (a SEV1's empty roles remind too)."""
+    return [k for k in keys if k.startswith("update_reminder:")]
 
 
 def test_signoff_reminders_until_answered(world: World, scheduler: Scheduler):

@@ -7,9 +7,9 @@ and checks the answer against the spec's rules, written here independently of th
 - someone sees an escalation unless it is restricted and they are outside its channel
   (Slack's own membership of the channel is the oracle);
 - responders (team members, rotation members, escalation-policy group members, whoever was
-  paged) may acknowledge, resolve, reopen, change severity, assign and take ownership and
-  escalate a page; anyone who sees it may update, log decisions, invite, ask for sign-off
-  and add follow-ups; a sign-off is answered by its group's members only.
+  paged) may acknowledge, resolve, reopen, change severity, assign and take ownership,
+  assign roles and escalate a page; anyone who sees it may update, log decisions, invite,
+  ask for sign-off and add follow-ups; a sign-off is answered by its group's members only.
 
 An allowed row must have its effect; a refused row must change nothing (escalation row,
 timeline, decisions, sign-offs, follow-ups, participants), make no Web API call, and — on
@@ -90,7 +90,17 @@ def mworld(matrix_config: TeamConfig, tmp_path: Path, clock: FakeClock) -> Itera
 
 # -- the rules, as the spec states them ------------------------------------------------------
 
-RESPONDER_ONLY = {"ack", "sev", "owner", "resolve", "reopen", "take", "escalate", "duplicate"}
+RESPONDER_ONLY = {
+    "ack",
+    "sev",
+    "owner",
+    "resolve",
+    "reopen",
+    "take",
+    "escalate",
+    "duplicate",
+    "role",
+}
 ANYONE_WHO_SEES = {
     "update",
     "decision",
@@ -295,6 +305,8 @@ COMMANDS = [
     Case("read", "command", _command("timeline"), _read),
     Case("read", "command", _command("decisions"), _read),
     Case("read", "command", _command("checklist"), _read),
+    Case("read", "command", _command("roles"), _read),
+    Case("role", "command", _command("role scribe <@U0EVE00001|eve>"), _changed(EVENTS)),
     Case("done", "command", _command("done takedown"), _changed(EVENTS)),
     Case("review", "command", _command("review"), _changed(EVENTS)),
 ]

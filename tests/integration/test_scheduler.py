@@ -472,6 +472,8 @@ def expected_pings(config: TeamConfig, plans: list[Plan], end: datetime) -> set[
         at = p.created + severity.update_every
         while at < until:
             out.add(f"update_reminder:{p.number}:{pings.stamp(at)}")
+            if config.required_roles(p.severity):  # nobody is given a role in the plan
+                out.add(f"role_reminder:{p.number}:{pings.stamp(at)}")
             at += severity.update_every
         if p.signoff_at:
             until = min(t for t in (p.answered, p.resolved, end + STEP) if t is not None)
@@ -868,3 +870,107 @@ def test_the_weekly_digest_counts_deadline_breaches_by_category_and_region(db, c
         )
     finally:
         a.close()
+
+
+# -- role reminders ----------------------------------------------------------------------------
+
+
+def _role_reminders(tick: stage.Claimed) -> list[str]:
+    return [k for k in tick.sent if k.startswith("role_reminder:")]
+
+
+def _role_nudges(emulator: Emulator, channel: str) -> list[str]:
+    return [m["text"] for m in emulator.messages(channel) if "Assign with `/esc role" in m["text"]]
+
+
+def test_an_empty_required_role_reminds_the_owner_once_a_moment_until_filled(db, config, emulator):
+    from bot.results import Where
+    from bot.usecases import roles
+
+    assert config.required_roles("SEV1") == ["lead", "comms"]
+    a = node(db, config, emulator, T0)
+    b = node(second_database(db), config, emulator, T0)
+    c: Node | None = None
+    try:
+        number = raise_and_staff(a, "SEV1 #election Vote buying")
+        acknowledge(db, number, T0 + timedelta(minutes=1))  # no pages in the way
+        channel = _channel(db, number)
+        assert _role_reminders(a.tick(T0 + timedelta(minutes=29))) == []
+        # at update_every (30m for SEV1): one process claims and dies before sending ...
+        due = T0 + timedelta(minutes=30)
+        a.clock.set(due)
+        claimed = a.scheduler.run_due(due, submit=False)
+        assert [k for k in claimed.sent if k.startswith("role_reminder:")] == [
+            "role_reminder:1:20260304T173000Z"
+        ]
+        assert _role_reminders(b.tick(due)) == []  # ... the other finds it taken
+        a.close()
+        assert _role_nudges(emulator, channel) == []
+        # ... and the restarted one sends it from the outbox, once
+        c = node(second_database(db), config, emulator, due + timedelta(seconds=20))
+        assert _role_reminders(c.scheduler.recover(due + timedelta(seconds=20))) == []
+        c.svc.outbox.run_due()
+        c.svc.wait_idle()
+        [nudge] = _role_nudges(emulator, channel)
+        assert nudge.startswith(":busts_in_silhouette: <@U0BEN00001> — *ESC-1*")  # the owner
+        assert "*Escalation lead*" in nudge and "*Comms liaison*" in nudge and "for 30m" in nudge
+        assert _role_reminders(c.tick(due + timedelta(minutes=1))) == []
+        assert _role_reminders(b.tick(due + timedelta(minutes=1))) == []
+
+        # the lead is given: the next moment reminds of the comms liaison alone, once
+        roles.assign_role(
+            c.svc, "U0CHI00001", Where(number, None), "lead", "U0EVE00001", request_key="r1"
+        )
+        c.svc.wait_idle()
+        nxt = T0 + timedelta(minutes=60)
+        sent = _role_reminders(b.tick(nxt)) + _role_reminders(c.tick(nxt))
+        assert sent == ["role_reminder:1:20260304T180000Z"]
+        latest = _role_nudges(emulator, channel)[-1]
+        assert len(_role_nudges(emulator, channel)) == 2
+        assert "Comms liaison" in latest and "Escalation lead" not in latest
+
+        # every required role held: nothing more
+        roles.assign_role(
+            c.svc, "U0CHI00001", Where(number, None), "comms", "U0COM00001", request_key="r2"
+        )
+        c.svc.wait_idle()
+        for minutes in (90, 120, 150):
+            at = T0 + timedelta(minutes=minutes)
+            assert _role_reminders(b.tick(at)) + _role_reminders(c.tick(at)) == []
+        assert len(_role_nudges(emulator, channel)) == 2
+        assert ledger(db, "role_reminder:") == {
+            "role_reminder:1:20260304T173000Z": "sent",
+            "role_reminder:1:20260304T180000Z": "sent",
+        }
+    finally:
+        b.close()
+        if c is not None:
+            c.close()
+
+
+def test_role_reminders_stop_when_the_escalation_is_resolved(db, config, emulator):
+    from bot.results import Where
+    from bot.usecases import lifecycle
+
+    a = node(db, config, emulator, T0)
+    b = node(second_database(db), config, emulator, T0)
+    try:
+        number = raise_and_staff(a, "SEV1 #crisis Flood of reports")
+        other = raise_and_staff(a, "SEV3 #ads Counterfeit ads wave")  # SEV3 requires no role
+        acknowledge(db, number, T0 + timedelta(minutes=1))
+        acknowledge(db, other, T0 + timedelta(minutes=1))
+        due = T0 + timedelta(minutes=30)
+        assert _role_reminders(a.tick(due)) + _role_reminders(b.tick(due)) == [
+            f"role_reminder:{number}:20260304T173000Z"
+        ]
+        lifecycle.resolve(a.svc, "U0CHI00001", Where(number, None), "Contained")
+        a.svc.wait_idle()
+        for minutes in (60, 90, 8 * 60, 9 * 60):
+            at = T0 + timedelta(minutes=minutes)
+            assert _role_reminders(a.tick(at)) + _role_reminders(b.tick(at)) == []
+        assert list(ledger(db, "role_reminder:")) == [f"role_reminder:{number}:20260304T173000Z"]
+        assert len(_role_nudges(emulator, _channel(db, number))) == 1
+        assert _role_nudges(emulator, _channel(db, other)) == []
+    finally:
+        a.close()
+        b.close()

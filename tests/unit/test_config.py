@@ -221,6 +221,12 @@ CROSS = [
         "unknown category 'legal'",
     ),
     ("    remind_before: 2h", "    remind_before: 24h", "deadlines[0].remind_before", "shorter"),
+    (
+        "comms:   {name: Comms liaison, required_for: [SEV1]}",
+        "comms:   {name: Comms liaison, required_for: [SEV7]}",
+        "roles.comms.required_for[0]",
+        "unknown severity 'SEV7'",
+    ),
 ]
 
 
@@ -234,6 +240,35 @@ def test_cross_reference_errors(old, new, path, message):
     assert problem.path == path
     assert message in problem.message
     assert problem.line == _line_of(broken, new)
+
+
+def test_roles_load_and_bad_ones_are_named_with_their_line():
+    config = parse_config(TEXT)
+    assert config.roles["lead"].name == "Escalation lead"
+    assert config.required_roles("SEV1") == ["lead", "comms"]
+    assert config.required_roles("SEV3") == []
+    for old, new, path, message in [
+        (
+            "  scribe:  {name: Scribe}",
+            "  Scribe-1:  {name: Scribe}",
+            "roles.Scribe-1",
+            "not a lowercase",
+        ),
+        (
+            "  scribe:  {name: Scribe}",
+            "  scribe:  {name: Scribe, needed: true}",
+            "roles.scribe.needed",
+            "unknown key",
+        ),
+        ("  scribe:  {name: Scribe}", "  scribe:  {name: ''}", "roles.scribe.name", "at least 1"),
+    ]:
+        broken = TEXT.replace(old, new, 1)
+        assert broken != TEXT
+        with pytest.raises(ConfigError) as info:
+            parse_config(broken, "team.yaml")
+        [problem] = info.value.problems
+        assert (problem.path, problem.line) == (path, _line_of(broken, new)), new
+        assert message in problem.message, problem.message
 
 
 def test_stakeholder_updates_need_an_updates_channel():
