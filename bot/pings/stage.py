@@ -403,13 +403,22 @@ def _stage_signoff_reminder(
     return [_item(due.key, OUT_SIGNOFF_REMINDER, signoff.escalation_id, signoff=signoff.id)]
 
 
+def _open_deadline(uow: UnitOfWork, due: Due) -> tuple[Deadline, Escalation] | None:
+    """Return the due ping's deadline and its escalation while that is still open."""
+    deadline = uow.session.get(Deadline, due.subject)
+    esc = uow.repos.escalations.get(int(due.escalation_id or 0))
+    if deadline is None or esc is None or esc.status not in OPEN:
+        return None
+    return deadline, esc
+
+
 def _stage_deadline_reminder(
     svc: Services, uow: UnitOfWork, due: Due, now: datetime
 ) -> list[NewItem] | None:
-    deadline = uow.session.get(Deadline, due.subject)
-    esc = uow.repos.escalations.get(int(due.escalation_id or 0))
-    if deadline is None or esc is None or esc.status not in OPEN or now >= deadline.due_at:
+    found = _open_deadline(uow, due)
+    if found is None or now >= found[0].due_at:
         return None  # resolved since, or the deadline itself has come: the breach says it
+    deadline, esc = found
     uow.repos.escalations.add_event(
         esc.id, now, "deadline_reminder", None, deadline=deadline.name, owner=esc.owner
     )
@@ -420,10 +429,10 @@ def _stage_deadline_breach(
     svc: Services, uow: UnitOfWork, due: Due, now: datetime
 ) -> list[NewItem] | None:
     """Page the escalation policy's first step for a deadline that passed unresolved."""
-    deadline = uow.session.get(Deadline, due.subject)
-    esc = uow.repos.escalations.get(int(due.escalation_id or 0))
-    if deadline is None or esc is None or esc.status not in OPEN:
+    found = _open_deadline(uow, due)
+    if found is None:
         return None  # resolved since the pass read it
+    deadline, esc = found
     if deadline.breached_at is not None:
         return None
     deadline.breached_at = now
