@@ -51,7 +51,7 @@ from bot.sandbox.seed import seed  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Escalation, OutboxItem  # noqa: E402
 from tests.benchmarks.stats import pct  # noqa: E402
-from tests.support.process import wired  # noqa: E402
+from tests.support.process import bot_env, wired  # noqa: E402
 
 SECRET = "bench-secret"
 SENDERS = 20
@@ -284,14 +284,7 @@ def main() -> None:
         db = Database(f"sqlite:///{tmp / f'bench-{len(targets)}.db'}")
         db.upgrade()
         port = free_port()
-        env = {
-            "SLACK_BOT_TOKEN": emulator.bot_token,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": emulator.url,
-            "DATABASE_URL": db.url,
-            "ESCALATION_CONFIG": str(config_path),
-            "PORT": str(port),
-        }
+        env = bot_env(emulator.bot_token, SECRET, emulator.url, db.url, config_path, port)
         command = [sys.executable, "-m", "bot", "run"]
         if off is not None:
             command = [sys.executable, "-c", WITHOUT, off]

@@ -30,7 +30,7 @@ from bot.config import parse_config  # noqa: E402
 from bot.sandbox.emulator import Emulator  # noqa: E402
 from bot.sandbox.seed import seed  # noqa: E402
 from storage.db import Database  # noqa: E402
-from tests.support.process import wired  # noqa: E402
+from tests.support.process import bot_env, wired  # noqa: E402
 
 SECRET = "bench-secret"
 BARE_APP = """
@@ -120,14 +120,7 @@ def main() -> None:
     try:
         for _ in range(args.runs):
             port = free_port()
-            env = {
-                "SLACK_BOT_TOKEN": emulator.bot_token,
-                "SLACK_SIGNING_SECRET": SECRET,
-                "SLACK_API_URL": emulator.url,
-                "DATABASE_URL": db.url,
-                "ESCALATION_CONFIG": str(config_path),
-                "PORT": str(port),
-            }
+            env = bot_env(emulator.bot_token, SECRET, emulator.url, db.url, config_path, port)
             live, wired_at = time_to_healthy([sys.executable, "-m", "bot", "run"], env, port)
             escbot.append(live)
             escbot_wired.append(wired_at)

@@ -100,3 +100,17 @@ def wired(base_url: str) -> bool:
         return "startup" not in json.loads(body).get("checks", {})
     except (ValueError, AttributeError):
         return False
+
+
+def bot_env(
+    token: str, secret: str, api_url: str, database_url: str, config: Path | str, port: int
+) -> dict[str, str]:
+    """Return the environment of an `escbot run` process against a Slack-compatible API."""
+    return {
+        "SLACK_BOT_TOKEN": token,
+        "SLACK_SIGNING_SECRET": secret,
+        "SLACK_API_URL": api_url,
+        "DATABASE_URL": database_url,
+        "ESCALATION_CONFIG": str(config),
+        "PORT": str(port),
+    }
