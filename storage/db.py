@@ -151,6 +151,11 @@ def make_engine(url: str, write_lock: WriteLock | None = None, **kwargs: Any) ->
             conn.info["holds_write_lock"] = True
             try:  # straight to the driver: a full statement execution costs 5x more here
                 begin_immediate(conn.connection, lock.background())
+            except sqlite3.Error as exc:  # as SQLAlchemy's, like any statement's failure
+                _end(conn)
+                raise DBAPIError.instance(
+                    "BEGIN IMMEDIATE", None, exc, sqlite3.Error, dialect=engine.dialect
+                ) from exc
             except BaseException:
                 _end(conn)
                 raise

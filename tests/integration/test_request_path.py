@@ -213,3 +213,23 @@ def test_over_http_a_listener_that_fails_before_acking_answers_500():
     response = asyncio.run(answer_at_ack(_bolt_app(listener), _command(), pool))
     assert response.status == 500
     pool.shutdown()
+
+
+def test_a_write_lock_held_elsewhere_fails_as_sqlalchemys_error_and_frees_ours(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+):
+    import sqlite3
+
+    import storage.db
+
+    monkeypatch.setattr(storage.db, "REQUEST_BUSY_MS", 20)
+    other = sqlite3.connect(sqlite_db.engine.url.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds SQLite's one write lock
+    try:
+        with pytest.raises(OperationalError, match="database is locked"), sqlite_db.uow() as uow:
+            uow.repos.outbox.get("none")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with sqlite_db.uow() as uow:  # this process's own queue was left free
+        assert uow.repos.outbox.get("none") is None
