@@ -305,7 +305,9 @@ class Outbox:
         now = self.clock()
         try:
             with self.db.uow() as uow:
-                for job in jobs:
+                # In id order, as every transaction over several items goes (see the
+                # repository's `_lock_in_order`): no two wait for each other in a cycle.
+                for job in sorted(jobs, key=lambda job: job.id):
                     item = uow.session.get(OutboxItem, job.id)
                     if item is None:
                         continue

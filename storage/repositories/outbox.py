@@ -199,15 +199,20 @@ class OutboxRepository:
 
     def wake(self, escalation_id: int, marker: str, now: datetime) -> list[str]:
         """Make an escalation's waiting items (last error starting with marker) due now."""
+        waiting = self._lock_in_order(
+            (
+                OutboxItem.escalation_id == escalation_id,
+                OutboxItem.status == "pending",
+                OutboxItem.last_error.startswith(marker, autoescape=True),
+                OutboxItem.next_attempt_at > now,
+            )
+        )
+        if not waiting:
+            return []
         return list(
             self.session.scalars(
                 update(OutboxItem)
-                .where(
-                    OutboxItem.escalation_id == escalation_id,
-                    OutboxItem.status == "pending",
-                    OutboxItem.last_error.startswith(marker, autoescape=True),
-                    OutboxItem.next_attempt_at > now,
-                )
+                .where(OutboxItem.id.in_(waiting))
                 .values(next_attempt_at=now)
                 .returning(OutboxItem.key)
             )
@@ -243,14 +248,39 @@ class OutboxRepository:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def renew(self, owner: str, item_ids: Sequence[int], until: datetime) -> int:
-        """Extend the lease of these items while this worker still holds them; return how many."""
+        """Extend the lease of these items while this worker still holds them; return how many.
+
+        An item another transaction is changing right now (its worker settling it) is left
+        out: it needs no longer lease, and waiting for it could deadlock with that worker.
+        """
+        held = self._lock_in_order(
+            (
+                OutboxItem.id.in_(item_ids),
+                OutboxItem.locked_by == owner,
+                OutboxItem.status == "pending",
+                OutboxItem.locked_until.is_not(None),
+            ),
+            skip_locked=True,
+        )
+        if not held:
+            return 0
         result = self.session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.id.in_(item_ids), OutboxItem.locked_by == owner)
-            .where(OutboxItem.status == "pending", OutboxItem.locked_until.is_not(None))
-            .values(locked_until=until)
+            update(OutboxItem).where(OutboxItem.id.in_(held)).values(locked_until=until)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def _lock_in_order(self, where: Sequence[Any], *, skip_locked: bool = False) -> list[int]:
+        """Lock the matching rows in ascending id order; return their ids.
+
+        Every transaction that changes several outbox rows takes them in this one order (as
+        `Outbox.settle` does), so two of them never wait for each other in a cycle: a
+        PostgreSQL UPDATE over many rows takes its row locks in whatever order it scans.
+        SQLite has a single writer and needs no row locks.
+        """
+        stmt = select(OutboxItem.id).where(*where).order_by(OutboxItem.id)
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=skip_locked)
+        return list(self.session.scalars(stmt))
 
     def lockers(self, prefix: str) -> list[str]:
         """Return the workers whose names start with `prefix` that hold pending items."""
@@ -265,19 +295,30 @@ class OutboxRepository:
 
     def free(self, owner: str, item_ids: Sequence[int]) -> int:
         """Free these items if this worker still holds them; return how many."""
+        held = self._lock_in_order(
+            (
+                OutboxItem.id.in_(item_ids),
+                OutboxItem.locked_by == owner,
+                OutboxItem.status == "pending",
+            )
+        )
+        if not held:
+            return 0
         result = self.session.execute(
             update(OutboxItem)
-            .where(OutboxItem.id.in_(item_ids), OutboxItem.locked_by == owner)
-            .where(OutboxItem.status == "pending")
+            .where(OutboxItem.id.in_(held))
             .values(locked_until=None, locked_by=None)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     def release(self, owner: str) -> int:
         """Free every pending item a (dead) worker holds; return how many."""
+        held = self._lock_in_order((OutboxItem.locked_by == owner, OutboxItem.status == "pending"))
+        if not held:
+            return 0
         result = self.session.execute(
             update(OutboxItem)
-            .where(OutboxItem.locked_by == owner, OutboxItem.status == "pending")
+            .where(OutboxItem.id.in_(held))
             .values(locked_until=None, locked_by=None)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]

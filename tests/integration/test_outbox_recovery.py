@@ -16,6 +16,7 @@ from bot.delivery.jobs import LEASE, MAX_WAIT, MIN_WAIT, WAITING, Job, NotReady
 from bot.delivery.outbox import Outbox
 from storage.db import Database
 from storage.models import Escalation
+from storage.models import OutboxItem as OutboxItemModel
 
 HOST = socket.gethostname()
 
@@ -205,3 +206,45 @@ def test_an_item_found_not_ready_while_its_escalation_is_woken_looks_again_at_on
     with db.uow() as uow:
         item = uow.repos.outbox.get("dm")
         assert item is not None and item.status == "done"
+
+
+def test_renewing_leases_never_waits_on_items_being_settled_so_they_cannot_deadlock(
+    db: Database, clock: FakeClock
+):
+    """A worker settling items row by row while its process's loop renews every lease it
+    holds: the renewal skips the rows being settled instead of taking locks in another order
+    (PostgreSQL found such a cycle and aborted one of them under a burst of pages)."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer: no row locks, no cycle")
+    import threading
+
+    owner = f"{HOST}:{os.getpid()}:aaaa0001"
+    _held(db, clock, {"first": owner, "second": owner})
+    with db.uow() as uow:
+        first, second = (uow.repos.outbox.get(k) for k in ("first", "second"))
+        assert first is not None and second is not None
+        ids = [first.id, second.id]
+    settling = db.uow()
+    with settling as uow:  # the settling worker has changed the second item, not yet the first
+        item = uow.session.get(OutboxItemModel, ids[1])
+        assert item is not None
+        item.status = "done"
+        uow.flush()
+        renewed: list[int] = []
+
+        def renew() -> None:
+            with db.uow() as other:
+                renewed.append(other.repos.outbox.renew(owner, ids, clock() + LEASE))
+                other.commit()
+
+        renewal = threading.Thread(target=renew)
+        renewal.start()
+        renewal.join(timeout=10)
+        assert not renewal.is_alive(), "the renewal waited for the row being settled"
+        assert renewed == [1]  # the first item; the second is being settled
+        item = uow.session.get(OutboxItemModel, ids[0])  # and the settle goes on, unblocked
+        assert item is not None
+        item.status = "done"
+        uow.commit()
+    with db.uow() as uow:
+        assert {uow.repos.outbox.get(k).status for k in ("first", "second")} == {"done"}  # type: ignore[union-attr]
