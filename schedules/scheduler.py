@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 
 RECONCILE_EVERY = 30.0  # seconds
 SINCE_MARGIN = timedelta(seconds=1)  # overlap of consecutive passes (moments are whole seconds)
+# The periodic pass looks back over the time since the previous one and this much before it,
+# so a change another process committed late, or stamped by a clock a little behind, still
+# falls inside; once an hour (and on start) a pass looks over the whole lookback.
+RECONCILE_MARGIN = timedelta(minutes=10)
+LOOK_BACK_EVERY = timedelta(hours=1)
 NEXT_JOB = "next_due"
 # A pass the database stopped is tried again this soon (not at the next reconcile), so pings
 # due during an outage go out within seconds of its end.
@@ -56,6 +61,8 @@ class Scheduler:
         self._pass = threading.Lock()  # one pass at a time in this process
         self._loaded = False
         self._swept: datetime | None = None  # the moment of the last pass that finished
+        self._reconciled: datetime | None = None  # ... of the last periodic (full) one
+        self._looked_back: datetime | None = None  # ... of the last over the whole lookback
         self.last_pass_at: float | None = None  # when (epoch seconds) it finished
         self._poke_guard = threading.Lock()
         self._poke_queued: bool | None = None  # None: no pass queued; else whether full
@@ -68,9 +75,10 @@ class Scheduler:
     ) -> sweep.Tick:
         """Claim and send every ping due at `now` (default: the clock's now); return the pass.
 
-        A pass looks at reminders that fell due since the previous one; a `full` pass (and
-        the first) looks over the whole lookback, catching what changes made by other
-        processes moved behind that window.
+        A pass looks at reminders that fell due since the previous one; a `full` pass (the
+        periodic one) since the previous full one and `RECONCILE_MARGIN` before, catching
+        what changes made by other processes moved behind the quick passes' windows; the
+        first, and one an hour, over the whole lookback.
         """
         with self._pass:
             now = now or self.svc.clock()
@@ -80,8 +88,19 @@ class Scheduler:
             since = None
             if not full and self._swept is not None:
                 since = min(self._swept, now) - SINCE_MARGIN
+            elif (
+                full
+                and self._reconciled is not None
+                and self._looked_back is not None
+                and now - self._looked_back < LOOK_BACK_EVERY
+            ):
+                since = min(self._reconciled, now) - RECONCILE_MARGIN
             tick = sweep.run_due(self.svc, self.known, now, since=since, submit=submit)
             self._swept = now
+            if full or since is None:
+                self._reconciled = now
+            if since is None:
+                self._looked_back = now
             self.last_tick = tick
             self.svc.telemetry.last_pass.set(time.time())
             self.last_pass_at = time.time()  # wall clock, for readiness
@@ -97,7 +116,7 @@ class Scheduler:
         with self._pass:
             self.known = pings.Known()
             self._loaded = False
-            self._swept = None
+            self._swept = self._reconciled = self._looked_back = None
         return self.run_due(now, submit=submit, full=True)
 
     def reconcile(self, *, full: bool) -> sweep.Tick | None:

@@ -73,7 +73,8 @@ def run_due(
     svc.foreground.give_way()
     claimed = stage.claim(svc, fresh, now) if fresh else stage.Claimed()
     known.remember(fresh, claimed.known)
-    known.prune(snap, pings.seconds(now - pings.LOOKBACK) - 3600)
+    if snap.full:  # what it forgets is older than a day: once an hour is soon enough
+        known.prune(snap, pings.seconds(now - pings.LOOKBACK) - 3600)
     tick.next_at = pings.instant(next_s) if next_s is not None else None
     tick.sent, tick.skipped, tick.empty = claimed.sent, claimed.skipped, claimed.empty
     tick.taken, tick.outbox = claimed.taken, claimed.outbox

@@ -974,3 +974,42 @@ def test_role_reminders_stop_when_the_escalation_is_resolved(db, config, emulato
     finally:
         a.close()
         b.close()
+
+
+def test_the_periodic_pass_looks_back_since_the_last_and_the_whole_day_once_an_hour(
+    db, config, emulator, monkeypatch
+):
+    from bot.pings import sweep
+    from schedules import scheduler as scheduling
+
+    windows: list[datetime | None] = []
+    real = sweep.run_due
+
+    def spy(svc: Services, known: Any, now: datetime, **kwargs: Any) -> Any:
+        windows.append(kwargs.get("since"))
+        return real(svc, known, now, **kwargs)
+
+    monkeypatch.setattr(scheduling.sweep, "run_due", spy)
+    a = node(db, config, emulator, T0)
+    try:
+        a.scheduler.run_due(submit=False)  # the first: the whole lookback
+        a.clock.advance(timedelta(seconds=30))
+        a.scheduler.run_due(submit=False, full=True)  # periodic: since the last, and a margin
+        a.clock.advance(timedelta(seconds=5))
+        a.scheduler.run_due(submit=False)  # at a due moment: since the previous pass
+        a.clock.advance(scheduling.LOOK_BACK_EVERY)
+        a.scheduler.run_due(submit=False, full=True)  # an hour on: the whole lookback again
+        a.clock.advance(timedelta(seconds=30))
+        a.scheduler.run_due(submit=False, full=True)
+        a.scheduler.recover()  # as on start
+    finally:
+        a.close()
+    margin = scheduling.RECONCILE_MARGIN
+    assert windows == [
+        None,
+        T0 - margin,
+        T0 + timedelta(seconds=30) - scheduling.SINCE_MARGIN,
+        None,
+        T0 + scheduling.LOOK_BACK_EVERY + timedelta(seconds=35) - margin,
+        None,
+    ]
