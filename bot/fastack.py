@@ -49,17 +49,19 @@ requests x 3 rounds: 2.14x, p99 74.9 ms against 35.1 ms).
 Why the quiet machine's ratio stays above the target, measured as CPU time of each server
 process per request over a burst (300 requests x 3, 20 senders, load ~1): the fair baseline
 spends 0.82 ms, escbot with its outbox workers switched off 2.07 ms, and with them on
-4.4-6.0 ms, since staffing the burst's channels runs in the same interpreter while the burst
-is still arriving. Of the 2.07 ms the durable write is 0.4 ms (1.67 ms without it); in one
-thread, without HTTP, escbot's dispatch costs 0.58 ms to Bolt's 0.25 ms. The rest is the
-hand-over: Bolt's Starlette adapter runs a `process_before_response` listener on the event
-loop itself, one thread and no lock changing hands, while escbot's listeners run on the pool
-(they wait for the database and, after the ack, for Slack). Dispatching `/escalate` on the
-loop cut the CPU per request by a fifth (2.93 ms to 2.26 ms in one run at load ~3, p99 1.78x
-to 1.49x, with the outbox off; with it on, 3.77x), but the loop would then wait on SQLite's
-lock whenever another transaction holds it, so it is not done; the step that would reach the
-target is keeping staffing work out of the interpreter answering Slack during a burst, not a
-smaller mechanism here.
+4.4-6.0 ms. With them on, their threads hold the interpreter's lock about half the time over
+the bursts and the staffing that follows; a `patience` of 5 s instead of 1 s did not lower
+the figure (5.7 ms), so what competes with the acks is not only the steps `give_way` gates,
+and is still to be found. Of the 2.07 ms the durable write is 0.4 ms (1.67 ms without it);
+in one thread, without HTTP, escbot's dispatch costs 0.58 ms to Bolt's 0.25 ms. The rest is
+the hand-over: Bolt's Starlette adapter runs a `process_before_response` listener on the
+event loop itself, one thread and no lock changing hands, while escbot's listeners run on
+the pool (they wait for the database and, after the ack, for Slack). Dispatching `/escalate`
+on the loop cut the CPU per request by a fifth (2.93 ms to 2.26 ms in one run at load ~3,
+p99 1.78x to 1.49x, with the outbox off; with it on, 3.77x), but the loop would then wait on
+SQLite's lock whenever another transaction holds it, so it is not done; the step that would
+reach the target is finding that competing work and keeping it out of the interpreter
+answering Slack during a burst, not a smaller mechanism here.
 """
 
 from __future__ import annotations
