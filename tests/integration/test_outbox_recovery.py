@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -216,8 +217,6 @@ def test_renewing_leases_never_waits_on_items_being_settled_so_they_cannot_deadl
     (PostgreSQL found such a cycle and aborted one of them under a burst of pages)."""
     if db.is_sqlite:
         pytest.skip("SQLite has one writer: no row locks, no cycle")
-    import threading
-
     owner = f"{HOST}:{os.getpid()}:aaaa0001"
     _held(db, clock, {"first": owner, "second": owner})
     with db.uow() as uow:
