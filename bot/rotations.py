@@ -58,6 +58,16 @@ class OnCall:
             repo.active(rotation=rotation_id, ending_after=start, starting_before=end)
         )
 
+    @staticmethod
+    def overrides_by_rotation(
+        repo: OverrideRepository, start: datetime, end: datetime
+    ) -> dict[str, list[engine.Override]]:
+        """Return every rotation's overrides that touch [start, end), read in one query."""
+        rows: dict[str, list[OverrideRow]] = {}
+        for row in repo.active(ending_after=start, starting_before=end):
+            rows.setdefault(row.rotation, []).append(row)
+        return {rid: to_overrides(found) for rid, found in rows.items()}
+
     def now(self, repo: OverrideRepository, rotation_id: str, at: datetime) -> engine.Shift | None:
         """Return the final shift covering `at`, or None in a gap."""
         rotation = self.rotations[rotation_id]

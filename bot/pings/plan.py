@@ -45,7 +45,6 @@ from bot.kinds import (
     SIGNOFF_REMINDER,
     UPDATE_REMINDER,
 )
-from bot.rotations import to_overrides
 from bot.services import Services
 from schedules import rotation as engine
 from storage.models import Escalation
@@ -246,18 +245,15 @@ def load_snapshot(svc: Services, now: datetime, since: datetime | None = None) -
         signoffs = repo.pending_signoffs(OPEN)
         deadlines = repo.pending_deadlines(OPEN)
         role_gaps = repo.role_gaps(OPEN, _required_roles(svc))
-        rows = uow.repos.overrides.active(
-            ending_after=now - LOOKBACK, starting_before=now + HORIZON + timedelta(days=2)
+        overrides = svc.oncall.overrides_by_rotation(
+            uow.repos.overrides, now - LOOKBACK, now + HORIZON + timedelta(days=2)
         )
-    overrides: dict[str, list[Any]] = {}
-    for row in rows:
-        overrides.setdefault(row.rotation, []).append(row)
     return Snapshot(
         now,
         escalations,
         unacknowledged,
         signoffs,
-        {rid: to_overrides(rs) for rid, rs in overrides.items()},
+        overrides,
         full,
         deadlines,
         role_gaps,

@@ -54,7 +54,6 @@ from bot.kinds import (
     UPDATE_REMINDER,
 )
 from bot.pings.plan import GAP_WINDOW, Due, instant, seconds
-from bot.rotations import to_overrides
 from bot.routing import Target
 from bot.services import Services
 from schedules import rotation as engine
@@ -483,13 +482,10 @@ def coverage_gaps(
 ) -> list[engine.Shift]:
     """Return every window of [start, end) where a rotation has nobody on call."""
     # Every rotation's overrides in one query, not one a rotation (100 rotations: 0.2 s).
-    by_rotation: dict[str, list[Any]] = {}
-    for row in uow.repos.overrides.active(ending_after=start, starting_before=end):
-        by_rotation.setdefault(row.rotation, []).append(row)
+    overrides = svc.oncall.overrides_by_rotation(uow.repos.overrides, start, end)
     out: list[engine.Shift] = []
     for rid, rot in svc.oncall.rotations.items():
-        overrides = to_overrides(by_rotation.get(rid, []))
-        out.extend(engine.gaps(rot, start, end, overrides))
+        out.extend(engine.gaps(rot, start, end, overrides.get(rid, [])))
     return out
 
 
