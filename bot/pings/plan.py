@@ -155,6 +155,11 @@ class Known:
         for key, due_at in rows:
             self.add(key, seconds(due_at))
 
+    def copy(self) -> Known:
+        """Return a copy to plan a pass beside this one's (each mapping copied whole, at
+        once: the thread changing the original cannot be seen half-way)."""
+        return Known(dict(self.claimed), dict(self.last), dict(self.boundaries), self.started_s)
+
     def add(self, key: str, due_s: int) -> None:
         """Note one key as claimed."""
         kind, _, rest = key.partition(":")

@@ -1013,3 +1013,91 @@ def test_the_periodic_pass_looks_back_since_the_last_and_the_whole_day_once_an_h
         T0 + scheduling.LOOK_BACK_EVERY + timedelta(seconds=35) - margin,
         None,
     ]
+
+
+def test_a_pass_at_a_due_moment_goes_on_beside_a_long_pass(db, config, emulator, monkeypatch):
+    """The first pass after start (seconds long at scale) holds back no page falling due
+    while it runs; each page is still claimed once."""
+    from bot.pings import sweep
+    from schedules import scheduler as scheduling
+
+    a = node(db, config, emulator, T0)
+    long_started, release = threading.Event(), threading.Event()
+    real = sweep.run_due
+
+    def slow_long(svc: Services, known: Any, now: datetime, **kwargs: Any) -> Any:
+        if kwargs.get("since") is None:  # the long pass: held until released
+            long_started.set()
+            assert release.wait(30)
+        return real(svc, known, now, **kwargs)
+
+    try:
+        number = raise_and_staff(a, "SEV1 #election Vote buying")
+        monkeypatch.setattr(scheduling.sweep, "run_due", slow_long)
+        long_ticks: list[Any] = []
+        long = threading.Thread(target=lambda: long_ticks.append(a.scheduler.run_due(T0)))
+        long.start()
+        assert long_started.wait(30)
+        beside: list[Any] = []
+        at = T0 + timedelta(minutes=5)  # the policy's second step falls due meanwhile
+        a.clock.set(at)
+        quick = threading.Thread(target=lambda: beside.append(a.scheduler.run_due(at)))
+        quick.start()
+        quick.join(30)
+        assert not quick.is_alive() and long.is_alive()  # it did not wait for the long pass
+        assert f"page:{number}:0:1" in beside[0].sent
+        release.set()
+        long.join(30)
+        # Each page claimed by one of the two (the long one's too, if the other was first).
+        both = beside[0].sent + long_ticks[0].sent
+        pages = sorted(k for k in both if k.startswith("page:"))
+        assert pages == [f"page:{number}:0:0", f"page:{number}:0:1"]
+        assert f"page:{number}:0:1" not in long_ticks[0].sent  # due after its moment
+        a.svc.wait_idle()
+        again = a.scheduler.run_due(at)  # the next pass: nothing claimed twice
+        assert not [k for k in again.sent if k.startswith("page:")]
+        assert set(ledger(db, "page:")) == {f"page:{number}:0:0", f"page:{number}:0:1"}
+        with db.uow() as uow:  # and sent: the page's item is done
+            item = uow.repos.outbox.get(f"page:{number}:0:1")
+            assert item is not None and item.status == "done"
+    finally:
+        release.set()
+        a.close()
+
+
+def test_without_a_long_pass_under_way_passes_take_turns(db, config, emulator, monkeypatch):
+    """A pass at a due moment waits for another short one (no pass beside it)."""
+    from bot.pings import sweep
+    from schedules import scheduler as scheduling
+
+    a = node(db, config, emulator, T0)
+    try:
+        a.scheduler.run_due(T0)  # the first, long, pass is over
+        inside = threading.Event()
+        release = threading.Event()
+        real = sweep.run_due
+        windows: list[datetime | None] = []
+
+        def held(svc: Services, known: Any, now: datetime, **kwargs: Any) -> Any:
+            windows.append(kwargs.get("since"))
+            if len(windows) == 1:
+                inside.set()
+                assert release.wait(30)
+            return real(svc, known, now, **kwargs)
+
+        monkeypatch.setattr(scheduling.sweep, "run_due", held)
+        first = threading.Thread(target=lambda: a.scheduler.run_due(T0 + timedelta(seconds=1)))
+        first.start()
+        assert inside.wait(30)
+        second = threading.Thread(target=lambda: a.scheduler.run_due(T0 + timedelta(seconds=2)))
+        second.start()
+        second.join(0.2)
+        assert second.is_alive()  # waiting its turn
+        release.set()
+        first.join(30)
+        second.join(30)
+        assert len(windows) == 2
+        assert windows[1] == T0 + timedelta(seconds=1) - scheduling.SINCE_MARGIN
+    finally:
+        release.set()
+        a.close()
