@@ -16,9 +16,11 @@ is apart from its Web API.
 
 Prints the headline, ack p99 of escbot over the fair baseline's (target <= 1.5x), then for
 each app the first request a fresh process answers (cold) and the warm p50 and p99, with the
-load average; then the Web API calls staffing one escalation with 12 routed stakeholders
-(every call, the first page's DM included, counted once the outbox is empty), and the time
-from request to a fully staffed channel.
+load average, and each app's CPU time per request while the senders send (its event loop's
+thread, and its other threads: so background work competing with the acks shows); then the
+Web API calls staffing one escalation with 12 routed stakeholders (every call, the first
+page's DM included, counted once the outbox is empty), and the time from request to a fully
+staffed channel.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -131,8 +134,11 @@ def bench_config_text() -> str:
     )
 
 
-def send_all(url: str, prepared: list[tuple[bytes, dict[str, str]]]) -> list[float]:
-    """Send prepared requests from 20 concurrent senders; return each answer's latency (s)."""
+def send_all(
+    url: str, prepared: list[tuple[bytes, dict[str, str]]]
+) -> tuple[list[float], float, float]:
+    """Send prepared requests from 20 concurrent senders; return each answer's latency (s),
+    and the wall-clock moments the first was sent and the last answered."""
 
     def one(request: tuple[bytes, dict[str, str]]) -> float:
         reply = deliver(url, *request)
@@ -146,23 +152,94 @@ def send_all(url: str, prepared: list[tuple[bytes, dict[str, str]]]) -> list[flo
     gc.disable()
     try:
         with ThreadPoolExecutor(SENDERS) as pool:
-            return list(pool.map(one, prepared))
+            started = time.time()
+            latencies = list(pool.map(one, prepared))
+            return latencies, started, time.time()
     finally:
         gc.enable()
 
 
-def fire(driver: Driver, texts: list[str]) -> list[float]:
+def thread_cpu(pid: int) -> dict[int, float]:
+    """Return the CPU seconds each thread of a process has run (Linux schedstat, in ns)."""
+    seconds = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+                seconds[int(tid)] = int(stat.read().split()[0]) / 1e9
+        except OSError:  # the thread ended
+            continue
+    return seconds
+
+
+class CpuWindow:
+    """CPU time of a server's event-loop thread and of its other threads over the bursts,
+    counted only while the senders were sending (sampled every 10 ms)."""
+
+    def __init__(self) -> None:
+        self.loop = self.others = 0.0
+        self.requests = 0
+
+    def record(
+        self,
+        pid: int,
+        samples: list[tuple[float, dict[int, float]]],
+        start: float,
+        end: float,
+        requests: int,
+    ) -> None:
+        inside = [s for s in samples if start <= s[0] <= end]
+        if len(inside) < 2:
+            return
+        (_, first), (_, last) = inside[0], inside[-1]
+        for tid, seconds in last.items():
+            spent = seconds - first.get(tid, 0.0)
+            if tid == pid:
+                self.loop += spent
+            else:
+                self.others += spent
+        # the requests answered within the sampled part of the window, pro rata
+        self.requests += round(requests * (inside[-1][0] - inside[0][0]) / (end - start))
+
+    def per_request(self) -> tuple[float, float]:
+        n = max(1, self.requests)
+        return self.loop / n, self.others / n
+
+
+def fire(
+    driver: Driver, texts: list[str], pid: int | None = None, cpu: CpuWindow | None = None
+) -> list[float]:
     """Send the commands from 20 concurrent senders in a process of their own.
 
     The requests are prepared here (their response URLs and trigger IDs live in this
     process's emulator) and sent from there, so the emulator answering the bot's Web API
-    calls does not slow down the senders timing the acks.
+    calls does not slow down the senders timing the acks. With a `cpu` window, the server
+    process `pid`'s threads are sampled while the senders send.
     """
     with driver.held() as prepared:
         for text in texts:
             driver.command("U0ANA00001", "/escalate", text)
+    samples: list[tuple[float, dict[int, float]]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append((time.time(), thread_cpu(pid)))  # type: ignore[arg-type]
+            done.wait(0.01)
+
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as senders:
-        return senders.submit(send_all, driver.bot_url, prepared).result()
+        senders.submit(int).result()  # the senders' process is up before sampling starts
+        sampler = threading.Thread(target=sample, daemon=True)
+        if cpu is not None and pid is not None:
+            sampler.start()
+        try:
+            latencies, started, ended = senders.submit(send_all, driver.bot_url, prepared).result()
+        finally:
+            done.set()
+            if sampler.is_alive():
+                sampler.join()
+    if cpu is not None and pid is not None:
+        cpu.record(pid, samples, started, ended, len(texts))
+    return latencies
 
 
 def free_port() -> int:
@@ -205,6 +282,7 @@ class Target:
         self.name, self.proc, self.driver, self.db = name, proc, driver, db
         self.cold = 0.0
         self.lat: list[float] = []
+        self.cpu = CpuWindow()
         self.sent = 0  # escalations raised so far (escbot kinds)
 
     def settle(self) -> None:
@@ -345,7 +423,7 @@ def main() -> None:
             for target in targets:
                 sent_at = time.time()
                 texts = [f"SEV2 #other Bench escalation {r}.{i}" for i in range(n)]
-                target.lat += fire(target.driver, texts)
+                target.lat += fire(target.driver, texts, target.proc.pid, target.cpu)
                 if target.db is not None:
                     target.sent += n
                     target.settle()
@@ -385,6 +463,16 @@ def main() -> None:
             f"    {target.name:<44}  {target.cold * 1000:7.1f} ms"
             f"  {pct(target.lat, 50) * 1000:6.1f} ms  {pct(target.lat, 99) * 1000:6.1f} ms"
             f"  {pct(target.lat, 99) / fair_p99:9.2f}x"
+        )
+    print(
+        "    CPU per request while the senders send (the event loop's thread; the others:"
+        " listeners, the outbox's lanes, the scheduler):"
+    )
+    for target in targets:
+        loop_ms, others_ms = (1000 * x for x in target.cpu.per_request())
+        print(
+            f"    {target.name:<44}  {loop_ms + others_ms:5.2f} ms = loop {loop_ms:.2f}"
+            f" + other threads {others_ms:.2f}"
         )
     with bot.db.uow() as uow:
         rows = [e for e in uow.repos.escalations.find() if e.title.startswith("Bench")]
