@@ -6,7 +6,7 @@ many passes, processes or restarts see it due. A date job is (re)scheduled at th
 moment after every pass; an interval job reconciles every `reconcile_every` seconds to catch
 changes made by other processes; a commit in this process that moves a ping's moment (a
 use case marks it with `UnitOfWork.reschedules`) pokes a pass at once. The jobs
-only poke: passes run one at a time off APScheduler's threads, so a long pass never makes a
+only poke: passes run off APScheduler's threads, one at a time, so a long pass never makes a
 date job be skipped. While a long pass runs (the one on start, the periodic one, the hourly
 one over the whole lookback: seconds at 50k open escalations), a pass at a due moment does not
 wait for it: it runs beside it over what fell due after the long pass's moment, on a copy of
