@@ -10,8 +10,9 @@ only poke: passes run off APScheduler's threads, one at a time, so a long pass n
 date job be skipped. While a long pass runs (the one on start, the periodic one, the hourly
 one over the whole lookback: seconds at 50k open escalations), a pass at a due moment does not
 wait for it: it runs beside it over what fell due after the long pass's moment, on a copy of
-what the long one knows, and the ledger keeps each ping once whichever claims it
-(bench_scheduler's lag, measured from a start).
+what the long one knows, and the ledger keeps each ping once whichever claims it. (Pages
+falling due during a first pass of 2-4 s after a restart at 50k; bench_scheduler's lag phase
+starts warm and never needs it.)
 """
 
 from __future__ import annotations
