@@ -175,8 +175,9 @@ class Scheduler:
             self._poke_queued = bool(queued) or full
             if queued is not None:
                 return
-        # The outbox pool is tracked, so whoever waits for Slack work to settle waits for this.
-        self.svc.outbox.pool.submit(self._poked)
+        # On the outbox's pass threads, not its staffing pool (a pass must not queue behind
+        # staffing); tracked, so whoever waits for Slack work to settle waits for this too.
+        self.svc.outbox.pass_pool.submit(self._poked)
 
     def _reconcile_soon(self) -> None:
         self.poke(full=True)

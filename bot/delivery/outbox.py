@@ -74,6 +74,11 @@ class Outbox:
         self.urgent_pool = TrackedPool(
             URGENT_WORKERS, "outbox-urgent", initializer=self.foreground.mark_background
         )
+        # Scheduler passes (schedules.scheduler's pokes) on threads of their own: a pass stages the
+        # pages falling due, so it must not queue behind staffing waiting out Slack's limits
+        # (tests/benchmarks/bench_pages_process.py: with the passes in the staffing pool, the
+        # first pages of a burst were staged 12 s late, behind feed posts answered 429).
+        self.pass_pool = TrackedPool(2, "passes", initializer=self.foreground.mark_background)
         self._urgent: tuple[str, ...] = ()  # SQL LIKE patterns of urgent keys
         self._urgent_re: re.Pattern[str] | None = None
         self._running: set[int] = set()
@@ -104,14 +109,15 @@ class Outbox:
         return self.urgent_pool if urgent else self.pool
 
     def busy(self) -> bool:
-        """Return True while either lane is running or has queued items."""
-        return self.pool.busy() or self.urgent_pool.busy()
+        """Return True while either lane (or a scheduler pass) is running or has queued work."""
+        return self.pool.busy() or self.urgent_pool.busy() or self.pass_pool.busy()
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until both lanes have finished what they were handed (bounded)."""
         while self.busy():
             self.pool.wait_idle(timeout)
             self.urgent_pool.wait_idle(timeout)
+            self.pass_pool.wait_idle(timeout)
 
     def _take(self, item_id: int) -> Job | None:
         now = self.clock()
@@ -484,6 +490,7 @@ class Outbox:
             self._thread = None
         self.pool.wait_idle()
         self.urgent_pool.wait_idle()
+        self.pass_pool.wait_idle()
 
 
 def _log_failure(exc: Exception, message: str, *args: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -1098,6 +1099,27 @@ def test_without_a_long_pass_under_way_passes_take_turns(db, config, emulator, m
         second.join(30)
         assert len(windows) == 2
         assert windows[1] == T0 + timedelta(seconds=1) - scheduling.SINCE_MARGIN
+    finally:
+        release.set()
+        a.close()
+
+
+def test_a_poked_pass_runs_while_every_staffing_thread_is_busy(db, config, emulator):
+    """Passes stage the pages falling due: they never queue behind staffing (whose threads
+    may be waiting out Slack's limits)."""
+    a = node(db, config, emulator, T0)
+    release = threading.Event()
+    try:
+        number = raise_and_staff(a, "SEV1 #election Vote buying")
+        for _ in range(8):  # more than the staffing pool's threads, all held
+            a.svc.outbox.pool.submit(release.wait, 30)
+        a.scheduler.poke()
+        deadline = time.monotonic() + 30
+        while a.scheduler.last_tick is None:
+            assert time.monotonic() < deadline, "the pass waited for the staffing threads"
+            threading.Event().wait(0.01)
+        assert f"page:{number}:0:0" in a.scheduler.last_tick.sent
+        assert a.svc.outbox.pool.busy()  # staffing still held all along
     finally:
         release.set()
         a.close()
