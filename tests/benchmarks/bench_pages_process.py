@@ -133,7 +133,10 @@ def main() -> None:
         messages += 1
         for key in keys:
             _, number, round_, step, *_ = key.split(":")
-            due_at = created[int(number)] + ack * (int(round_) * per_round + int(step))
+            # due moments are whole seconds, from the creation's (bot.pings.plan.seconds)
+            due_at = created[int(number)].replace(microsecond=0) + ack * (
+                int(round_) * per_round + int(step)
+            )
             by_channel[str(call.args["channel"])].append((due_at.timestamp(), call.at))
             slowest.append((call.at - due_at.timestamp(), key, due_at.timestamp()))
     for sent in by_channel.values():
