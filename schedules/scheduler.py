@@ -175,8 +175,10 @@ class Scheduler:
             self._poke_queued = bool(queued) or full
             if queued is not None:
                 return
-        # On the outbox's pass threads, not its staffing pool (a pass must not queue behind
-        # staffing); tracked, so whoever waits for Slack work to settle waits for this too.
+        # On the outbox's pass threads, not its staffing pool: a pass stages the pages falling
+        # due, and must not queue behind staffing waiting out Slack's limits (in the staffing
+        # pool, bench_pages_process's first pages were staged 12 s late, behind feed posts
+        # answered 429). Tracked, so whoever waits for Slack work to settle waits for it too.
         self.svc.outbox.pass_pool.submit(self._poked)
 
     def _reconcile_soon(self) -> None:

@@ -65,19 +65,14 @@ class Outbox:
         self._thread: threading.Thread | None = None
         self.foreground = foreground or Foreground()
         self.intake = Intake(db, clock)
-        # Background work: its threads give way to Slack requests being answered.
+        # Background threads, all giving way to Slack requests being answered. The urgent lane:
+        # items someone waits for (page DMs) never queue behind staffing that Slack's tiers
+        # hold back (a rate-limited call waits on its worker's thread; bench_pages).
         self.pool = TrackedPool(workers, "outbox", initializer=self.foreground.mark_background)
-        # The urgent lane: items someone is waiting for (page DMs) run on their own threads,
-        # so they never queue behind staffing that Slack's tiers hold back (channel creation
-        # is 20 a minute, and a rate-limited call waits on its worker's thread). It buys
-        # tests/benchmarks/bench_pages.py's page delay in a burst of 200 (README, Performance).
         self.urgent_pool = TrackedPool(
             URGENT_WORKERS, "outbox-urgent", initializer=self.foreground.mark_background
         )
-        # Scheduler passes (schedules.scheduler's pokes) on threads of their own: a pass stages the
-        # pages falling due, so it must not queue behind staffing waiting out Slack's limits
-        # (tests/benchmarks/bench_pages_process.py: with the passes in the staffing pool, the
-        # first pages of a burst were staged 12 s late, behind feed posts answered 429).
+        # Scheduler passes, apart from staffing (why: schedules.scheduler.Scheduler.poke).
         self.pass_pool = TrackedPool(2, "passes", initializer=self.foreground.mark_background)
         self._urgent: tuple[str, ...] = ()  # SQL LIKE patterns of urgent keys
         self._urgent_re: re.Pattern[str] | None = None
@@ -488,9 +483,8 @@ class Outbox:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-        self.pool.wait_idle()
-        self.urgent_pool.wait_idle()
-        self.pass_pool.wait_idle()
+        for pool in (self.pool, self.urgent_pool, self.pass_pool):
+            pool.wait_idle()
 
 
 def _log_failure(exc: Exception, message: str, *args: object) -> None:
