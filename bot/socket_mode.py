@@ -20,11 +20,14 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientNotConnectedError
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 log = logging.getLogger(__name__)
+
+#: Slack waits this long for an envelope's acknowledgement, on any of the app's connections.
+ACK_WITHIN = 3.0
 
 #: Slack's answers to apps.connections.open that no retry will change.
 REFUSED = frozenset({"invalid_auth", "not_allowed_token_type", "not_authed", "account_inactive"})
@@ -52,7 +55,27 @@ class _Handler(SocketModeHandler):
             )
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return
-        send_response(client, req, response, start)
+        answer(client, req, response, start)
+
+
+def answer(client: Any, req: SocketModeRequest, response: Any, start: float) -> None:
+    """Acknowledge an envelope; if its socket closed under the listener (Slack sent
+    `disconnect`), again on the next one while Slack still waits (the command's work is saved
+    already, and the reporter should see its reply, not Slack's timeout)."""
+    while True:
+        try:
+            send_response(client, req, response, start)
+            return
+        except SlackClientNotConnectedError:
+            if time.time() - start >= ACK_WITHIN:
+                log.warning(
+                    "Socket Mode: no connection to acknowledge %s envelope %s within %.0f s",
+                    req.type,
+                    req.envelope_id,
+                    ACK_WITHIN,
+                )
+                return
+            time.sleep(0.05)  # the client is reconnecting: look again in a moment
 
 
 class SocketLink:
