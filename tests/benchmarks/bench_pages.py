@@ -81,6 +81,20 @@ def _keys(args: dict) -> list[str]:
     return [str(k) for k in payload.get("keys") or [payload.get("key") or ""]]
 
 
+def page_dms(emulator: Emulator) -> list[tuple[Any, str, int, int, int]]:
+    """Return (call, key, escalation, round, step) for each page a DM Slack accepted carried
+    (a combined DM carries several)."""
+    pages = []
+    for call in emulator.calls_of("chat.postMessage"):
+        if not call.ok:
+            continue
+        for key in _keys(call.args):
+            if key.startswith("page:") and ":dm:" in key:
+                _, number, round_, step, *_ = key.split(":")
+                pages.append((call, key, int(number), int(round_), int(step)))
+    return pages
+
+
 def _outbox_waits(world: Any, clock: SimulatedTime, stop: threading.Event) -> None:
     """Wait on Slack's simulated time every PASS_EVERY, as the outbox worker looks for due
     items on the wall clock: without a wait of its own pending, the clock (which jumps to the
@@ -328,19 +342,14 @@ def run(args: argparse.Namespace) -> None:
     delays: list[float] = []
     net: list[float] = []
     by_channel: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    messages = 0
     slowest: list[tuple[float, str, datetime]] = []
-    for call in emulator.calls_of("chat.postMessage"):
-        keys = [k for k in _keys(call.args) if k.startswith("page:") and ":dm:" in k]
-        if not (call.ok and keys):
-            continue
-        messages += 1
-        for key in keys:
-            _, number, round_, step, *_ = key.split(":")
-            due_at = created[int(number)] + ack * (int(round_) * per_round + int(step))
-            by_channel[str(call.args["channel"])].append((due_at.timestamp(), call.at))
-            by_step[f"{round_}:{step}"].append(call.at - due_at.timestamp())
-            slowest.append((call.at - due_at.timestamp(), key, due_at))
+    pages = page_dms(emulator)
+    messages = len({id(call) for call, *_ in pages})
+    for call, key, number, round_, step in pages:
+        due_at = created[number] + ack * (round_ * per_round + step)
+        by_channel[str(call.args["channel"])].append((due_at.timestamp(), call.at))
+        by_step[f"{round_}:{step}"].append(call.at - due_at.timestamp())
+        slowest.append((call.at - due_at.timestamp(), key, due_at))
     floor: list[float] = []
     for sent in by_channel.values():
         ideal = _earliest([due_s for due_s, _ in sent])

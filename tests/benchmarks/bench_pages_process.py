@@ -38,7 +38,7 @@ from bot.sandbox.seed import seed  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Escalation, OutboxItem  # noqa: E402
 from tests.benchmarks.bench_escalate import SECRET, fire, free_port, start_process  # noqa: E402
-from tests.benchmarks.bench_pages import TARGET_P99, _earliest, _keys, _pct  # noqa: E402
+from tests.benchmarks.bench_pages import TARGET_P99, _earliest, _pct, page_dms  # noqa: E402
 from tests.support.process import bot_env  # noqa: E402
 
 GRACE_S = 15.0  # after the last page falls due, for its DM to reach Slack
@@ -124,21 +124,14 @@ def main() -> None:
     delays: list[float] = []
     net: list[float] = []
     by_channel: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    messages = 0
     slowest: list[tuple[float, str, float]] = []
-    for call in emulator.calls_of("chat.postMessage"):
-        keys = [k for k in _keys(call.args) if k.startswith("page:") and ":dm:" in k]
-        if not (call.ok and keys):
-            continue
-        messages += 1
-        for key in keys:
-            _, number, round_, step, *_ = key.split(":")
-            # due moments are whole seconds, from the creation's (bot.pings.plan.seconds)
-            due_at = created[int(number)].replace(microsecond=0) + ack * (
-                int(round_) * per_round + int(step)
-            )
-            by_channel[str(call.args["channel"])].append((due_at.timestamp(), call.at))
-            slowest.append((call.at - due_at.timestamp(), key, due_at.timestamp()))
+    pages = page_dms(emulator)
+    messages = len({id(call) for call, *_ in pages})
+    for call, key, number, round_, step in pages:
+        # due moments are whole seconds, from the creation's (bot.pings.plan.seconds)
+        due_at = created[number].replace(microsecond=0) + ack * (round_ * per_round + step)
+        by_channel[str(call.args["channel"])].append((due_at.timestamp(), call.at))
+        slowest.append((call.at - due_at.timestamp(), key, due_at.timestamp()))
     for sent in by_channel.values():
         ideal = _earliest([due_s for due_s, _ in sent])
         delays.extend(at - due_s for due_s, at in sorted(sent))
