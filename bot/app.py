@@ -74,7 +74,7 @@ def usergroups_of(config: TeamConfig) -> list[str]:
 
 
 def create_app(svc: Services) -> App:
-    """Build the Bolt app with signature verification on and every listener registered."""
+    """Build the Bolt app with every listener registered (signatures: checked at bot.web)."""
     app = App(
         # Listeners call Slack through svc.slack; Bolt's own client takes its token from
         # `authorize` on each request (given one here, Bolt would warn that it ignores it).
@@ -83,7 +83,9 @@ def create_app(svc: Services) -> App:
         # Who the bot is comes from the token's one check at start (bot.health.SlackToken),
         # never from an auth.test on a request's path.
         authorize=svc.token.authorizer(),
-        request_verification_enabled=True,
+        # Every request over HTTP is verified before it is parsed (bot.web, bot.edge), and
+        # nothing else reaches Bolt but Socket Mode's, which carries no signature.
+        request_verification_enabled=False,
         # Over HTTP the web endpoint answers at the ack while the listener goes on (bot.web);
         # in Socket Mode Bolt runs listeners on the pool and answers at the ack itself.
         process_before_response=not svc.settings.slack_app_token,

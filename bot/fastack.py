@@ -190,36 +190,145 @@ class AnsweringAck(Ack):
         return response
 
 
-async def answer_at_ack(bolt: App, request: BoltRequest, listeners: Executor) -> BoltResponse:
+class Mailbox:
+    """Hands answers from other threads to one event loop, waking it once for many.
+
+    `call_soon_threadsafe` writes to the loop's wake-up pipe on every call; answers handed
+    over while the loop has not yet run the previous ones ride along with them instead (a
+    batch of commands saved in one commit wakes the loop once).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._pending: list[tuple[Callable[[Any], None], Any]] = []
+        self._lock = threading.Lock()
+
+    def post(self, call: Callable[[Any], None], arg: Any) -> None:
+        """Run `call(arg)` on the loop soon (from any thread)."""
+        with self._lock:
+            self._pending.append((call, arg))
+            if len(self._pending) > 1:
+                return  # the loop is woken already and takes this one too
+        try:
+            self.loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop is closed: nobody waits for these answers any more
+            with self._lock:
+                self._pending.clear()
+
+    def _drain(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for call, arg in pending:
+            call(arg)
+
+
+def mailbox_of(loop: asyncio.AbstractEventLoop, current: Mailbox | None) -> Mailbox:
+    """Return `current` if it serves this loop, else a new mailbox for it."""
+    return current if current is not None and current.loop is loop else Mailbox(loop)
+
+
+async def answer_at_ack(
+    bolt: App, request: BoltRequest, listeners: Executor, mailbox: Mailbox | None = None
+) -> BoltResponse:
     """Dispatch on the pool; return the ack's answer as soon as there is one.
 
-    The pool's thread wakes the event loop once: at the ack, or when dispatch ends without
+    The pool's thread hands the answer over once: at the ack, or when dispatch ends without
     one (refused, an error, or a request no listener takes).
     """
     loop = asyncio.get_running_loop()
+    mailbox = mailbox_of(loop, mailbox)
     answer: asyncio.Future[BoltResponse] = loop.create_future()
     unanswered = threading.Lock()  # taken by the first hand-over (a Lock is cheap to make)
 
-    def settle(response: BoltResponse | None, error: BaseException | None) -> None:
+    def settle(outcome: BoltResponse | BaseException) -> None:
         if answer.done():
             return
-        if error is not None:
-            answer.set_exception(error)
+        if isinstance(outcome, BaseException):
+            answer.set_exception(outcome)
         else:
-            answer.set_result(response)  # type: ignore[arg-type]
+            answer.set_result(outcome)
 
-    def hand_over(response: BoltResponse | None, error: BaseException | None = None) -> None:
+    def hand_over(outcome: BoltResponse | BaseException) -> None:
         if unanswered.acquire(blocking=False):
-            loop.call_soon_threadsafe(settle, response, error)
+            mailbox.post(settle, outcome)
 
     def dispatch() -> None:  # on the pool's thread
         try:
             response = bolt.dispatch(request)
         except BaseException as exc:
-            hand_over(None, exc)
+            hand_over(exc)
             raise
         hand_over(response)
 
     request.context["ack"] = AnsweringAck(hand_over)
     listeners.submit(dispatch)
+    return await answer
+
+
+# In the context of a request dispatched on the event loop (`answer_on_loop`): its `Later`.
+ANSWER_LATER = "answer_later"
+
+
+class OnLoop:
+    """Which Slack requests are dispatched on the event loop itself, not on the listener pool.
+
+    Handlers add a test for the requests whose listener never blocks (no database read, no
+    Slack call): such a listener that must save its work first calls `Later.hold` from the
+    request's context, queues the save, and acks when it is done, from whichever thread.
+    """
+
+    def __init__(self) -> None:
+        self._tests: list[Callable[[BoltRequest], bool]] = []
+
+    def add(self, test: Callable[[BoltRequest], bool]) -> None:
+        """Dispatch the requests this returns True for on the event loop."""
+        self._tests.append(test)
+
+    def __call__(self, request: BoltRequest) -> bool:
+        return any(test(request) for test in self._tests)
+
+
+class Later:
+    """Given to a listener dispatched on the event loop: `hold` says its ack follows later."""
+
+    def __init__(self) -> None:
+        self.held = False
+
+    def hold(self) -> BoltResponse:
+        """Say the answer is the ack made later (from any thread), not dispatch's return;
+        return what the listener returns, so Bolt takes the request as handled."""
+        self.held = True
+        return BoltResponse(status=200, body="")
+
+
+async def answer_on_loop(
+    bolt: App, request: BoltRequest, mailbox: Mailbox | None = None
+) -> BoltResponse:
+    """Dispatch on the event loop; return the ack's answer, which may come from elsewhere.
+
+    No hand-over to a pool's thread and back: the listener runs here, and a save it waits
+    for is made on the intake's thread, whose commit answers all the requests it saved with
+    one wake-up of the loop (`Mailbox`).
+    """
+    loop = asyncio.get_running_loop()
+    mailbox = mailbox_of(loop, mailbox)
+    answer: asyncio.Future[BoltResponse] = loop.create_future()
+    here = threading.get_ident()
+
+    def settle(response: BoltResponse) -> None:
+        if not answer.done():
+            answer.set_result(response)
+
+    def hand_over(response: BoltResponse) -> None:
+        if threading.get_ident() == here:
+            settle(response)
+        else:
+            mailbox.post(settle, response)
+
+    later = Later()
+    request.context["ack"] = AnsweringAck(hand_over)
+    request.context[ANSWER_LATER] = later
+    response = bolt.dispatch(request)
+    if not later.held:
+        settle(response)  # acked already (that answer stands), or refused or unhandled
     return await answer

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from slack_bolt import BoltContext
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.authorize import Authorize
 from sqlalchemy import text
 
 from bot.slack import SlackError, SlackGateway
@@ -134,22 +136,36 @@ class SlackToken:
     def authorizer(self) -> Callable[..., AuthorizeResult]:
         """Return Bolt's `authorize`, from the check at start: no auth.test on a request's path.
 
-        (A plain function: Bolt passes arguments by the names in its signature.)
+        (An `Authorize`, which Bolt calls as it is, without building its arguments by name.)
         """
+        return _FromCheck(self)
 
-        def authorize(
-            enterprise_id: str | None, team_id: str | None, user_id: str | None
-        ) -> AuthorizeResult:
-            return AuthorizeResult(
-                enterprise_id=enterprise_id or self.identity.get("enterprise_id"),
-                team_id=team_id or self.identity.get("team_id"),
-                bot_token=self.slack.client.token,
-                bot_id=self.identity.get("bot_id"),
-                bot_user_id=self.identity.get("user_id"),
-                user_id=user_id,
-            )
 
-        return authorize
+class _FromCheck(Authorize):
+    """Who the bot is, from the token's check at start; the request says the rest."""
+
+    def __init__(self, token: SlackToken) -> None:
+        super().__init__()
+        self.token = token
+
+    def __call__(
+        self,
+        *,
+        context: BoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        **actor: str | None,
+    ) -> AuthorizeResult:
+        identity = self.token.identity
+        return AuthorizeResult(
+            enterprise_id=enterprise_id or identity.get("enterprise_id"),
+            team_id=team_id or identity.get("team_id"),
+            bot_token=self.token.slack.client.token,
+            bot_id=identity.get("bot_id"),
+            bot_user_id=identity.get("user_id"),
+            user_id=user_id,
+        )
 
 
 def scheduler_check(last_pass: Callable[[], float | None], max_age: float) -> Callable[[], Check]:

@@ -8,7 +8,7 @@ from bot.clock import Clock
 from bot.config import TeamConfig
 from bot.delivery.outbox import Outbox
 from bot.executors import TrackedPool
-from bot.fastack import Foreground
+from bot.fastack import Foreground, OnLoop
 from bot.health import Readiness, SlackToken
 from bot.policy import Policy
 from bot.rotations import OnCall
@@ -35,6 +35,7 @@ class Services:
     telemetry: Telemetry  # this process's /metrics
     token: SlackToken  # the bot token's auth.test, made at start
     readiness: Readiness = field(default_factory=Readiness)  # what /readyz checks
+    on_loop: OnLoop = field(default_factory=OnLoop)  # requests dispatched on the event loop
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until every listener and the Slack work it handed on have finished."""

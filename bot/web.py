@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -24,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import edge
-from bot.fastack import Foreground, answer_at_ack
+from bot.fastack import Foreground, Mailbox, OnLoop, answer_at_ack, answer_on_loop, mailbox_of
 from bot.health import Check
 from bot.services import Services
 from bot.usecases import oncall
@@ -57,15 +58,24 @@ def slack_endpoint(
     foreground: Foreground | None = None,
     listeners: Executor | None = None,
     signing_secret: str | None = None,
+    on_loop: OnLoop | None = None,
 ) -> Any:
     """Return the Starlette endpoint that hands Slack requests to Bolt.
 
     With a listener pool (and Bolt set to `process_before_response`), the whole dispatch runs
-    on the pool and the answer leaves as soon as the listener acks, the listener going on.
+    on the pool and the answer leaves as soon as the listener acks, the listener going on;
+    the requests `on_loop` names are dispatched on the event loop itself (bot.fastack).
     Nothing unsigned gets past the signature check, nothing malformed past `bot.edge`.
     """
     foreground = foreground or Foreground()
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
+    on_loop = on_loop or OnLoop()
+    current: list[Mailbox] = []  # the event loop's mailbox, made on the first request
+
+    def mailbox() -> Mailbox:
+        box = mailbox_of(asyncio.get_running_loop(), current[0] if current else None)
+        current[:] = [box]
+        return box
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
@@ -76,7 +86,7 @@ def slack_endpoint(
             elif verifier is None or not edge.signed(verifier, body, request.headers):
                 response = _refusal(401, "invalid signature")
             else:
-                response = await _dispatch(bolt, body, request, listeners)
+                response = await _dispatch(bolt, body, request, listeners, on_loop, mailbox)
         metrics.requests.labels(str(response.status)).inc()
         metrics.latency.observe(time.perf_counter() - started)
         return to_starlette_response(response)
@@ -104,7 +114,12 @@ async def _body(request: Request) -> bytes | None:
 
 
 async def _dispatch(
-    bolt: App, body: bytes, request: Request, listeners: Executor | None
+    bolt: App,
+    body: bytes,
+    request: Request,
+    listeners: Executor | None,
+    on_loop: OnLoop,
+    mailbox: Callable[[], Mailbox],
 ) -> BoltResponse:
     """Answer a signed request: 400 when malformed, else what Bolt's listeners say."""
     parsed = edge.parse(body, request.headers, request.url.query)
@@ -115,7 +130,9 @@ async def _dispatch(
         if listeners is None:
             # Bolt's dispatch blocks until the listener acks: keep it off the event loop.
             return await run_in_threadpool(bolt.dispatch, parsed)
-        return await answer_at_ack(bolt, parsed, listeners)
+        if on_loop(parsed):
+            return await answer_on_loop(bolt, parsed, mailbox())
+        return await answer_at_ack(bolt, parsed, listeners, mailbox())
     except Exception as exc:  # Bolt's own handling failed: answer, and log one line
         log.error("could not answer a Slack request: %s: %s", type(exc).__name__, exc)
         return _refusal(400, "request not handled")
@@ -143,6 +160,7 @@ def create_web(
                 svc.foreground,
                 svc.listeners,
                 signing_secret=svc.settings.slack_signing_secret,
+                on_loop=svc.on_loop,
             ),
             methods=["POST"],
         ),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.errors import database_unreachable
+from bot.executors import TrackedPool
 from storage.db import Database
 from storage.repositories import NewItem, OutboxInsert
 
@@ -24,6 +26,9 @@ class Intake:
     the first of them then saves the next batch for all of them. Under a burst of commands the
     cost per request falls, instead of each request queueing for the database on its own;
     alone, a request saves its item at once on its own thread.
+
+    A request that must not block (dispatched on the event loop) queues its item with
+    `add_later`; when it would lead, the intake's own thread saves the batch instead.
     """
 
     def __init__(self, db: Database, clock: Clock, max_batch: int = 200):
@@ -34,6 +39,8 @@ class Intake:
         self._queue: deque[_Accepted] = deque()
         self._lock = threading.Lock()
         self._saving = False
+        # Not background: its transactions queue with the requests' (storage.db.WriteLock).
+        self.writer = TrackedPool(1, "intake")
 
     def add(self, item: NewItem) -> bool:
         """Save the item (waiting for the commit); return False when its key was there already.
@@ -53,6 +60,28 @@ class Intake:
             raise accepted.error
         return accepted.created
 
+    def add_later(self, item: NewItem, then: Saved) -> None:
+        """Queue the item without waiting; `then(created, error)` follows its commit (or the
+        error that kept it from being saved), on the thread that saved it."""
+        accepted = _Accepted(item, then=then)
+        with self._lock:
+            self._queue.append(accepted)
+            lead = not self._saving
+            self._saving = True
+        if lead:
+            self._lead_elsewhere()
+
+    def _lead_elsewhere(self) -> None:
+        try:
+            self.writer.submit(self._lead)
+        except RuntimeError as exc:  # shutting down: what queued cannot be saved now
+            with self._lock:
+                stranded = list(self._queue)
+                self._queue.clear()
+                self._saving = False
+            for accepted in stranded:
+                self._settle(accepted, error=exc)
+
     def _lead(self) -> None:
         with self._lock:
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
@@ -70,7 +99,9 @@ class Intake:
                 self._saving = following is not None
             for accepted in stranded:
                 self._settle(accepted, error=away)
-            if following is not None:
+            if following is not None and following.then is not None:
+                self._lead_elsewhere()  # its request cannot wait to lead: the writer does
+            elif following is not None:
                 following.wake()  # not saved yet: it saves the next batch
 
     def _save(self, batch: list[_Accepted]) -> Exception | None:
@@ -97,7 +128,17 @@ class Intake:
         accepted: _Accepted, *, created: bool = False, error: Exception | None = None
     ) -> None:
         accepted.created, accepted.error, accepted.saved = created, error, True
-        accepted.wake()
+        if accepted.then is None:
+            accepted.wake()
+            return
+        try:
+            accepted.then(created, error)
+        except Exception:  # one request's answer failing must not keep the others' back
+            log.exception("could not answer a request whose work was saved")
+
+
+# What `add_later` calls once the item is saved (created: its key was new) or not (error).
+Saved = Callable[[bool, Exception | None], None]
 
 
 @dataclass
@@ -106,6 +147,7 @@ class _Accepted:
     saved: bool = False
     created: bool = False
     error: Exception | None = None
+    then: Saved | None = None  # for an item queued with add_later
     # Held until the item's request may go on: a lock, far cheaper to make than an Event,
     # and one is made for every command acknowledged.
     _waiting: threading.Lock = field(default_factory=threading.Lock)

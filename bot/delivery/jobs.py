@@ -16,6 +16,13 @@ from typing import Any
 LEASE = timedelta(seconds=60)
 RENEW_EVERY = 15.0
 MAX_BACKOFF = timedelta(minutes=10)
+
+
+def backoff(attempt: int) -> timedelta:
+    """Return the wait before the next attempt: 1 s, 2 s, 4 s … capped at 10 minutes."""
+    return min(timedelta(seconds=2 ** max(0, attempt - 1)), MAX_BACKOFF)
+
+
 URGENT_WORKERS = 8  # the urgent lane's threads (pages; mostly waiting out per-person limits)
 
 
@@ -68,6 +75,13 @@ class Job:
     escalation_id: int | None
     payload: dict[str, Any]
     attempt: int  # 1 on the first try
+
+    @classmethod
+    def of(cls, item: Any) -> Job:
+        """Return the job of an outbox row (`OutboxItem`) whose attempt is counted."""
+        return cls(
+            item.id, item.key, item.kind, item.escalation_id, dict(item.payload), item.attempts
+        )
 
     @property
     def retrying(self) -> bool:

@@ -7,7 +7,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -17,7 +17,6 @@ from bot.clock import Clock
 from bot.delivery.intake import Intake
 from bot.delivery.jobs import (
     LEASE,
-    MAX_BACKOFF,
     RENEW_EVERY,
     URGENT_WORKERS,
     WAITING,
@@ -28,6 +27,7 @@ from bot.delivery.jobs import (
     Permanent,
     _running,
     _split,
+    backoff,
     waiting_time,
     worker_name,
 )
@@ -39,11 +39,6 @@ from storage.models import OutboxItem
 from storage.repositories import NewItem
 
 log = logging.getLogger(__name__)
-
-
-def backoff(attempt: int) -> timedelta:
-    """Return the wait before the next attempt: 1 s, 2 s, 4 s … capped at 10 minutes."""
-    return min(timedelta(seconds=2 ** max(0, attempt - 1)), MAX_BACKOFF)
 
 
 class Outbox:
@@ -104,15 +99,14 @@ class Outbox:
         return self.urgent_pool if urgent else self.pool
 
     def busy(self) -> bool:
-        """Return True while either lane (or a scheduler pass) is running or has queued work."""
+        """Return True while a lane (or a scheduler pass) is running or has queued work."""
         return self.pool.busy() or self.urgent_pool.busy() or self.pass_pool.busy()
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until both lanes have finished what they were handed (bounded)."""
         while self.busy():
-            self.pool.wait_idle(timeout)
-            self.urgent_pool.wait_idle(timeout)
-            self.pass_pool.wait_idle(timeout)
+            for pool in (self.pool, self.urgent_pool, self.pass_pool):
+                pool.wait_idle(timeout)
 
     def _take(self, item_id: int) -> Job | None:
         now = self.clock()
@@ -123,9 +117,7 @@ class Outbox:
             if not uow.repos.outbox.lock(item.id, now + LEASE, now, self.owner):
                 return None
             item.attempts += 1
-            job = Job(
-                item.id, item.key, item.kind, item.escalation_id, dict(item.payload), item.attempts
-            )
+            job = Job.of(item)
             uow.commit()
         return job
 
@@ -283,16 +275,7 @@ class Outbox:
                 if not repo.lock(item.id, now + LEASE, now, self.owner):
                     continue  # taken by another worker meanwhile
                 item.attempts += 1
-                jobs.append(
-                    Job(
-                        item.id,
-                        item.key,
-                        item.kind,
-                        item.escalation_id,
-                        dict(item.payload),
-                        item.attempts,
-                    )
-                )
+                jobs.append(Job.of(item))
             uow.commit()
         with self._lock:
             self._held.update(job.id for job in jobs)
@@ -354,6 +337,17 @@ class Outbox:
         if created:
             self.submit(item.key)
         return created
+
+    def accept_later(self, item: NewItem, then: Callable[[Exception | None], None]) -> None:
+        """`accept` for a caller that must not wait (the event loop): `then(error)` follows."""
+        self.intake.add_later(item, lambda created, error: self._saved(item, created, error, then))
+
+    def _saved(
+        self, item: NewItem, created: bool, error: Exception | None, then: Callable[..., None]
+    ) -> None:
+        if created:
+            self.submit(item.key)
+        then(error)
 
     def submit(self, key: str) -> None:
         """Run the item with this key soon, off the caller's thread (in its lane)."""

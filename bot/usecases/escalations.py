@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -66,7 +67,45 @@ def accept_escalation(
     free at once; recording the escalation and staffing its channel follow in the outbox
     worker, before any Slack call is made.
     """
-    item = NewItem(
+    item = _raise_item(draft, reporter, request_key, response_url, origin_channel, origin_ts)
+    try:
+        return svc.outbox.accept(item)
+    except OperationalError as exc:
+        log.error("could not accept an escalation: %s", exc)
+        raise NotSaved(NOT_SAVED) from None
+
+
+def accept_escalation_later(
+    svc: Services,
+    draft: EscalationDraft,
+    reporter: str,
+    then: Callable[[NotSaved | None], object],
+    *,
+    request_key: str | None = None,
+    response_url: str | None = None,
+    origin_channel: str | None = None,
+) -> None:
+    """`accept_escalation` without waiting (on the event loop): `then` hears once it is saved
+    (None, a repeat included) or could not be (NotSaved), on the thread that saved it."""
+    item = _raise_item(draft, reporter, request_key, response_url, origin_channel, None)
+
+    def saved(error: Exception | None) -> None:
+        if error is not None:
+            log.error("could not accept an escalation: %s", error)
+        then(NotSaved(NOT_SAVED) if error is not None else None)
+
+    svc.outbox.accept_later(item, saved)
+
+
+def _raise_item(
+    draft: EscalationDraft,
+    reporter: str,
+    request_key: str | None,
+    response_url: str | None,
+    origin_channel: str | None,
+    origin_ts: str | None,
+) -> NewItem:
+    return NewItem(
         request_key or f"raise:{uuid.uuid4().hex}",
         RAISE,
         payload={
@@ -77,11 +116,6 @@ def accept_escalation(
             "origin_ts": origin_ts,
         },
     )
-    try:
-        return svc.outbox.accept(item)
-    except OperationalError as exc:
-        log.error("could not accept an escalation: %s", exc)
-        raise NotSaved(NOT_SAVED) from None
 
 
 def raise_escalation(

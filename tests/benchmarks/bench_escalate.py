@@ -7,12 +7,14 @@ Run: python tests/benchmarks/bench_escalate.py [--requests N] [--rounds N] [--se
 The bot runs as `escbot run` in its own process (as in production); two bare Bolt apps whose
 only listener acks, on Bolt's own Starlette adapter, run the same way beside it: one with
 Bolt's defaults, and one with `process_before_response` (the fair baseline: the listener on
-the request thread, no 10 ms poll for the ack). They get the process tuning `escbot run` applies
-(bot.fastack), so only the request paths differ. With `--without M[,M…]` (or `each`), escbot also
-runs with those fast-ack mechanisms of bot.fastack switched off, each in a process (and a
-database) of its own. All take turns over several rounds. The emulator runs here; the 20
-concurrent senders of the ack measurement run in a process of their own, as Slack's delivery
-is apart from its Web API.
+the request thread, no 10 ms poll for the ack). A third, for reference and not the headline,
+does what escbot must before its ack and the fair baseline does not: it saves each command
+(one SQLAlchemy insert and commit on WAL SQLite, as the plain way to build it). They get the
+process tuning `escbot run` applies (bot.fastack), so only the request paths differ. With
+`--without M[,M…]` (or `each`), escbot also runs with those fast-ack mechanisms of bot.fastack
+switched off, each in a process (and a database) of its own. All take turns over several
+rounds. The emulator runs here; the 20 concurrent senders of the ack measurement run in a
+process of their own, as Slack's delivery is apart from its Web API.
 
 Prints the headline, ack p99 of escbot over the fair baseline's (target <= 1.5x), then for
 each app the first request a fresh process answers (cold) and the warm p50 and p99, with the
@@ -71,8 +73,26 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 app = App(client=WebClient(token="xoxb-sandbox", base_url=sys.argv[1]),
           signing_secret=sys.argv[2], token_verification_enabled=False,
-          process_before_response=sys.argv[4] == "inline")
-app.command("/escalate")(lambda ack: ack())
+          process_before_response=sys.argv[4] != "defaults")
+if sys.argv[4] == "saving":  # the command saved before the ack, a commit each, as escbot must
+    import json
+    import sqlalchemy as sa
+    engine = sa.create_engine(sys.argv[5])
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(connection, _):
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA busy_timeout=30000")
+    table = sa.Table("commands", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("payload", sa.Text))
+    table.metadata.create_all(engine)
+    def save_then_ack(ack, command):
+        with engine.begin() as connection:
+            connection.execute(table.insert().values(payload=json.dumps(command)))
+        ack("Raising")
+    app.command("/escalate")(save_then_ack)
+else:
+    app.command("/escalate")(lambda ack: ack())
 handler = SlackRequestHandler(app)
 async def events(request):
     return await handler.handle(request)
@@ -106,19 +126,29 @@ if "group_commit" in off:  # each request saves its own outbox item, in its own 
             raise accepted.error
         return accepted.created
     intake.Intake.add = add
+    def add_later(self, item, then):
+        def save():
+            accepted = intake._Accepted(item)
+            self._save([accepted])
+            then(accepted.created, accepted.error)
+        self.writer.submit(save)
+    intake.Intake.add_later = add_later
 if "early_answer" in off:  # the answer leaves when the listener returns, as in Bolt
     from starlette.concurrency import run_in_threadpool
     from bot import web
     async def answer(bolt, request, listeners):
         return await run_in_threadpool(bolt.dispatch, request)
     web.answer_at_ack = answer
+if "on_loop" in off:  # /escalate dispatched on the listener pool, as every other request
+    from bot.fastack import OnLoop
+    OnLoop.__call__ = lambda self, request: False
 if "tuning" in off:  # no switch interval, no frozen heap
     from bot import fastack
     fastack.tune_process = fastack.freeze_heap = lambda: None
 from bot.cli import main
 main(["run"])
 """
-MECHANISMS = ("give_way", "write_priority", "group_commit", "early_answer", "tuning")
+MECHANISMS = ("give_way", "write_priority", "group_commit", "early_answer", "on_loop", "tuning")
 
 
 def bench_config_text() -> str:
@@ -372,8 +402,9 @@ def main() -> None:
 
     def spawn_bare(name: str, mode: str) -> Target:
         port = free_port()
+        saved = f"sqlite:///{tmp / f'bare-{len(targets)}.db'}"
         proc = start_process(
-            [sys.executable, "-c", BARE_APP, emulator.url, SECRET, str(port), mode],
+            [sys.executable, "-c", BARE_APP, emulator.url, SECRET, str(port), mode, saved],
             {},
             f"http://127.0.0.1:{port}/healthz",
         )
@@ -400,6 +431,7 @@ def main() -> None:
         targets.append(spawn_bare("bare Bolt", "defaults"))
         fair = spawn_bare("Bolt, process_before_response (fair)", "inline")
         targets.append(fair)
+        targets.append(spawn_bare("Bolt, process_before_response, saving", "saving"))
         for off in variants:
             targets.append(spawn_bot(f"escbot without {off}", off))
 

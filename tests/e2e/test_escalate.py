@@ -258,3 +258,25 @@ def test_same_command_delivered_twice_creates_one_escalation(world: World):
     with world.db.uow() as uow:
         assert [e.title for e in uow.repos.escalations.find()] == ["Delivered twice"]
     assert len(world.emulator.calls_of("conversations.create")) == 1
+
+
+@http_only
+def test_inline_escalate_is_answered_on_the_event_loop_and_the_form_on_a_listener(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    listeners = world.bot.services.listeners
+    handed: list[str] = []
+    submit = listeners.submit
+    monkeypatch.setattr(
+        listeners, "submit", lambda fn, *a, **k: handed.append("listener") or submit(fn, *a, **k)
+    )
+    reply = world.driver.command("U0ANA00001", "/escalate", "SEV2 #ads Counterfeit ads wave")
+    assert reply.status == 200 and "Raising *Counterfeit ads wave*" in reply.body
+    again = world.driver.command("U0ANA00001", "/escalate", "SEV2 #nope Whatever")
+    assert again.status == 200 and "nope" in again.body  # a usage error, answered there too
+    assert handed == []  # neither went through the listener pool
+    world.settle()
+    assert _escalation(world, 1).title == "Counterfeit ads wave"
+    world.driver.command("U0ANA00001", "/escalate", "")  # the form: a Slack call, not there
+    world.settle()
+    assert handed == ["listener"] and world.emulator.open_views("U0ANA00001")

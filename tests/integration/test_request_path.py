@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bot.clock import FakeClock
 from bot.delivery.intake import Intake
 from bot.executors import TrackedPool
-from bot.fastack import Foreground, answer_at_ack
+from bot.fastack import ANSWER_LATER, Foreground, Mailbox, answer_at_ack, answer_on_loop
 from storage.db import Database, WriteLock
 from storage.repositories import NewItem, OutboxInsert
 
@@ -127,6 +127,63 @@ def test_an_accept_the_database_refuses_raises_in_the_request(
         assert saved is not None and saved.payload == {"n": 1}
 
 
+def _later(intake: Intake, key: str, outcomes: dict[str, tuple[bool, str | None]]) -> None:
+    def then(created: bool, error: Exception | None) -> None:
+        outcomes[key] = (created, type(error).__name__ if error else None)
+
+    intake.add_later(NewItem(key, "test.noop"), then)
+
+
+def test_saves_queued_without_waiting_are_made_on_the_intakes_thread_beside_waiting_ones(
+    db: Database, clock: FakeClock
+):
+    intake = Intake(db, clock)
+    outcomes: dict[str, tuple[bool, str | None]] = {}
+    keys = [f"raise:{n % 30}" for n in range(120)]  # each key four times, half of them waiting
+
+    def one(n: int) -> bool | None:
+        if n % 2:
+            return intake.add(NewItem(keys[n], "test.noop"))
+        _later(intake, f"{keys[n]}#{n}", outcomes)  # a key of its own, for its outcome
+        return None
+
+    with ThreadPoolExecutor(20) as threads:
+        waited = [c for c in threads.map(one, range(len(keys))) if c is not None]
+    intake.writer.wait_idle()
+    assert len(outcomes) == 60 and all(o == (True, None) for o in outcomes.values())
+    assert sum(waited) == 15  # keys raise:1, 3, … 29, each created once by the waiting ones
+    _later(intake, "raise:0#0", outcomes)  # saved before: not created again
+    intake.writer.wait_idle()
+    assert outcomes["raise:0#0"] == (False, None)
+    with db.uow() as uow:
+        assert uow.repos.outbox.get("raise:0#0") is not None
+        assert uow.repos.outbox.get("raise:1") is not None
+
+
+def test_a_save_queued_without_waiting_hears_the_databases_refusal(
+    db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+):
+    intake = Intake(db, clock)
+
+    def unreachable(*_: object, **__: object) -> set[str]:
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr("storage.repositories.OutboxInsert.run", unreachable)
+    outcomes: dict[str, tuple[bool, str | None]] = {}
+    _later(intake, "during", outcomes)
+    intake.writer.wait_idle()
+    assert outcomes == {"during": (False, "OperationalError")}
+    monkeypatch.undo()
+    _later(intake, "after", outcomes)
+    intake.writer.wait_idle()
+    assert outcomes["after"] == (True, None)
+    with db.uow() as uow:
+        assert uow.repos.outbox.get("during") is None
+    intake.writer.shutdown()
+    _later(intake, "shut", outcomes)  # no thread left to save it: told at once, not lost
+    assert outcomes["shut"] == (False, "RuntimeError")
+
+
 def test_the_driver_level_insert_reads_back_as_the_orm_wrote_it(db: Database, clock: FakeClock):
     now = clock()
     payload = {"draft": {"title": "Vote-buying ads ‘BR’", "surfaces": ["ads"]}, "n": 1, "x": None}
@@ -233,3 +290,61 @@ def test_a_write_lock_held_elsewhere_fails_as_sqlalchemys_error_and_frees_ours(
         other.close()
     with sqlite_db.uow() as uow:  # this process's own queue was left free
         assert uow.repos.outbox.get("none") is None
+
+
+def test_on_the_loop_an_ack_made_in_the_listener_is_the_answer():
+    seen: list[bool] = []
+
+    def listener(ack: Ack, context: dict[str, object]) -> None:
+        seen.append(ANSWER_LATER in context)
+        ack("Usage: …")
+
+    response = asyncio.run(answer_on_loop(_bolt_app(listener), _command()))
+    assert (response.status, response.body, seen) == (200, "Usage: …", [True])
+
+
+def test_on_the_loop_a_held_answer_is_the_ack_made_later_on_another_thread():
+    done = threading.Event()
+
+    def listener(ack: Ack, context: dict[str, object]) -> object:
+        def save_then_ack() -> None:
+            time.sleep(0.01)  # the save, elsewhere; dispatch has returned meanwhile
+            ack("Raising…")
+            done.set()
+
+        threading.Thread(target=save_then_ack).start()
+        return context[ANSWER_LATER].hold()  # type: ignore[attr-defined]
+
+    response = asyncio.run(answer_on_loop(_bolt_app(listener), _command()))
+    assert done.is_set() and (response.status, response.body) == (200, "Raising…")
+
+
+def test_on_the_loop_a_listener_that_fails_answers_500_and_no_request_is_unhandled():
+    def listener(ack: Ack) -> None:
+        raise RuntimeError("boom")
+
+    assert asyncio.run(answer_on_loop(_bolt_app(listener), _command())).status == 500
+
+
+def test_answers_handed_over_together_wake_the_loop_once():
+    async def main() -> tuple[list[int], int]:
+        loop = asyncio.get_running_loop()
+        wakes = 0
+        real = loop.call_soon_threadsafe
+
+        def counted(*args: object) -> object:
+            nonlocal wakes
+            wakes += 1
+            return real(*args)  # type: ignore[arg-type]
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        box, got = Mailbox(loop), []
+        posted = threading.Thread(target=lambda: [box.post(got.append, n) for n in range(5)])
+        posted.start()
+        posted.join()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return got, wakes
+
+    got, wakes = asyncio.run(main())
+    assert got == [0, 1, 2, 3, 4] and wakes == 1
