@@ -87,6 +87,14 @@ class WriteLock:
                 if not background:
                     self._urgent -= 1
 
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free and nobody waits for it; return whether it was taken."""
+        with self._free:
+            if self._held or self._urgent:
+                return False
+            self._held = True
+            return True
+
     def release(self) -> None:
         """Let the next transaction go."""
         with self._free:
@@ -118,6 +126,10 @@ def begin_immediate(record: Any, background: bool) -> None:
         driver.execute(f"PRAGMA busy_timeout={wait}")
         record.info["busy_ms"] = wait
     driver.execute("BEGIN IMMEDIATE")
+
+
+class WouldWait(Exception):
+    """The transaction cannot begin at once (another one writes), and the caller won't wait."""
 
 
 def make_engine(url: str, write_lock: WriteLock | None = None, **kwargs: Any) -> Engine:
@@ -294,6 +306,42 @@ class Database:
                     raise
         finally:
             pooled.close()
+
+    @contextmanager
+    def driver_transaction_now(self) -> Iterator[Any]:
+        """`driver_transaction` for a caller that must not wait (the event loop): it begins
+        only if the embedded SQLite database can be written at once, else raises WouldWait.
+
+        A commit in WAL mode is a local write without fsync; any wait (this process's other
+        writers, another process's lock, a database across the network) is not taken here.
+        """
+        if not self.is_sqlite or not self.write_lock.try_acquire():
+            raise WouldWait
+        try:
+            pooled = self.engine.raw_connection()
+        except BaseException:
+            self.write_lock.release()
+            raise WouldWait from None  # the caller's way round (a thread) meets the error
+        driver: Any = pooled.driver_connection
+        try:
+            try:
+                if pooled.info.get("busy_ms") != 0:
+                    driver.execute("PRAGMA busy_timeout=0")
+                    pooled.info["busy_ms"] = 0
+                driver.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error:  # another process holds SQLite's write lock
+                raise WouldWait from None
+            try:
+                yield driver
+                driver.commit()
+            except BaseException as exc:
+                driver.rollback()
+                if isinstance(exc, sqlite3.Error):
+                    raise driver_error(self.engine.dialect, exc, "", None) from exc
+                raise
+        finally:
+            pooled.close()
+            self.write_lock.release()
 
     def set_background(self, background: Callable[[], bool]) -> None:
         """Let background threads' transactions queue after the others' (embedded SQLite)."""

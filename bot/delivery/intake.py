@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.clock import Clock
 from bot.errors import database_unreachable
 from bot.executors import TrackedPool
-from storage.db import Database
+from storage.db import Database, WouldWait
 from storage.repositories import NewItem, OutboxInsert
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,11 @@ class Intake:
     alone, a request saves its item at once on its own thread.
 
     A request that must not block (dispatched on the event loop) queues its item with
-    `add_later`; when it would lead, the intake's own thread saves the batch instead.
+    `add_later`. When it would lead, the loop saves the batch itself at the end of its turn
+    (with the items of the requests it handled meanwhile) if the embedded SQLite database can
+    be written at once: a local commit, cheaper than handing the batch to a thread and the
+    answers back. Otherwise (another writer, another process, PostgreSQL) the intake's own
+    thread saves it, and the loop goes on.
     """
 
     def __init__(self, db: Database, clock: Clock, max_batch: int = 200):
@@ -68,7 +74,11 @@ class Intake:
             self._queue.append(accepted)
             lead = not self._saving
             self._saving = True
-        if lead:
+        if not lead:
+            return
+        try:
+            asyncio.get_running_loop().call_soon(self._lead, self.db.driver_transaction_now)
+        except RuntimeError:  # not on an event loop: nothing to save it at the end of a turn
             self._lead_elsewhere()
 
     def _lead_elsewhere(self) -> None:
@@ -82,14 +92,19 @@ class Intake:
             for accepted in stranded:
                 self._settle(accepted, error=exc)
 
-    def _lead(self) -> None:
+    def _lead(self, transaction: Callable[[], Any] | None = None) -> None:
         with self._lock:
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
         away: Exception | None = None
+        would_wait = False
         try:
-            away = self._save(batch)
+            away = self._save(batch, transaction or self.db.driver_transaction)
+        except WouldWait:  # on the event loop, and the database is being written
+            would_wait = True
         finally:
             with self._lock:
+                if would_wait:  # none of them saved: the intake's thread saves them instead
+                    self._queue.extendleft(reversed(batch))
                 # Those that queued while the database was found away are told so now, not
                 # after another attempt each (Slack's 3 s would not wait for it).
                 stranded = list(self._queue) if away is not None else []
@@ -99,21 +114,27 @@ class Intake:
                 self._saving = following is not None
             for accepted in stranded:
                 self._settle(accepted, error=away)
-            if following is not None and following.then is not None:
+            if following is not None and (would_wait or following.then is not None):
                 self._lead_elsewhere()  # its request cannot wait to lead: the writer does
             elif following is not None:
                 following.wake()  # not saved yet: it saves the next batch
 
-    def _save(self, batch: list[_Accepted]) -> Exception | None:
+    def _save(
+        self, batch: list[_Accepted], transaction: Callable[[], Any]
+    ) -> Exception | None:
         """Save a batch; return the error when the database was unreachable, else None."""
         try:
-            with self.db.driver_transaction() as connection:
+            with transaction() as connection:
                 created = self.insert.run(connection, [a.item for a in batch], self.clock())
+        except WouldWait:
+            raise
         except Exception as exc:
             unreachable = database_unreachable(exc)
             if len(batch) > 1 and not unreachable:
+                if transaction != self.db.driver_transaction:
+                    raise WouldWait from exc  # one bad item: the writer saves them one by one
                 for accepted in batch:  # save the others: one bad item must not sink the batch
-                    self._save([accepted])
+                    self._save([accepted], transaction)
                 return None
             for accepted in batch:  # the database is away: none of them can be saved now
                 self._settle(accepted, error=exc)

@@ -119,19 +119,36 @@ if "write_priority" in off:  # request transactions queue with background ones, 
     Database.set_background = lambda self, background: None
 if "group_commit" in off:  # each request saves its own outbox item, in its own commit
     from bot.delivery import intake
+    from storage.db import WouldWait
     def add(self, item):
         accepted = intake._Accepted(item)
-        self._save([accepted])
+        self._save([accepted], self.db.driver_transaction)
         if accepted.error is not None:
             raise accepted.error
         return accepted.created
     intake.Intake.add = add
-    def add_later(self, item, then):
-        def save():
-            accepted = intake._Accepted(item)
-            self._save([accepted])
+    def add_later(self, item, then):  # where it would be saved: on the loop if it can be
+        accepted = intake._Accepted(item)
+        def elsewhere():
+            self._save([accepted], self.db.driver_transaction)
             then(accepted.created, accepted.error)
-        self.writer.submit(save)
+        try:
+            self._save([accepted], self.db.driver_transaction_now)
+        except WouldWait:
+            self.writer.submit(elsewhere)
+            return
+        then(accepted.created, accepted.error)
+    intake.Intake.add_later = add_later
+if "loop_save" in off:  # a batch queued on the event loop is always saved on the intake's thread
+    from bot.delivery import intake
+    def add_later(self, item, then):
+        accepted = intake._Accepted(item, then=then)
+        with self._lock:
+            self._queue.append(accepted)
+            lead = not self._saving
+            self._saving = True
+        if lead:
+            self._lead_elsewhere()
     intake.Intake.add_later = add_later
 if "early_answer" in off:  # the answer leaves when the listener returns, as in Bolt
     from starlette.concurrency import run_in_threadpool
@@ -148,7 +165,15 @@ if "tuning" in off:  # no switch interval, no frozen heap
 from bot.cli import main
 main(["run"])
 """
-MECHANISMS = ("give_way", "write_priority", "group_commit", "early_answer", "on_loop", "tuning")
+MECHANISMS = (
+    "give_way",
+    "write_priority",
+    "group_commit",
+    "early_answer",
+    "on_loop",
+    "loop_save",
+    "tuning",
+)
 
 
 def bench_config_text() -> str:

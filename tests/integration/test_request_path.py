@@ -184,6 +184,82 @@ def test_a_save_queued_without_waiting_hears_the_databases_refusal(
     assert outcomes["shut"] == (False, "RuntimeError")
 
 
+def test_on_the_event_loop_a_batch_is_saved_there_at_the_end_of_its_turn(
+    sqlite_db: Database, clock: FakeClock
+):
+    intake = Intake(sqlite_db, clock)
+    batches: list[int] = []
+    run = intake.insert.run
+
+    def counted(connection: object, items: list[NewItem], now: object) -> set[str]:
+        batches.append(len(items))
+        return run(connection, items, now)  # type: ignore[arg-type]
+
+    intake.insert.run = counted  # type: ignore[method-assign]
+    saved: dict[str, tuple[bool, str]] = {}
+
+    def later(key: str) -> None:
+        def then(created: bool, error: Exception | None) -> None:
+            assert error is None
+            saved[key] = (created, threading.current_thread().name)
+
+        intake.add_later(NewItem(key, "test.noop"), then)
+
+    async def turn() -> dict[str, tuple[bool, str]]:
+        for key in ("a", "b", "c"):
+            later(key)
+        before = dict(saved)
+        await asyncio.sleep(0)  # the loop's turn ends
+        return before
+
+    assert asyncio.run(turn()) == {}  # not saved while the requests of the turn were handled
+    assert saved == {k: (True, "MainThread") for k in "abc"} and batches == [3]
+    assert not intake.writer.busy()
+
+
+def test_on_the_event_loop_a_database_being_written_is_not_waited_for_there(
+    sqlite_db: Database, clock: FakeClock
+):
+    import sqlite3
+
+    intake = Intake(sqlite_db, clock)
+    saved: dict[str, str] = {}
+
+    def later(key: str) -> None:
+        def then(created: bool, error: Exception | None) -> None:
+            assert created and error is None
+            saved[key] = threading.current_thread().name
+
+        intake.add_later(NewItem(key, "test.noop"), then)
+
+    sqlite_db.write_lock.acquire()  # another thread of this process writes
+    try:
+        asyncio.run(_one_turn(later, "ours-busy"))
+        assert saved == {}  # the loop went on; the intake's thread waits for the lock
+    finally:
+        sqlite_db.write_lock.release()
+    intake.writer.wait_idle()
+    other = sqlite3.connect(sqlite_db.engine.url.database or "", check_same_thread=False)
+    other.isolation_level = None
+    other.execute("BEGIN IMMEDIATE")  # another process holds SQLite's one write lock
+    try:
+        asyncio.run(_one_turn(later, "theirs-busy"))
+        assert "theirs-busy" not in saved  # not waited for on the loop either
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    intake.writer.wait_idle()
+    assert saved["ours-busy"].startswith("intake") and saved["theirs-busy"].startswith("intake")
+    with sqlite_db.uow() as uow:
+        assert uow.repos.outbox.get("theirs-busy") is not None
+
+
+async def _one_turn(later: Callable[[str], None], key: str) -> None:
+    later(key)
+    await asyncio.sleep(0)  # the loop's turn ends: the save is tried there, and handed on
+    await asyncio.sleep(0)
+
+
 def test_the_driver_level_insert_reads_back_as_the_orm_wrote_it(db: Database, clock: FakeClock):
     now = clock()
     payload = {"draft": {"title": "Vote-buying ads ‘BR’", "surfaces": ["ads"]}, "n": 1, "x": None}
