@@ -46,16 +46,17 @@ escbot was at 1.49x, bare Bolt with its defaults at 17.65x):
 Where the rest goes. Twenty senders keep the app busy, so ack latency is about twenty times
 the interpreter's time per request, and the p99 ratio follows the CPU each request costs
 (the bench prints it per app, counted only while the senders send). The fair baseline spends
-0.32-0.33 ms a request; escbot 0.51-0.53 ms, all but 0.01 ms on the event loop. Over the fair
-baseline's, a request pays for what that baseline does not do: the durable save before the
-ack (about 55 us a request in batches of ~7, the insert and its JSON payload half of it),
-an answer with a body ("Raising ..." where the baseline's is empty), parsing the command and
-checking the request's shape (about 40 us), the outbox item queued for staffing. A third app in the bench,
-Bolt with `process_before_response` saving each command in a commit of its own (the plain
-way to keep that promise), costs 0.51-0.53 ms too, at 1.36x-1.45x. Five runs of the same
-code on a quiet machine (load 0.03-1.7): escbot at 1.46x, 1.49x, 1.51x, 1.67x and 1.74x
-(median 1.51x), so the target is met in some runs and not held. Measured and left out: a larger gen-0 threshold for
-the collector (-3% CPU, and the baselines would have to get it too).
+0.32-0.33 ms a request; escbot 0.51-0.53 ms, all but 0.01 ms on the event loop. Over the
+fair baseline's, a request pays for what that baseline does not do: the durable save before
+the ack (about 55 us a request in batches of ~7, the insert and its JSON payload half of
+it), an answer with a body ("Raising ..." where the baseline's is empty), parsing the
+command and checking the request's shape (about 40 us), the outbox item queued for staffing.
+A third app in the bench, Bolt with `process_before_response` saving each command in a
+commit of its own (the plain way to keep that promise), costs 0.51-0.53 ms too, at
+1.36x-1.45x. Five runs of the same code on a quiet machine (load 0.03-1.7): escbot at 1.46x,
+1.49x, 1.51x, 1.67x and 1.74x (median 1.51x), so the target is met in some runs and not
+held. Measured and left out: a larger gen-0 threshold for the collector (-3% CPU, and the
+baselines would have to get it too).
 """
 
 from __future__ import annotations
