@@ -379,7 +379,9 @@ def test_on_the_loop_an_ack_made_in_the_listener_is_the_answer():
     assert (response.status, response.body, seen) == (200, "Usage: …", [True])
 
 
-def test_on_the_loop_a_held_answer_is_the_ack_made_later_on_another_thread():
+def test_on_the_loop_a_held_answer_is_the_ack_made_later_on_another_thread(
+    caplog: pytest.LogCaptureFixture,
+):
     done = threading.Event()
 
     def listener(ack: Ack, context: dict[str, object]) -> object:
@@ -391,8 +393,11 @@ def test_on_the_loop_a_held_answer_is_the_ack_made_later_on_another_thread():
         threading.Thread(target=save_then_ack).start()
         return context[ANSWER_LATER].hold()  # type: ignore[attr-defined]
 
-    response = asyncio.run(answer_on_loop(_bolt_app(listener), _command()))
+    with caplog.at_level("DEBUG", logger="slack_bolt"):
+        response = asyncio.run(answer_on_loop(_bolt_app(listener), _command()))
     assert done.is_set() and (response.status, response.body) == (200, "Raising…")
+    # Held, the request is handled: Bolt neither tries other listeners nor calls it unhandled
+    assert not [r for r in caplog.records if "nhandled" in r.getMessage()]
 
 
 def test_on_the_loop_a_listener_that_fails_answers_500_and_no_request_is_unhandled():
