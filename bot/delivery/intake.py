@@ -77,8 +77,12 @@ class Intake:
         if not lead:
             return
         try:
-            asyncio.get_running_loop().call_soon(self._lead, self.db.driver_transaction_now)
+            loop = asyncio.get_running_loop() if self.db.is_sqlite else None
         except RuntimeError:  # not on an event loop: nothing to save it at the end of a turn
+            loop = None
+        if loop is not None:
+            loop.call_soon(self._lead, self.db.driver_transaction_now)
+        else:
             self._lead_elsewhere()
 
     def _lead_elsewhere(self) -> None:
