@@ -298,7 +298,8 @@ async def answer_on_loop(
     """Dispatch on the event loop; return the ack's answer, which may come from elsewhere.
 
     No hand-over to a pool's thread and back: the listener runs here, and a save it waits
-    for is made on the intake's thread, whose commit answers all the requests it saved with
+    for is committed here at the end of the loop's turn, or (SQLite being written, or
+    PostgreSQL) on the intake's thread, whose commit answers all the requests it saved with
     one wake-up of the loop (`Mailbox`).
     """
     loop = asyncio.get_running_loop()

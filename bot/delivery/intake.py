@@ -1,4 +1,4 @@
-"""Saving the outbox items accepted on request threads, many requests to a commit."""
+"""Saving the outbox items requests accept (on their threads or the event loop), batched."""
 
 from __future__ import annotations
 

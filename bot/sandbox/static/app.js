@@ -39,7 +39,12 @@
         state.again = false;
         const q = new URLSearchParams({ user: state.user, channel: state.channel, home: state.home ? "1" : "0" });
         const response = await fetch(`/api/snapshot?${q}`);
-        if (response.ok) render(await response.json());
+        const snap = response.ok ? await response.json() : null;
+        const asked = new URLSearchParams({ user: state.user, channel: state.channel, home: state.home ? "1" : "0" });
+        // Someone picked another person, channel or the home tab meanwhile: this snapshot
+        // is of where they were, and rendering it would take them back there.
+        if (asked.toString() !== q.toString()) state.again = true;
+        else if (snap) render(snap);
       } while (state.again);
     } finally {
       state.busy = false;
