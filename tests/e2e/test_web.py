@@ -167,3 +167,38 @@ def test_a_page_arrives_live_and_is_acknowledged_from_it(box: Sandbox, person: P
     person.press("Acknowledge", in_message="You are paged")
     person.go("vote-buying-ads")
     person.wait_message("Change severity", "Acknowledged")
+
+
+def test_a_snapshot_arriving_after_a_switch_does_not_take_the_person_back(
+    box: Sandbox, person: Person, monkeypatch: pytest.MonkeyPatch
+):
+    import threading
+
+    from selenium.webdriver.support.ui import Select
+
+    workspace = box.workspace
+    assert workspace is not None
+    real = workspace.snapshot
+    armed, held, release = threading.Event(), threading.Event(), threading.Event()
+
+    def slow(user: str, channel: str | None, home: bool) -> dict:
+        if user == LEAD and armed.is_set():  # the lead's next snapshot is late
+            armed.clear()
+            held.set()
+            release.wait(10)
+        return real(user, channel, home)
+
+    monkeypatch.setattr(workspace, "snapshot", slow)
+    person.open(LEAD)
+    armed.set()
+    # Go to another channel (in the page, in one step: the sidebar re-renders on updates)
+    person.page.execute_script(
+        "const links = document.querySelectorAll('[data-testid=channel-link]');"
+        "links[links.length - 1].click();"
+    )  # which fetches the lead's snapshot, held
+    assert held.wait(10)
+    Select(person._all("[data-testid=user-picker]")[0]).select_by_value(BEN)  # meanwhile
+    release.set()
+    wait_for(person.page, lambda _: f"user={BEN}" in person.page.current_url)
+    picker = person._all("[data-testid=user-picker]")[0]
+    wait_for(person.page, lambda _: picker.get_attribute("value") == BEN)
