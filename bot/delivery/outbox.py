@@ -345,9 +345,11 @@ class Outbox:
     def _saved(
         self, item: NewItem, created: bool, error: Exception | None, then: Callable[..., None]
     ) -> None:
-        if created:
-            self.submit(item.key)
-        then(error)
+        try:
+            if created:
+                self.submit(item.key)  # saved: the periodic pass runs it should this fail
+        finally:
+            then(error)
 
     def submit(self, key: str) -> None:
         """Run the item with this key soon, off the caller's thread (in its lane)."""
