@@ -53,10 +53,10 @@ it), an answer with a body ("Raising ..." where the baseline's is empty), parsin
 command and checking the request's shape (about 40 us), the outbox item queued for staffing.
 A third app in the bench, Bolt with `process_before_response` saving each command in a
 commit of its own (the plain way to keep that promise), costs 0.51-0.53 ms too, at
-1.36x-1.45x. Five runs of the same code on a quiet machine (load 0.03-1.7): escbot at 1.46x,
-1.49x, 1.51x, 1.67x and 1.74x (median 1.51x), so the target is met in some runs and not
-held. Measured and left out: a larger gen-0 threshold for the collector (-3% CPU, and the
-baselines would have to get it too).
+1.36x-1.53x. Six runs of the same code on a quiet machine (load 0.02-1.7): escbot at 1.46x,
+1.49x, 1.51x, 1.57x, 1.67x and 1.74x (median 1.54x), so the target is met in some runs and
+not held. Measured and left out: a larger gen-0 threshold for the collector (-3% CPU, and
+the baselines would have to get it too).
 """
 
 from __future__ import annotations
