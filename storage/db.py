@@ -118,9 +118,11 @@ REQUEST_BUSY_MS = 1500
 BACKGROUND_BUSY_MS = 30000
 
 
-def begin_immediate(record: Any, background: bool) -> None:
-    """Open a SQLite write transaction on a pooled connection, waiting as long as fits."""
-    wait = BACKGROUND_BUSY_MS if background else REQUEST_BUSY_MS
+def begin_immediate(record: Any, background: bool, wait: int | None = None) -> None:
+    """Open a SQLite write transaction on a pooled connection, waiting as long as fits (or
+    `wait` ms for another process's lock)."""
+    if wait is None:
+        wait = BACKGROUND_BUSY_MS if background else REQUEST_BUSY_MS
     driver = record.driver_connection
     if record.info.get("busy_ms") != wait:
         driver.execute(f"PRAGMA busy_timeout={wait}")
@@ -293,17 +295,11 @@ class Database:
             raise driver_error(dialect, exc, "", None) from exc
         driver: Any = pooled.driver_connection
         try:
-            with self.write_lock if self.is_sqlite else nullcontext():
-                try:
-                    if self.is_sqlite:
-                        begin_immediate(pooled, self.write_lock.background())
-                    yield driver
-                    driver.commit()
-                except BaseException as exc:
-                    driver.rollback()
-                    if isinstance(exc, dialect.loaded_dbapi.Error):
-                        raise driver_error(dialect, exc, "", None) from exc
-                    raise
+            lock = self.write_lock if self.is_sqlite else nullcontext()
+            with lock, self._committed(driver):
+                if self.is_sqlite:
+                    begin_immediate(pooled, self.write_lock.background())
+                yield driver
         finally:
             pooled.close()
 
@@ -325,23 +321,27 @@ class Database:
         driver: Any = pooled.driver_connection
         try:
             try:
-                if pooled.info.get("busy_ms") != 0:
-                    driver.execute("PRAGMA busy_timeout=0")
-                    pooled.info["busy_ms"] = 0
-                driver.execute("BEGIN IMMEDIATE")
+                begin_immediate(pooled, False, wait=0)
             except sqlite3.Error:  # another process holds SQLite's write lock
                 raise WouldWait from None
-            try:
+            with self._committed(driver):
                 yield driver
-                driver.commit()
-            except BaseException as exc:
-                driver.rollback()
-                if isinstance(exc, sqlite3.Error):
-                    raise driver_error(self.engine.dialect, exc, "", None) from exc
-                raise
         finally:
             pooled.close()
             self.write_lock.release()
+
+    @contextmanager
+    def _committed(self, driver: Any) -> Iterator[None]:
+        """Commit the driver's transaction at the end, or roll it back; errors as SQLAlchemy's."""
+        dialect = self.engine.dialect
+        try:
+            yield
+            driver.commit()
+        except BaseException as exc:
+            driver.rollback()
+            if isinstance(exc, dialect.loaded_dbapi.Error):
+                raise driver_error(dialect, exc, "", None) from exc
+            raise
 
     def set_background(self, background: Callable[[], bool]) -> None:
         """Let background threads' transactions queue after the others' (embedded SQLite)."""
