@@ -8,7 +8,6 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from bot.clock import Clock
 from bot.errors import database_unreachable
@@ -81,7 +80,7 @@ class Intake:
         except RuntimeError:  # not on an event loop: nothing to save it at the end of a turn
             loop = None
         if loop is not None:
-            loop.call_soon(self._lead, self.db.driver_transaction_now)
+            loop.call_soon(self._lead, True)
         else:
             self._lead_elsewhere()
 
@@ -96,13 +95,13 @@ class Intake:
             for accepted in stranded:
                 self._settle(accepted, error=exc)
 
-    def _lead(self, transaction: Callable[[], Any] | None = None) -> None:
+    def _lead(self, on_loop: bool = False) -> None:
         with self._lock:
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
         away: Exception | None = None
         would_wait = False
         try:
-            away = self._save(batch, transaction or self.db.driver_transaction)
+            away = self._save(batch, on_loop)
         except WouldWait:  # on the event loop, and the database is being written
             would_wait = True
         finally:
@@ -123,10 +122,13 @@ class Intake:
             elif following is not None:
                 following.wake()  # not saved yet: it saves the next batch
 
-    def _save(
-        self, batch: list[_Accepted], transaction: Callable[[], Any]
-    ) -> Exception | None:
-        """Save a batch; return the error when the database was unreachable, else None."""
+    def _save(self, batch: list[_Accepted], on_loop: bool = False) -> Exception | None:
+        """Save a batch; return the error when the database was unreachable, else None.
+
+        On the event loop, raise WouldWait instead of waiting for the database (or of saving
+        the items one by one when one of them is refused: the intake's thread does that).
+        """
+        transaction = self.db.driver_transaction_now if on_loop else self.db.driver_transaction
         try:
             with transaction() as connection:
                 created = self.insert.run(connection, [a.item for a in batch], self.clock())
@@ -135,10 +137,10 @@ class Intake:
         except Exception as exc:
             unreachable = database_unreachable(exc)
             if len(batch) > 1 and not unreachable:
-                if transaction != self.db.driver_transaction:
-                    raise WouldWait from exc  # one bad item: the writer saves them one by one
+                if on_loop:
+                    raise WouldWait from exc
                 for accepted in batch:  # save the others: one bad item must not sink the batch
-                    self._save([accepted], transaction)
+                    self._save([accepted])
                 return None
             for accepted in batch:  # the database is away: none of them can be saved now
                 self._settle(accepted, error=exc)

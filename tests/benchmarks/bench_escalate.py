@@ -122,7 +122,7 @@ if "group_commit" in off:  # each request saves its own outbox item, in its own 
     from storage.db import WouldWait
     def add(self, item):
         accepted = intake._Accepted(item)
-        self._save([accepted], self.db.driver_transaction)
+        self._save([accepted])
         if accepted.error is not None:
             raise accepted.error
         return accepted.created
@@ -130,10 +130,10 @@ if "group_commit" in off:  # each request saves its own outbox item, in its own 
     def add_later(self, item, then):  # where it would be saved: on the loop if it can be
         accepted = intake._Accepted(item)
         def elsewhere():
-            self._save([accepted], self.db.driver_transaction)
+            self._save([accepted])
             then(accepted.created, accepted.error)
         try:
-            self._save([accepted], self.db.driver_transaction_now)
+            self._save([accepted], on_loop=True)
         except WouldWait:
             self.writer.submit(elsewhere)
             return
