@@ -66,6 +66,7 @@ import gc
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
@@ -212,22 +213,30 @@ class Mailbox:
         for call, arg in pending:
             call(arg)
 
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> Mailbox:
+        """Return the loop's mailbox (made on first use, gone with the loop)."""
+        with _MAILBOXES_LOCK:
+            box = _MAILBOXES.get(loop)
+            if box is None:
+                box = _MAILBOXES[loop] = cls(loop)
+            return box
 
-def mailbox_of(loop: asyncio.AbstractEventLoop, current: Mailbox | None) -> Mailbox:
-    """Return `current` if it serves this loop, else a new mailbox for it."""
-    return current if current is not None and current.loop is loop else Mailbox(loop)
+
+_MAILBOXES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Mailbox] = (
+    weakref.WeakKeyDictionary()
+)
+_MAILBOXES_LOCK = threading.Lock()
 
 
-async def answer_at_ack(
-    bolt: App, request: BoltRequest, listeners: Executor, mailbox: Mailbox | None = None
-) -> BoltResponse:
+async def answer_at_ack(bolt: App, request: BoltRequest, listeners: Executor) -> BoltResponse:
     """Dispatch on the pool; return the ack's answer as soon as there is one.
 
     The pool's thread hands the answer over once: at the ack, or when dispatch ends without
     one (refused, an error, or a request no listener takes).
     """
     loop = asyncio.get_running_loop()
-    mailbox = mailbox_of(loop, mailbox)
+    mailbox = Mailbox.of(loop)
     answer: asyncio.Future[BoltResponse] = loop.create_future()
     unanswered = threading.Lock()  # taken by the first hand-over (a Lock is cheap to make)
 
@@ -292,9 +301,7 @@ class Later:
         return BoltResponse(status=200, body="")
 
 
-async def answer_on_loop(
-    bolt: App, request: BoltRequest, mailbox: Mailbox | None = None
-) -> BoltResponse:
+async def answer_on_loop(bolt: App, request: BoltRequest) -> BoltResponse:
     """Dispatch on the event loop; return the ack's answer, which may come from elsewhere.
 
     No hand-over to a pool's thread and back: the listener runs here, and a save it waits
@@ -303,7 +310,7 @@ async def answer_on_loop(
     one wake-up of the loop (`Mailbox`).
     """
     loop = asyncio.get_running_loop()
-    mailbox = mailbox_of(loop, mailbox)
+    mailbox = Mailbox.of(loop)
     answer: asyncio.Future[BoltResponse] = loop.create_future()
     here = threading.get_ident()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import socket
@@ -25,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import edge
-from bot.fastack import Foreground, Mailbox, OnLoop, answer_at_ack, answer_on_loop, mailbox_of
+from bot.fastack import Foreground, OnLoop, answer_at_ack, answer_on_loop
 from bot.health import Check
 from bot.services import Services
 from bot.usecases import oncall
@@ -70,12 +69,6 @@ def slack_endpoint(
     foreground = foreground or Foreground()
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
     on_loop = on_loop or OnLoop()
-    current: list[Mailbox] = []  # the event loop's mailbox, made on the first request
-
-    def mailbox() -> Mailbox:
-        box = mailbox_of(asyncio.get_running_loop(), current[0] if current else None)
-        current[:] = [box]
-        return box
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
@@ -86,7 +79,7 @@ def slack_endpoint(
             elif verifier is None or not edge.signed(verifier, body, request.headers):
                 response = _refusal(401, "invalid signature")
             else:
-                response = await _dispatch(bolt, body, request, listeners, on_loop, mailbox)
+                response = await _dispatch(bolt, body, request, listeners, on_loop)
         metrics.requests.labels(str(response.status)).inc()
         metrics.latency.observe(time.perf_counter() - started)
         return to_starlette_response(response)
@@ -119,7 +112,6 @@ async def _dispatch(
     request: Request,
     listeners: Executor | None,
     on_loop: OnLoop,
-    mailbox: Callable[[], Mailbox],
 ) -> BoltResponse:
     """Answer a signed request: 400 when malformed, else what Bolt's listeners say."""
     parsed = edge.parse(body, request.headers, request.url.query)
@@ -131,8 +123,8 @@ async def _dispatch(
             # Bolt's dispatch blocks until the listener acks: keep it off the event loop.
             return await run_in_threadpool(bolt.dispatch, parsed)
         if on_loop(parsed):
-            return await answer_on_loop(bolt, parsed, mailbox())
-        return await answer_at_ack(bolt, parsed, listeners, mailbox())
+            return await answer_on_loop(bolt, parsed)
+        return await answer_at_ack(bolt, parsed, listeners)
     except Exception as exc:  # Bolt's own handling failed: answer, and log one line
         log.error("could not answer a Slack request: %s: %s", type(exc).__name__, exc)
         return _refusal(400, "request not handled")
