@@ -191,7 +191,8 @@ class Mailbox:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        # Weakly: `of` keeps a loop's mailbox for as long as the loop lives, not longer.
+        self._loop = weakref.ref(loop)
         self._pending: list[tuple[Callable[[Any], None], Any]] = []
         self._lock = threading.Lock()
 
@@ -201,8 +202,11 @@ class Mailbox:
             self._pending.append((call, arg))
             if len(self._pending) > 1:
                 return  # the loop is woken already and takes this one too
+        loop = self._loop()
         try:
-            self.loop.call_soon_threadsafe(self._drain)
+            if loop is None:
+                raise RuntimeError("the event loop is gone")
+            loop.call_soon_threadsafe(self._drain)
         except RuntimeError:  # the loop is closed: nobody waits for these answers any more
             with self._lock:
                 self._pending.clear()

@@ -429,3 +429,17 @@ def test_answers_handed_over_together_wake_the_loop_once():
 
     got, wakes = asyncio.run(main())
     assert got == [0, 1, 2, 3, 4] and wakes == 1
+
+
+def test_a_loops_mailbox_goes_with_the_loop():
+    import gc
+    import weakref
+
+    loop = asyncio.new_event_loop()
+    box = Mailbox.of(loop)
+    assert Mailbox.of(loop) is box
+    gone = weakref.ref(loop)
+    loop.close()
+    del loop, box
+    gc.collect()
+    assert gone() is None
